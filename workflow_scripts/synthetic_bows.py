@@ -1,0 +1,18 @@
+"""Snakemake script: generate a synthetic corpus' BOWS store and vocab.tsv."""
+
+import logging
+
+from bowsflow.atomic import atomic_path
+from bowsflow.bows_store import build_synthetic_store
+from bowsflow.provenance import provenance_attrs
+from bowsflow.script_logging import log_to_file
+from bowsflow.vocabulary import write_vocabulary
+
+log_to_file(snakemake.log[0])
+attrs = provenance_attrs(snakemake.params.part, corpus=snakemake.params.name, input_checksum="synthetic")
+summary, vocab = build_synthetic_store(
+    snakemake.params.part["corpus"], snakemake.params.part, snakemake.output.store, attrs
+)
+with atomic_path(snakemake.output.vocab) as tmp:
+    write_vocabulary(vocab, tmp)
+logging.getLogger("synthetic_bows").info("wrote %s: %s", snakemake.output.store, summary)
