@@ -1,11 +1,26 @@
 # bowsflow: corpus -> vocabulary -> BOWS store -> models -> activations -> analyses -> report.
 # Run: snakemake --cores 2   (a cluster: snakemake --workflow-profile profiles/slurm)
+import os
+import sys
+
 from snakemake.utils import min_version, validate
+
+# Jobs import the library from this checkout (also inside --use-conda envs and on cluster nodes),
+# so the workflow and the library it calls can never be of different versions.
+BOWSFLOW_SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, BOWSFLOW_SRC)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (BOWSFLOW_SRC, os.getenv("PYTHONPATH")) if p)
+)
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The default experiment, unless the user names their own with --configfile (which then replaces
+# it rather than being merged into it: a user's corpora should not run beside ours).
+if not workflow.config_settings.configfiles:
+
+    configfile: "config.yaml"
 
 
 # Reject bad config before any job runs; defaults are filled from the schema.
@@ -17,7 +32,7 @@ include: "rules/bows.smk"
 
 
 rule all:
+    default_target: True
     input:
         bows_targets(),
-    default_target: True
     localrule: True

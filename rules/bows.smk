@@ -2,74 +2,80 @@
 
 
 rule count_vocabulary:
-    message:
-        "Counting words of corpus {wildcards.corpus}"
     input:
         corpus=corpus_files,
     output:
         vocab="results/bows/{corpus}/vocab.tsv",
         stats="results/bows/{corpus}/corpus_stats.json",
-    params:
-        name="{corpus}",
-        # only what the vocabulary depends on: a window change does not re-count
-        part=lambda wc: bowsflow_config.vocabulary_part(config, wc.corpus),
-    wildcard_constraints:
-        corpus=name_pattern(TEXT_CORPORA),
-    threads: 2
-    resources:
-        mem_mb=2000,
-        runtime=60,
     log:
         "results/logs/count_vocabulary/{corpus}.log",
     benchmark:
         "results/benchmarks/count_vocabulary/{corpus}.tsv"
+    wildcard_constraints:
+        corpus=name_pattern(TEXT_CORPORA),
+    conda:
+        "../envs/bowsflow.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        name="{corpus}",
+        # only what the vocabulary depends on: a window change does not re-count
+        part=lambda wc: bowsflow_config.vocabulary_part(config, wc.corpus),
+    message:
+        "Counting words of corpus {wildcards.corpus}"
     script:
         "../workflow_scripts/count_vocabulary.py"
 
 
 rule build_bows:
-    message:
-        "Building the BOWS store of corpus {wildcards.corpus}"
     input:
         corpus=corpus_files,
         vocab="results/bows/{corpus}/vocab.tsv",
     output:
         store=directory("results/bows/{corpus}/bows.zarr"),
-    params:
-        name="{corpus}",
-        part=lambda wc: bowsflow_config.store_part(config, wc.corpus),
-    wildcard_constraints:
-        corpus=name_pattern(TEXT_CORPORA),
-    threads: 2
-    resources:
-        mem_mb=bows_store_mem_mb,
-        runtime=60,
     log:
         "results/logs/build_bows/{corpus}.log",
     benchmark:
         "results/benchmarks/build_bows/{corpus}.tsv"
+    wildcard_constraints:
+        corpus=name_pattern(TEXT_CORPORA),
+    conda:
+        "../envs/bowsflow.yaml"
+    threads: 2
+    resources:
+        mem_mb=bows_store_mem_mb,
+        runtime=60,
+    params:
+        name="{corpus}",
+        part=lambda wc: bowsflow_config.store_part(config, wc.corpus),
+    message:
+        "Building the BOWS store of corpus {wildcards.corpus}"
     script:
         "../workflow_scripts/build_bows.py"
 
 
 rule synthetic_bows:
-    message:
-        "Generating synthetic corpus {wildcards.corpus}"
     output:
         store=directory("results/bows/{corpus}/bows.zarr"),
         vocab="results/bows/{corpus}/vocab.tsv",
-    params:
-        name="{corpus}",
-        part=lambda wc: bowsflow_config.store_part(config, wc.corpus),
-    wildcard_constraints:
-        corpus=name_pattern(SYNTHETIC_CORPORA),
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=30,
     log:
         "results/logs/synthetic_bows/{corpus}.log",
     benchmark:
         "results/benchmarks/synthetic_bows/{corpus}.tsv"
+    wildcard_constraints:
+        corpus=name_pattern(SYNTHETIC_CORPORA),
+    conda:
+        "../envs/bowsflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    params:
+        name="{corpus}",
+        part=lambda wc: bowsflow_config.store_part(config, wc.corpus),
+    message:
+        "Generating synthetic corpus {wildcards.corpus}"
     script:
         "../workflow_scripts/synthetic_bows.py"

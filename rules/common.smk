@@ -6,7 +6,9 @@ from bowsflow.corpus import CorpusError, input_files
 bowsflow_config.check_config(config)
 
 CORPORA = sorted(config["corpora"])
-SYNTHETIC_CORPORA = [c for c in CORPORA if config["corpora"][c]["source"] == "synthetic"]
+SYNTHETIC_CORPORA = [
+    c for c in CORPORA if config["corpora"][c]["source"] == "synthetic"
+]
 TEXT_CORPORA = [c for c in CORPORA if c not in SYNTHETIC_CORPORA]
 
 

@@ -1,11 +1,16 @@
 """Text → binary bag-of-words rows, fast and exact.
 
-:func:`bows_batch` turns a batch of documents into the (window, word) pairs of their BOWS rows. The
+:func:`bows_pairs` turns a batch of documents into the (window, word) pairs of their BOWS rows. The
 tokens are those of :mod:`bowsflow.tokenizer`; a window's row holds the vocabulary words among its
-tokens. It avoids one Python object per token: ASCII tokens are found and hashed with numpy (a
-polynomial hash over the bytes, mod 2⁶⁴), looked up by binary search among the vocabulary's hashes and
-then *verified byte by byte*, so a hash collision can never put a wrong word in a row. Tokens with
-non-ASCII bytes go through the reference regex and a dict.
+tokens. It avoids one Python object per token:
+
+- token boundaries come from one ``bytes.translate`` (ASCII non-alphanumerics → space) and a numpy
+  scan of the byte array;
+- an ASCII token of at most 16 bytes is identified *exactly* by its key (first 8 bytes, last 8 bytes,
+  length), read with two unaligned 8-byte gathers; the key is looked up in an open-addressing table
+  that stores the vocabulary's keys, so no hash collision can put a wrong word in a row;
+- tokens with non-ASCII bytes (they may split further, see the tokenizer) and tokens longer than 16
+  bytes — together about 1% of English text — go through the reference regex and a dict.
 """
 
 from __future__ import annotations
@@ -15,64 +20,39 @@ from dataclasses import dataclass
 import numpy as np
 
 from .tokenizer import _TABLES, _TOKEN_RE
-from .windows import WindowSpec, unit_window_pairs
+from .windows import WindowSpec, unit_window_pairs, windows_per_group
 
-_P = np.uint64(0x9E3779B97F4A7C15)  # odd, so invertible mod 2**64
-_P_INV = np.uint64(pow(int(_P), -1, 2**64))
+MAX_KEY_BYTES = 16
+_LOW_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], dtype=np.uint64)
+_MIX_A = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _powers(base: np.uint64, n: int) -> np.ndarray:
-    out = np.full(n, base, dtype=np.uint64)
-    out[0] = 1
+_LONG_FLAG = np.uint64(1 << 63)
+
+
+def word_key(word: bytes) -> tuple[int, int, int]:
+    """(first, last, length) key of an ASCII word of at most 16 bytes.
+
+    first: its first 8 bytes as a little-endian integer, with bit 63 set when the word is longer than
+    8 bytes (an ASCII byte never has its top bit set, so the flag is free); last: its last 8 bytes when
+    longer than 8, else 0. For a word of at most 8 bytes ``first`` alone is exact (bytes of a token
+    are never 0, so the length is implied); a longer one needs all three.
+    """
+    n = len(word)
+    first = int.from_bytes(word[:8], "little") | (1 << 63 if n > 8 else 0)
+    last = int.from_bytes(word[-8:], "little") if n > 8 else 0
+    return first, last, n
+
+
+def _slot_of(first: np.ndarray, bits: int) -> np.ndarray:
+    """Table slot from the first 8 bytes alone (multiplicative hashing: the top ``bits`` bits).
+    Words that share their first 8 bytes share a start slot and are told apart by probing."""
     with np.errstate(over="ignore"):
-        return np.cumprod(out, dtype=np.uint64)
-
-
-def _hash_words(words: list[bytes]) -> np.ndarray:
-    """Polynomial hash Σ (byte+1)·P^j mod 2⁶⁴ of each word (the same as the vectorized token hash)."""
-    out = np.empty(len(words), dtype=np.uint64)
-    p = int(_P)
-    for i, w in enumerate(words):
-        h, pj = 0, 1
-        for b in w:
-            h = (h + (b + 1) * pj) % 2**64
-            pj = pj * p % 2**64
-        out[i] = h
-    return out
-
-
-def _open_addressing_table(hashes: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A linear-probing hash table (load ≤ 1/4) from word hash to id; empty slots have id −1."""
-    size = 1 << max(4, int(4 * max(len(ids), 1) - 1).bit_length())
-    table_hash = np.zeros(size, dtype=np.uint64)
-    table_id = np.full(size, -1, dtype=np.int64)
-    mask = size - 1
-    for h, i in zip(hashes.tolist(), ids.tolist()):
-        slot = (h >> 20) & mask
-        while table_id[slot] >= 0:
-            slot = (slot + 1) & mask
-        table_hash[slot], table_id[slot] = h, i
-    return table_hash, table_id
-
-
-def _lookup(table_hash: np.ndarray, table_id: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-    """Vectorized probing of :func:`_open_addressing_table`: candidate id per hash, −1 if absent."""
-    mask = np.uint64(table_hash.size - 1)
-    slot = ((hashes >> np.uint64(20)) & mask).astype(np.int64)
-    out = np.full(hashes.size, -1, dtype=np.int64)
-    todo = np.arange(hashes.size)
-    while todo.size:
-        sid = table_id[slot]
-        found = (sid >= 0) & (table_hash[slot] == hashes[todo])
-        out[todo[found]] = sid[found]
-        # continue probing where the slot is occupied by another word
-        again = (sid >= 0) & ~found
-        todo, slot = todo[again], (slot[again] + 1) & int(mask)
-    return out
+        return ((first * _MIX_A) >> np.uint64(64 - bits)).astype(np.int64)
 
 
 class VocabularyIndex:
-    """Lookup structure for a vocabulary: word → id, for byte tokens and for strings."""
+    """Lookup structure for a vocabulary: word → id, for byte-level keys and for strings."""
 
     def __init__(self, words: list[str], lowercase: bool = False):
         self.words = list(words)
@@ -81,34 +61,53 @@ class VocabularyIndex:
         self.by_word = {w: i for i, w in enumerate(words)}
         if len(self.by_word) != len(words):
             raise ValueError("vocabulary has duplicate words")
-        ascii_ids = np.array([i for i, w in enumerate(words) if w.isascii()], dtype=np.int64)
-        ascii_bytes = [words[i].encode("ascii") for i in ascii_ids.tolist()]
-        self.table_hash, self.table_id = _open_addressing_table(_hash_words(ascii_bytes), ascii_ids)
-        lengths = np.zeros(self.size, dtype=np.int64)
-        offsets = np.zeros(self.size, dtype=np.int64)
-        encoded = [w.encode("utf-8") for w in words]
-        lengths[:] = [len(e) for e in encoded]
-        offsets[1:] = np.cumsum(lengths)[:-1]
-        self.lengths = lengths
-        self.offsets = offsets
-        self.concat = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        keyed = [(i, w.encode("ascii")) for i, w in enumerate(words) if w.isascii() and len(w) <= MAX_KEY_BYTES]
+        self.bits = max(4, (8 * max(len(keyed), 1) - 1).bit_length())  # load factor <= 1/8
+        n_slots = 1 << self.bits
+        self.table_first = np.zeros(n_slots, dtype=np.uint64)
+        self.table_last = np.zeros(n_slots, dtype=np.uint64)
+        self.table_len = np.zeros(n_slots, dtype=np.int64)
+        self.table_id = np.full(n_slots, -1, dtype=np.int32)
+        keys = np.array([word_key(w) for _, w in keyed], dtype=np.uint64).reshape(-1, 3)
+        slots = _slot_of(keys[:, 0], self.bits)
+        for (i, _), (first, last, length), slot in zip(keyed, keys.tolist(), slots.tolist()):
+            while self.table_id[slot] >= 0:  # linear probing
+                slot = (slot + 1) & (n_slots - 1)
+            self.table_first[slot], self.table_last[slot] = first, last
+            self.table_len[slot], self.table_id[slot] = length, i
 
-
-def _bucket_of_sorted(positions: np.ndarray, boundaries: np.ndarray, first_bucket_at_zero=False) -> np.ndarray:
-    """For sorted ``positions``, the number of ``boundaries`` at or before each (minus one, unless
-    ``first_bucket_at_zero``), by searching the few boundaries among the many positions."""
-    first = np.searchsorted(positions, boundaries)
-    counts = np.diff(np.concatenate([[0], first, [positions.size]]))
-    bucket = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
-    return bucket if first_bucket_at_zero else bucket - 1
+    def lookup_keys(self, first: np.ndarray, last: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """int64 ids of the words with exactly these keys (see :func:`word_key`), −1 where none."""
+        mask = self.table_id.size - 1
+        slot = _slot_of(first, self.bits)
+        out = np.full(first.size, -1, dtype=np.int64)
+        todo = None  # None: all entries (no index array on the first, largest round)
+        while True:
+            f = first if todo is None else first[todo]
+            sid = self.table_id[slot]
+            hit = np.flatnonzero(self.table_first[slot] == f)  # empty slots hold 0, never a key
+            at = hit if todo is None else todo[hit]
+            exact = length[at] <= 8
+            long_hit = np.flatnonzero(~exact)
+            if long_hit.size:
+                s_long, a_long = slot[hit[long_hit]], at[long_hit]
+                exact[long_hit] = (self.table_last[s_long] == last[a_long]) & (self.table_len[s_long] == length[a_long])
+            out[at[exact]] = sid[hit[exact]]
+            again = sid >= 0  # probe on where the slot holds another word
+            again[hit[exact]] = False
+            nxt = np.flatnonzero(again)
+            if not nxt.size:
+                return out
+            todo = nxt if todo is None else todo[nxt]
+            slot = (slot[nxt] + 1) & mask
 
 
 @dataclass(frozen=True)
 class TokenIds:
     """Vocabulary ids of the tokens of a batch (only tokens in the vocabulary are kept).
 
-    ids, doc_index, position, line: int64 [k]; line is None unless lines were asked for;
-    tokens_per_doc, lines_per_doc: int64 [n_docs].
+    ids, doc_index, position: int64 [k]; line: int64 [k] or None unless lines were asked for;
+    tokens_per_doc, lines_per_doc: int64 [n_docs] (a document has count("\\n") + 1 lines).
     """
 
     ids: np.ndarray
@@ -119,6 +118,12 @@ class TokenIds:
     lines_per_doc: np.ndarray
 
 
+def _gather8(padded: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """uint64 little-endian words of the 8 bytes starting at each position (``padded`` has 8 spare)."""
+    windows = np.lib.stride_tricks.as_strided(padded, shape=(padded.size - 7, 8), strides=(1, 1))
+    return windows[at].view("<u8").ravel()
+
+
 def token_ids(texts: list[str], index: VocabularyIndex, with_lines: bool = False) -> TokenIds:
     """Tokenize a batch of documents and keep the tokens that are vocabulary words."""
     encoded = [t.encode("utf-8") for t in texts]
@@ -127,92 +132,68 @@ def token_ids(texts: list[str], index: VocabularyIndex, with_lines: bool = False
     doc_starts = np.zeros(n_docs, dtype=np.int64)
     if n_docs > 1:
         np.cumsum(doc_lengths[:-1] + 1, out=doc_starts[1:])
-    raw = b"\n".join(encoded)
-    arr = np.frombuffer(raw.translate(_TABLES[index.lowercase]), dtype=np.uint8)
-    n = arr.size
+    raw = b"\n".join(encoded)  # one newline between documents: a token and a line separator
+    padded = np.frombuffer(raw.translate(_TABLES[index.lowercase]) + b" " * 8, dtype=np.uint8)
+    arr = padded[: len(raw)]
 
     is_tok = arr != 0x20
     edges = np.flatnonzero(np.diff(is_tok, prepend=False, append=False))
     starts, ends = edges[0::2], edges[1::2]
+    lengths = ends - starts
     n_tok = starts.size
 
-    # Prefix hash: A[j] = Σ_{i<j} (arr[i]+1)·P^i; token hash = (A[e] − A[s])·P^(−s).
-    with np.errstate(over="ignore"):
-        weighted = (arr.astype(np.uint64) + np.uint64(1)) * _powers(_P, n)
-        prefix = np.zeros(n + 1, dtype=np.uint64)
-        np.cumsum(weighted, out=prefix[1:])
-        del weighted
-        hashes = (prefix[ends] - prefix[starts]) * _powers(_P_INV, n)[starts]
-    del prefix
+    # Exact keys of short tokens; long ones are looked up as strings below.
+    first = _gather8(padded, starts) & _LOW_MASKS[np.minimum(lengths, 8)]
+    long8 = np.flatnonzero(lengths > 8)
+    first[long8] |= _LONG_FLAG
+    last = np.zeros(n_tok, dtype=np.uint64)
+    last[long8] = _gather8(padded, ends[long8] - 8)
+    ids = index.lookup_keys(first, last, lengths)
 
-    ids = _lookup(index.table_hash, index.table_id, hashes)
-    hit = np.flatnonzero(ids >= 0)
-    if hit.size:
-        cand = ids[hit]
-        lens = ends[hit] - starts[hit]
-        same_len = lens == index.lengths[cand]
-        ids[hit[~same_len]] = -1
-        hit, cand, lens = hit[same_len], cand[same_len], lens[same_len]
-        # Exact check, byte by byte: a hash collision must never make a wrong word.
-        total = int(lens.sum())
-        run_start = np.repeat(np.cumsum(lens) - lens, lens)
-        within = np.arange(total, dtype=np.int64) - run_start
-        tok_bytes = arr[np.repeat(starts[hit], lens) + within]
-        voc_bytes = index.concat[np.repeat(index.offsets[cand], lens) + within]
-        bad = np.flatnonzero(tok_bytes != voc_bytes)
-        if bad.size:
-            owner = np.repeat(np.arange(hit.size), lens)[bad]
-            ids[hit[np.unique(owner)]] = -1
-
-    token_unit_line = None
-    newlines = None
-    if with_lines:
-        newlines = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 0x0A)
-
-    # Non-ASCII tokens: re-tokenize with the reference regex (they may split into several tokens).
-    counts = None
+    # Tokens the keys cannot decide: non-ASCII bytes (may split into several tokens) or > 16 bytes.
     non_ascii = np.flatnonzero(arr >= 0x80)
+    slow = np.flatnonzero(lengths > MAX_KEY_BYTES)
     if non_ascii.size:
-        special = np.unique(np.searchsorted(starts, non_ascii, side="right") - 1)
+        slow = np.union1d(slow, np.searchsorted(starts, non_ascii, side="right") - 1)
+    counts = None
+    if slow.size:
         counts = np.ones(n_tok, dtype=np.int64)
-        extra_ids = []
-        for k, s, e in zip(special.tolist(), starts[special].tolist(), ends[special].tolist()):
+        parts = []
+        for s, e in zip(starts[slow].tolist(), ends[slow].tolist()):
             words = _TOKEN_RE.findall(raw[s:e].decode("utf-8"))
             if index.lowercase:
                 words = [w.lower() for w in words]
-            extra_ids.append([index.by_word.get(w, -1) for w in words])
-        counts[special] = [len(x) for x in extra_ids]
+            parts.append([index.by_word.get(w, -1) for w in words])
+        counts[slow] = [len(p) for p in parts]
+        expanded_at = np.cumsum(counts) - counts  # where each original token lands
         new_ids = np.repeat(ids, counts)
-        new_pos = np.cumsum(counts) - counts
-        for k, x in zip(special.tolist(), extra_ids):
-            new_ids[new_pos[k] : new_pos[k] + len(x)] = x
+        for k, p in zip(expanded_at[slow].tolist(), parts):
+            new_ids[k : k + len(p)] = p
         ids = new_ids
 
-    tok_doc = _bucket_of_sorted(starts, doc_starts)
-    if with_lines:
-        doc_first_line = np.searchsorted(newlines, doc_starts)
-        token_unit_line = _bucket_of_sorted(starts, newlines, first_bucket_at_zero=True) - doc_first_line[tok_doc]
-        lines_per_doc = np.searchsorted(newlines, doc_starts + doc_lengths) - doc_first_line + 1
-    else:
-        lines_per_doc = np.zeros(n_docs, dtype=np.int64)
+    # Which document each (expanded) token is in, and its position there.
+    first_token_of_doc = np.searchsorted(starts, doc_starts)  # original token index
     if counts is not None:
-        tok_doc = np.repeat(tok_doc, counts)
-        if token_unit_line is not None:
-            token_unit_line = np.repeat(token_unit_line, counts)
+        expanded_first = np.concatenate([[0], np.cumsum(counts)])[first_token_of_doc]
+        orig_of = np.repeat(np.arange(n_tok), counts)
+    else:
+        expanded_first = first_token_of_doc
+        orig_of = None
+    n_expanded = ids.size
+    tokens_per_doc = np.diff(np.append(expanded_first, n_expanded)).astype(np.int64)
 
-    tokens_per_doc = np.bincount(tok_doc, minlength=n_docs).astype(np.int64)
-    first_of_doc = np.concatenate([[0], np.cumsum(tokens_per_doc)[:-1]]).astype(np.int64)
-    position = np.arange(ids.size, dtype=np.int64) - first_of_doc[tok_doc]
-
-    keep = ids >= 0
-    return TokenIds(
-        ids=ids[keep],
-        doc_index=tok_doc[keep].astype(np.int64),
-        position=position[keep],
-        line=None if token_unit_line is None else token_unit_line[keep],
-        tokens_per_doc=tokens_per_doc,
-        lines_per_doc=lines_per_doc,
-    )
+    kept = np.flatnonzero(ids >= 0)
+    doc = np.searchsorted(expanded_first, kept, side="right") - 1
+    position = kept - expanded_first[doc]
+    line = None
+    lines_per_doc = np.zeros(n_docs, dtype=np.int64)
+    if with_lines:
+        newlines = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 0x0A)
+        byte_at = starts[kept if orig_of is None else orig_of[kept]]
+        doc_first_line = np.searchsorted(newlines, doc_starts)
+        line = np.searchsorted(newlines, byte_at) - doc_first_line[doc]
+        lines_per_doc = np.searchsorted(newlines, doc_starts + doc_lengths) - doc_first_line + 1
+    return TokenIds(ids[kept], doc.astype(np.int64), position.astype(np.int64), line, tokens_per_doc, lines_per_doc)
 
 
 @dataclass(frozen=True)
@@ -248,8 +229,6 @@ def bows_pairs(texts: list[str], index: VocabularyIndex, spec: WindowSpec) -> Bo
     else:
         unit, n_units = t.line, t.lines_per_doc
     rows, entry = unit_window_pairs(t.doc_index, unit, n_units, spec)
-    from .windows import windows_per_group
-
     n_windows = windows_per_group(n_units, spec)
     window_doc = np.repeat(np.arange(n_units.size, dtype=np.int64), n_windows)
     first = np.concatenate([[0], np.cumsum(n_windows)[:-1]]).astype(np.int64)

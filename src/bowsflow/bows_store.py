@@ -197,7 +197,6 @@ def write_bows_store(
                 ds["latent"] = (("sample", "latent_dim"), block.latent)
             if n_samples == 0:
                 ds = ds.assign_coords(word_coords)
-                ds.attrs.update(attrs)
                 encoding = {
                     "bows": {"chunks": (chunk_samples, V)},
                     "split": {"chunks": (chunk_samples,)},
@@ -221,7 +220,8 @@ def write_bows_store(
         if final_attrs is not None:  # known only once the blocks are consumed (counts of the reader)
             summary |= final_attrs()
         group = zarr.open_group(tmp, mode="r+")
-        group.attrs.update(summary)
+        # attrs once, at the end: xarray's appends replace the group's attrs with their own
+        group.attrs.update(attrs | summary)
         with warnings.catch_warnings():  # consolidated metadata is a zarr-python extension of v3
             warnings.simplefilter("ignore", UserWarning)
             zarr.consolidate_metadata(tmp)

@@ -48,7 +48,7 @@ class CorpusStats:
     n_bytes: int = 0
     n_files: int = 0
     invalid_utf8_replaced: int = 0
-    files_with_invalid_utf8: list[str] = field(default_factory=list)
+    invalid_utf8_locations: list[str] = field(default_factory=list)  # "file" or "file:line", first 100
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -100,8 +100,6 @@ def checksum_files(paths: list[Path]) -> str:
 
 
 def _decode(data: bytes, path: str, stats: CorpusStats) -> str:
-    if b"\0" in data[:8192]:
-        raise CorpusError(f"{path}: looks like a binary file (NUL byte in the first 8 KiB), not text")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -109,40 +107,60 @@ def _decode(data: bytes, path: str, stats: CorpusStats) -> str:
         # each replaced run gives one U+FFFD; count only the ones that were not in the input
         replaced = text.count("\ufffd") - data.count("\ufffd".encode())
         stats.invalid_utf8_replaced += replaced
-        stats.files_with_invalid_utf8.append(path)
+        if len(stats.invalid_utf8_locations) < 100:
+            stats.invalid_utf8_locations.append(path)
         return text
 
 
 def _read_file(path: Path, stats: CorpusStats) -> str:
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
+    with _open_binary(path) as f:
         data = f.read()
+    if b"\0" in data[:8192]:
+        raise CorpusError(f"{path}: looks like a binary file (NUL byte in the first 8 KiB), not text")
     stats.n_files += 1
     stats.n_bytes += len(data)
     return _decode(data, str(path), stats)
 
 
-_BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n")
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
+
+
+def _check_not_binary(path: Path) -> None:
+    with _open_binary(path) as f:
+        head = f.read(8192)
+    if b"\0" in head:
+        raise CorpusError(f"{path}: looks like a binary file (NUL byte in the first 8 KiB), not text")
 
 
 def _text_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
     split = spec.get("split_docs", "file")
     for path in input_files(spec, name):
-        text = _read_file(path, stats)
-        if split == "file":
-            yield text
-        else:
-            for block in _BLANK_LINES.split(text):
-                if block.strip():
-                    yield block
+        if split == "file":  # the file is the document: it is read whole
+            yield _read_file(path, stats)
+            continue
+        # blank_line: stream the file line by line, so memory holds one block, not the file
+        _check_not_binary(path)
+        stats.n_files += 1
+        block: list[str] = []
+        with _open_binary(path) as f:
+            for lineno, raw in enumerate(f, start=1):
+                stats.n_bytes += len(raw)
+                line = _decode(raw, f"{path}:{lineno}", stats)
+                if line.strip():
+                    block.append(line)
+                elif block:
+                    yield "".join(block)
+                    block = []
+        if block:
+            yield "".join(block)
 
 
 def _jsonl_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
     field_name = spec.get("text_field", "text")
     for path in input_files(spec, name):
-        opener = gzip.open if str(path).endswith(".gz") else open
         stats.n_files += 1
-        with opener(path, "rb") as f:
+        with _open_binary(path) as f:
             for lineno, raw in enumerate(f, start=1):
                 stats.n_bytes += len(raw)
                 if not raw.strip():

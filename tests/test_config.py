@@ -1,0 +1,70 @@
+import pytest
+import yaml
+
+from bowsflow.config import ConfigError, load_config, resolved_bows, store_part, validate_config, vocabulary_part
+
+
+def test_defaults_are_filled_from_the_schema():
+    cfg = validate_config({"corpora": {"wiki": {"source": "wiki-vital"}}})
+    assert cfg["bows"]["vocab_size"] == 2000
+    assert cfg["bows"]["window"] == {"unit": "tokens", "size": 64, "stride": 64}
+    assert cfg["bows"]["stopwords"] == "english" and cfg["bows"]["lowercase"] is False
+
+
+def test_corpus_overrides_and_text_defaults():
+    cfg = validate_config(
+        {
+            "corpora": {
+                "mine": {"source": "text", "path": "data/*.txt", "bows": {"vocab_size": 50, "window": {"unit": "lines", "size": 20, "stride": 1}}},
+                "wiki": {"source": "wiki-vital"},
+            },
+            "bows": {"window": {"size": 32}},
+        }
+    )
+    assert cfg["corpora"]["mine"]["split_docs"] == "file"
+    mine, wiki = resolved_bows(cfg, "mine"), resolved_bows(cfg, "wiki")
+    assert mine["vocab_size"] == 50 and mine["window"] == {"unit": "lines", "size": 20, "stride": 1}
+    assert wiki["vocab_size"] == 2000 and wiki["window"] == {"unit": "tokens", "size": 32, "stride": 64}
+    # the window is part of the store's config, not of the vocabulary's
+    assert "window" not in vocabulary_part(cfg, "mine") and "window" in store_part(cfg, "mine")
+
+
+@pytest.mark.parametrize(
+    "config, key",
+    [
+        ({"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"vocab_size": 0}}, "bows.vocab_size"),
+        ({"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"window": {"size": -4}}}, "bows.window.size"),
+        ({"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"window": {"stride": 0}}}, "bows.window.stride"),
+        ({"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"vocab_size": "many"}}, "bows.vocab_size"),
+        ({"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"vocab_sise": 10}}, "bows"),
+        ({"corpora": {"w": {"source": "wiki-vital"}}, "colour": 1}, "(top level)"),
+        ({"corpora": {"w": {"source": "wiki-vital", "path": "x"}}}, "corpora.w"),
+        ({"corpora": {"w": {"source": "text"}}}, "corpora.w"),
+        ({"corpora": {"w": {"source": "tweets"}}}, "corpora.w.source"),
+        ({"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"val_fraction": 1.5}}, "bows.val_fraction"),
+        ({"corpora": {"w": {"source": "wiki-vital", "bows": {"window": {"unit": "chars"}}}}}, "corpora.w.bows.window.unit"),
+        ({"corpora": {"bad name!": {"source": "wiki-vital"}}}, "corpora"),
+        ({"corpora": {}}, "corpora"),
+    ],
+)
+def test_bad_config_names_the_key(config, key):
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert f"config key {key}:" in str(err.value)
+
+
+def test_always_include_must_fit():
+    with pytest.raises(ConfigError, match="corpora.w: 3 always_include words do not fit in vocab_size = 2"):
+        validate_config({"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"vocab_size": 2, "always_include": ["a", "b", "c"]}})
+
+
+def test_default_config_file_is_valid(repo_root):
+    cfg = load_config(f"{repo_root}/config.yaml")
+    assert "wiki" in cfg["corpora"] and cfg["corpora"]["wiki"]["source"] == "wiki-vital"
+
+
+def test_load_config_names_the_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"seed": -1}}))
+    with pytest.raises(ConfigError, match=r"c\.yaml: invalid config:\n  config key bows\.seed"):
+        load_config(path)

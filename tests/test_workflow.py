@@ -1,0 +1,93 @@
+"""The Snakefile on a tiny config in a temporary directory: dry run, real run, no-op rerun, caching."""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+pytestmark = pytest.mark.workflow
+
+
+def tiny_config(tmp_path, window=None, vocab_size=20):
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    words = "January February river mountain city music river song king queen war peace".split()
+    for i in range(3):
+        (data / f"doc{i}.txt").write_text("\n\n".join(" ".join(rng.choice(words, 30)) for _ in range(5)))
+    return {
+        "corpora": {
+            "mine": {"source": "text", "path": "data/*.txt", "split_docs": "blank_line"},
+            "ring": {"source": "synthetic", "structure": "circle", "n_samples": 500},
+        },
+        "bows": {
+            "vocab_size": vocab_size,
+            "on_small_vocab": "warn",
+            "always_include": ["January", "February"],
+            "window": window or {"unit": "tokens", "size": 8, "stride": 8},
+            "chunk_samples": 16,
+        },
+    }
+
+
+def snakemake(repo_root, workdir, config, *args, check=True):
+    cfg = workdir / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", "-s", f"{repo_root}/Snakefile", "-d", str(workdir), "--cores", "2", *args, "--configfile", str(cfg)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if check and out.returncode != 0:
+        raise AssertionError(out.stdout + out.stderr)
+    return out
+
+
+def planned_jobs(output: str) -> dict:
+    """Rule -> count from Snakemake's 'Job stats' table."""
+    table = output.split("Job stats:")[-1] if "Job stats:" in output else ""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M) if m.group(1) != "total"}
+
+
+def test_dry_run_real_run_and_noop_rerun(repo_root, tmp_path):
+    config = tiny_config(tmp_path)
+    dry = snakemake(repo_root, tmp_path, config, "-n")
+    assert planned_jobs(dry.stdout + dry.stderr) == {"count_vocabulary": 1, "build_bows": 1, "synthetic_bows": 1, "all": 1}
+    assert not (tmp_path / "results").exists()
+
+    snakemake(repo_root, tmp_path, config)
+    ds = xr.open_zarr(tmp_path / "results/bows/mine/bows.zarr")
+    assert ds.bows.shape[1] == int(ds.attrs["vocab_size"]) <= 20
+    assert [str(w) for w in ds.word.values[:2]] == ["January", "February"]
+    assert ds.attrs["input_checksum"] and ds.attrs["config_hash"] and ds.attrs["bowsflow_version"]
+    assert (tmp_path / "results/bows/mine/vocab.tsv").read_text().startswith("id\tword\tcount\tdoc_freq\n0\tJanuary")
+    assert (tmp_path / "results/logs/build_bows/mine.log").exists()
+    assert (tmp_path / "results/benchmarks/build_bows/mine.tsv").exists()
+    assert xr.open_zarr(tmp_path / "results/bows/ring/bows.zarr").bows.shape == (500, 12)
+
+    again = snakemake(repo_root, tmp_path, config)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    # a new window re-runs the store only; a new vocabulary size re-counts too
+    changed = snakemake(repo_root, tmp_path, tiny_config(tmp_path, window={"unit": "lines", "size": 1, "stride": 1}), "-n")
+    assert planned_jobs(changed.stdout + changed.stderr) == {"build_bows": 1, "all": 1}
+    changed = snakemake(repo_root, tmp_path, tiny_config(tmp_path, vocab_size=10), "-n")
+    assert planned_jobs(changed.stdout + changed.stderr) == {"count_vocabulary": 1, "build_bows": 1, "all": 1}
+
+
+def test_bad_config_fails_before_any_job(repo_root, tmp_path):
+    config = tiny_config(tmp_path)
+    config["bows"]["window"]["size"] = -1
+    out = snakemake(repo_root, tmp_path, config, check=False)
+    assert out.returncode != 0
+    assert "window" in out.stderr and "size" in out.stderr and "-1" in out.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_empty_glob_fails_at_dag_construction(repo_root, tmp_path):
+    config = tiny_config(tmp_path)
+    config["corpora"]["mine"]["path"] = "nowhere/*.txt"
+    out = snakemake(repo_root, tmp_path, config, "-n", check=False)
+    assert out.returncode != 0
+    assert "corpora.mine.path: no file matches 'nowhere/*.txt'" in out.stdout + out.stderr
