@@ -1,0 +1,19 @@
+"""The workflow stays snakefmt-formatted and `snakemake --lint` clean (the project's style rules)."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+def test_snakefmt_clean(repo_root):
+    if shutil.which("snakefmt") is None:
+        pytest.skip("snakefmt not installed (pip install -e .[test])")
+    out = subprocess.run(["snakefmt", "--check", "Snakefile", "rules"], cwd=repo_root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_snakemake_lint_clean(repo_root):
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=repo_root, capture_output=True, text=True)
+    assert out.returncode == 0 and "Congratulations" in out.stdout + out.stderr, out.stdout + out.stderr
