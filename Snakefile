@@ -29,10 +29,13 @@ validate(config, "schemas/config.schema.yaml")
 
 include: "rules/common.smk"
 include: "rules/bows.smk"
+include: "rules/train.smk"
 
 
 rule all:
     default_target: True
     input:
         bows_targets(),
+        model_targets(),
+        comparison_targets(),
     localrule: True

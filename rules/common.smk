@@ -1,4 +1,6 @@
 # Helpers shared by the rules: which corpora exist, their input files and resolved options.
+import re
+
 from bowsflow import config as bowsflow_config
 from bowsflow.corpus import CorpusError, input_files
 
@@ -34,3 +36,39 @@ def bows_store_mem_mb(wildcards):
     """A chunk of bool rows, its encoded copy and a few batches in flight, plus the interpreter."""
     options = bowsflow_config.resolved_bows(config, wildcards.corpus)
     return 1000 + 3 * options["chunk_samples"] * options["vocab_size"] // 2**20
+
+
+# Every model of the config (explicit ones and sweep points), training defaults filled in.
+MODELS = bowsflow_config.model_specs(config)
+
+
+def model_store(wildcards):
+    return f"results/bows/{MODELS[wildcards.model]['corpus']}/bows.zarr"
+
+
+def model_threads(wildcards):
+    return MODELS[wildcards.model]["threads"]
+
+
+def model_gpus(wildcards):
+    """A GPU for the profile to place the job on, when the model asks for CUDA."""
+    return 1 if MODELS[wildcards.model]["device"] == "cuda" else 0
+
+
+def model_mem_mb(wildcards):
+    """A store chunk, the model and its optimizer state, a batch of V-wide activations."""
+    spec = MODELS[wildcards.model]
+    options = bowsflow_config.resolved_bows(config, spec["corpus"])
+    V, m, d = options["vocab_size"], spec["d_latent"], spec.get("d_hidden", 0)
+    params = V * m + 3 * m * d + V
+    batch = 8 * spec["batch_size"] * V * 4
+    chunk = options["chunk_samples"] * V
+    return 1500 + (16 * params + batch + chunk) // 2**20
+
+
+def model_targets():
+    return expand("results/models/{model}/model.safetensors", model=sorted(MODELS))
+
+
+def comparison_targets():
+    return ["results/models/comparison.tsv"] if MODELS else []

@@ -9,8 +9,9 @@ Resolved, typed options come from :func:`bows_options` and friends, as frozen da
 from __future__ import annotations
 
 import copy
+import itertools
+import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -29,11 +30,12 @@ class ConfigError(ValueError):
 
 
 def schema_path() -> Path:
-    """The config schema: installed with the package, or from the source tree."""
-    packaged = resources.files("bowsflow") / "config.schema.yaml"
-    if packaged.is_file():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+    """The config schema of this checkout (``schemas/config.schema.yaml``; the workflow runs from a
+    checkout, and the library is installed from it in editable mode)."""
+    path = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"config schema not found at {path}: install bowsflow from its checkout (pip install -e .)")
+    return path
 
 
 def _default_filling_validator(schema: dict):
@@ -81,6 +83,7 @@ def load_config(path: str | Path) -> dict:
 
 def check_config(config: dict) -> None:
     """Checks beyond the schema, each naming the key at fault."""
+    model_specs(config)  # names, corpora and sweeps
     for name in config.get("corpora", {}):
         opts = resolved_bows(config, name)
         if len(opts["always_include"]) > opts["vocab_size"]:
@@ -144,3 +147,69 @@ def tokenizer_options(options: dict) -> TokenizerOptions:
         stopwords=stopword_set(options["stopwords"]),
         keep_numbers=bool(options["keep_numbers"]),
     )
+
+
+# Short, readable tags for sweep names: weight_decay=1.0 -> "wd1", d_latent=64 -> "m64".
+SWEEP_TAGS = {"weight_decay": "wd", "d_latent": "m", "d_hidden": "d", "seed": "s", "lr": "lr", "batch_size": "bs", "epochs": "ep", "steps": "st", "arch": "", "loss": "", "output": ""}
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _format_value(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:g}".replace("+", "")
+    return str(value)
+
+
+def sweep_model_names(sweep: str, grid: dict) -> list[tuple[str, dict]]:
+    """(name, grid point) for every point of a sweep's grid, in grid order (last key fastest).
+
+    The name is ``SWEEP-<tag><value>-…`` with the tags of :data:`SWEEP_TAGS` (other keys keep their name).
+    """
+    keys = list(grid)
+    out = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        parts = [f"{SWEEP_TAGS.get(k, k)}{_format_value(v)}" for k, v in zip(keys, values)]
+        out.append(("-".join([sweep, *parts]), dict(zip(keys, values))))
+    return out
+
+
+def model_specs(config: dict) -> dict[str, dict]:
+    """Every model of the config — explicit ones and sweep points — as complete specs (training
+    defaults filled in), checked: unique names, known corpora, a d_hidden where the arch needs one."""
+    training = dict(config.get("training", {}))
+    sources: dict[str, str] = {}
+    raw: dict[str, dict] = {}
+    for name, spec in (config.get("models") or {}).items():
+        sources[name] = f"models.{name}"
+        raw[name] = dict(spec)
+    for sweep, body in (config.get("sweeps") or {}).items():
+        for name, point in sweep_model_names(sweep, body["grid"]):
+            if not MODEL_NAME.match(name):
+                raise ConfigError(f"config key sweeps.{sweep}: model name {name!r} is not a valid name (letters, digits, . _ -)")
+            if name in sources:
+                raise ConfigError(f"config key sweeps.{sweep}: model name {name!r} clashes with {sources[name]}")
+            sources[name] = f"sweeps.{sweep}"
+            raw[name] = dict(body["base"]) | point
+    specs = {}
+    for name, spec in raw.items():
+        key = sources[name]
+        _check_model(spec, key, config)
+        specs[name] = training | spec
+    return specs
+
+
+def _check_model(spec: dict, key: str, config: dict) -> None:
+    from jsonschema import Draft202012Validator
+
+    with open(schema_path(), encoding="utf-8") as f:
+        schema = yaml.safe_load(f)
+    validator = Draft202012Validator({"$ref": "#/$defs/model", "$defs": schema["$defs"]})
+    errors = sorted(validator.iter_errors(spec), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        where = ".".join([key, *map(str, e.absolute_path)])
+        raise ConfigError(f"config key {where}: {e.message}")
+    if spec["corpus"] not in config.get("corpora", {}):
+        raise ConfigError(f"config key {key}.corpus: no corpus named {spec['corpus']!r} (have: {sorted(config.get('corpora', {}))})")

@@ -1,0 +1,65 @@
+# BOWS store -> trained model (safetensors), metrics and loss curve; all models -> comparison table.
+
+
+rule train:
+    input:
+        store=model_store,
+    output:
+        model="results/models/{model}/model.safetensors",
+        config="results/models/{model}/config.json",
+        metrics_tsv="results/models/{model}/metrics.tsv",
+        metrics_json="results/models/{model}/metrics.json",
+        loss_png=report(
+            "results/models/{model}/loss.png",
+            caption="../report/loss.rst",
+            category="Training",
+            subcategory="{model}",
+        ),
+    log:
+        "results/logs/train/{model}.log",
+    benchmark:
+        "results/benchmarks/train/{model}.tsv"
+    wildcard_constraints:
+        model=name_pattern([re.escape(m) for m in MODELS]),
+    conda:
+        "../envs/bowsflow.yaml"
+    threads: model_threads
+    resources:
+        mem_mb=model_mem_mb,
+        runtime=120,
+        gpu=model_gpus,
+    params:
+        name="{model}",
+        spec=lambda wc: MODELS[wc.model],
+        bows_part=lambda wc: bowsflow_config.store_part(
+            config, MODELS[wc.model]["corpus"]
+        ),
+    message:
+        "Training model {wildcards.model}"
+    script:
+        "../workflow_scripts/train_model.py"
+
+
+rule compare_architectures:
+    input:
+        configs=expand("results/models/{model}/config.json", model=sorted(MODELS)),
+        metrics=expand("results/models/{model}/metrics.json", model=sorted(MODELS)),
+    output:
+        table=report(
+            "results/models/comparison.tsv",
+            caption="../report/comparison.rst",
+            category="Training",
+        ),
+    log:
+        "results/logs/compare_architectures.log",
+    benchmark:
+        "results/benchmarks/compare_architectures.tsv"
+    localrule: True
+    conda:
+        "../envs/bowsflow.yaml"
+    params:
+        names=sorted(MODELS),
+    message:
+        "Comparing architectures at equal parameter budgets"
+    script:
+        "../workflow_scripts/compare_architectures.py"

@@ -1,0 +1,56 @@
+"""Checkpoints as safetensors (never pickle), byte-identical for identical weights.
+
+safetensors writes a metadata dict of several keys in hash-map order, so the metadata is one key,
+``bowsflow``, holding a sorted JSON string. Loading checks parameter names and shapes against the
+architecture's contract (:data:`bowsflow.models.PARAMETER_SHAPES`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .atomic import atomic_path
+from .models import BowsAutoencoder, build_model, expected_shapes
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing or does not match its architecture."""
+
+
+def save_checkpoint(model: BowsAutoencoder, path: str | Path, meta: dict) -> None:
+    """Write the model's parameters (float32, contiguous) and ``meta`` atomically."""
+    tensors = {name: p.detach().to("cpu", torch.float32).contiguous() for name, p in model.named_parameters()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"bowsflow": json.dumps(meta, sort_keys=True)})
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, meta) of a checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads((f.metadata() or {}).get("bowsflow", "{}"))
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    return tensors, meta
+
+
+def load_model(path: str | Path) -> tuple[BowsAutoencoder, dict]:
+    """Rebuild the model of a checkpoint; the names and shapes must match its architecture."""
+    tensors, meta = read_checkpoint(path)
+    for key in ("arch", "vocab_size", "d_latent"):
+        if key not in meta:
+            raise CheckpointError(f"{path}: metadata has no {key!r}")
+    arch, V, m, d = meta["arch"], int(meta["vocab_size"]), int(meta["d_latent"]), int(meta.get("d_hidden") or 0)
+    want = expected_shapes(arch, V, m, d)
+    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    if got != want:
+        raise CheckpointError(f"{path}: parameters {got} do not match {arch} with V={V}, m={m}, d={d}: expected {want}")
+    model = build_model(arch, V, m, d, meta.get("output", "relu"))
+    model.load_state_dict(tensors)
+    return model, meta

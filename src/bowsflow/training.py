@@ -1,0 +1,246 @@
+"""Training a BOWS autoencoder from a BOWS store: AdamW, cosine schedule per batch, streaming batches.
+
+Reproducible: on CPU the same config gives byte-identical checkpoints (seeded init and shuffling,
+``torch.use_deterministic_algorithms``, a fixed thread count). A NaN or infinite loss stops training
+with an error naming the step; the last good weights (from the last logging point) are saved beside
+the outputs as ``last_good.safetensors``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .batches import BowsBatches
+from .checkpoints import save_checkpoint
+from .losses import sparse_target_loss
+from .models import BowsAutoencoder, build_model, count_parameters
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (diverged, or no device); the message says where and why."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str = "tied_ae"
+    d_latent: int = 32
+    d_hidden: int = 0
+    output: str = "relu"
+    loss: str = "mse"
+    weight_decay: float = 0.0
+    lr: float = 5e-4
+    batch_size: int = 512
+    epochs: int | None = 10
+    steps: int | None = None
+    warmup_steps: int = 0
+    grad_clip: float | None = None
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    bf16: bool = False
+    threads: int = 1
+    log_every: int = 50
+    eval_every: int | None = None  # steps; default: at the end of each epoch
+    threshold: float = 0.5  # x̂ above it counts as "on" for recall / false positives
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "TrainConfig":
+        fields = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in spec.items() if k in fields})
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cuda`` needs a GPU (clear error); ``auto`` takes one when present, else the CPU (logged)."""
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingError("device: cuda was asked for, but torch sees no CUDA GPU (use device: auto or cpu)")
+        return torch.device("cuda")
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        log.info("device: auto -> cpu (no CUDA GPU visible)")
+        return torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    raise TrainingError(f"device: expected auto, cpu or cuda, got {name!r}")
+
+
+def cosine_lr(step: int, total: int, warmup: int) -> float:
+    """Learning-rate factor: linear warm-up, then cosine from 1 to 0 over the remaining steps."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+@dataclass
+class Evaluation:
+    loss: float
+    r2_per_word: np.ndarray  # float64 [V], NaN where the word is constant on the split
+    recall: float
+    false_positive_rate: float
+    n_samples: int
+
+    def summary(self) -> dict:
+        r2 = self.r2_per_word[np.isfinite(self.r2_per_word)]
+        q = np.quantile(r2, [0.25, 0.5, 0.75]).tolist() if r2.size else [float("nan")] * 3
+        return {
+            "val_loss": self.loss,
+            "r2_median": q[1],
+            "r2_q25": q[0],
+            "r2_q75": q[2],
+            "recall": self.recall,
+            "false_positive_rate": self.false_positive_rate,
+            "n_val_samples": self.n_samples,
+            "n_words_with_r2": int(r2.size),
+        }
+
+
+@torch.no_grad()
+def evaluate(model: BowsAutoencoder, store: str | Path, cfg: TrainConfig, split: str = "val", device=None) -> Evaluation:
+    """Loss, per-word R², recall of active words and false-positive rate on a split (streamed)."""
+    device = device or next(model.parameters()).device
+    batches = BowsBatches(store, split, cfg.batch_size, shuffle=False)
+    V = batches.vocab_size
+    sum_x = np.zeros(V)
+    sum_res2 = np.zeros(V)
+    loss_sum, n, tp, fp, n_pos, n_neg = 0.0, 0, 0, 0, 0, 0
+    model.eval()
+    for batch in batches.epoch():
+        indices, offsets, rows, cols = batch.torch(device)
+        z = model(indices, offsets)
+        loss_sum += float(sparse_target_loss(z, rows, cols, cfg.loss, model.output == "relu")) * batch.size
+        xhat = torch.sigmoid(z) if cfg.loss == "bce" else model.reconstruct(z)
+        x = torch.zeros_like(xhat, dtype=torch.bool)
+        x[rows, cols] = True
+        res2 = (xhat.double() - x.double()).square().sum(0)
+        sum_res2 += res2.cpu().numpy()
+        sum_x += x.sum(0).double().cpu().numpy()
+        on = xhat > cfg.threshold
+        tp += int((on & x).sum())
+        fp += int((on & ~x).sum())
+        n_pos += int(x.sum())
+        n_neg += x.numel() - int(x.sum())
+        n += batch.size
+    model.train()
+    if n == 0:
+        return Evaluation(float("nan"), np.full(V, np.nan), float("nan"), float("nan"), 0)
+    ss_tot = sum_x - sum_x**2 / n  # Σ(x − x̄)² for binary x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(ss_tot > 0, 1.0 - sum_res2 / ss_tot, np.nan)
+    return Evaluation(loss_sum / n, r2, tp / max(n_pos, 1), fp / max(n_neg, 1), n)
+
+
+@dataclass
+class TrainResult:
+    model: BowsAutoencoder
+    history: list[dict]
+    evaluation: Evaluation
+    device: str
+    n_parameters: int
+    seconds: float
+
+
+def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None, meta: dict | None = None, progress: bool = False) -> TrainResult:
+    """Train a model on the ``train`` split of a BOWS store; evaluate on ``val``."""
+    device = resolve_device(cfg.device)
+    torch.set_num_threads(max(1, int(cfg.threads)))
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    torch.manual_seed(cfg.seed)
+    batches = BowsBatches(store, "train", cfg.batch_size, seed=cfg.seed)
+    if batches.n_samples == 0:
+        raise TrainingError(f"{store}: the train split is empty")
+    model = build_model(cfg.arch, batches.vocab_size, cfg.d_latent, cfg.d_hidden, cfg.output).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    per_epoch = batches.batches_per_epoch()
+    total = int(cfg.steps) if cfg.steps else int(cfg.epochs or 1) * per_epoch
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, total, cfg.warmup_steps))
+    output_relu = model.output == "relu"
+    meta = dict(meta or {}) | {"arch": cfg.arch, "vocab_size": batches.vocab_size, "d_latent": cfg.d_latent, "d_hidden": cfg.d_hidden, "output": cfg.output}
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=f"train {cfg.arch}", unit="step", mininterval=2.0)
+    history: list[dict] = []
+    good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    good_step = 0
+    step, epoch, window_loss, window_n, window_samples = 0, 0, 0.0, 0, 0
+    t_window = t_start = time.perf_counter()
+    eval_every = cfg.eval_every or per_epoch
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (cfg.bf16 and device.type == "cuda") else None
+    while step < total:
+        for batch in batches.epoch(epoch):
+            indices, offsets, rows, cols = batch.torch(device)
+            if autocast is not None:
+                with autocast:
+                    z = model(indices, offsets)
+                z = z.float()
+            else:
+                z = model(indices, offsets)
+            loss = sparse_target_loss(z, rows, cols, cfg.loss, output_relu)
+            value = float(loss)
+            if not math.isfinite(value):
+                _save_last_good(model, good_state, workdir, meta | {"step": good_step})
+                where = f" (last good weights, step {good_step}, in {workdir}/last_good.safetensors)" if workdir else ""
+                raise TrainingError(f"loss is {value} at step {step + 1} (epoch {epoch + 1}); training stopped{where}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            schedule.step()
+            step += 1
+            window_loss += value * batch.size
+            window_n += batch.size
+            window_samples += batch.size
+            if bar is not None:
+                bar.update(1)
+            is_eval = step % eval_every == 0 or step == total
+            if step % cfg.log_every == 0 or is_eval:
+                now = time.perf_counter()
+                row = {
+                    "step": step,
+                    "epoch": round(step / per_epoch, 4),
+                    "train_loss": window_loss / max(window_n, 1),
+                    "val_loss": float("nan"),
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "samples_per_s": window_samples / max(now - t_window, 1e-9),
+                }
+                if is_eval:
+                    row["val_loss"] = evaluate(model, store, cfg, device=device).loss
+                history.append(row)
+                if bar is not None:
+                    bar.set_postfix(loss=f"{row['train_loss']:.5f}", samples_s=f"{row['samples_per_s']:.0f}")
+                window_loss, window_n, window_samples, t_window = 0.0, 0, 0, time.perf_counter()
+                good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                good_step = step
+            if step >= total:
+                break
+        epoch += 1
+    if bar is not None:
+        bar.close()
+    evaluation = evaluate(model, store, cfg, device=device)
+    return TrainResult(model.cpu(), history, evaluation, device.type, count_parameters(model), time.perf_counter() - t_start)
+
+
+def _save_last_good(model: BowsAutoencoder, state: dict, workdir, meta: dict) -> None:
+    if workdir is None:
+        return
+    model.load_state_dict(state)
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    save_checkpoint(model, Path(workdir) / "last_good.safetensors", meta)
+
+
+def config_dict(cfg: TrainConfig) -> dict:
+    return asdict(cfg)
