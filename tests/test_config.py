@@ -68,3 +68,33 @@ def test_load_config_names_the_file(tmp_path):
     path.write_text(yaml.safe_dump({"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"seed": -1}}))
     with pytest.raises(ConfigError, match=r"c\.yaml: invalid config:\n  config key bows\.seed"):
         load_config(path)
+
+
+def test_paper_config_states_the_papers_setup(repo_root):
+    from bowsflow.config import model_specs
+
+    cfg = load_config(f"{repo_root}/configs/paper_bows.yaml")
+    assert cfg["corpora"]["wikitext"] == {
+        "source": "huggingface", "name": "wikitext", "config": "wikitext-103-raw-v1", "split": "train",
+        "rows_as": "lines", "text_field": "text", "streaming": False,
+    }
+    assert cfg["bows"]["vocab_size"] == 10_000 and cfg["bows"]["window"] == {"unit": "lines", "size": 20, "stride": 1}
+    specs = model_specs(cfg)
+    assert sorted(specs) == ["paper-tied-wd1", "paper-tied-wd4"]
+    for spec in specs.values():
+        assert (spec["arch"], spec["d_latent"], spec["batch_size"], spec["epochs"], spec["lr"]) == ("tied_ae", 1000, 512, 10, 5e-4)
+
+
+def test_default_config_trains_the_promised_models(repo_root):
+    from bowsflow.config import model_specs
+    from bowsflow.models import n_parameters
+
+    cfg = load_config(f"{repo_root}/config.yaml")
+    specs = model_specs(cfg)
+    tied_wiki = {s["weight_decay"] for s in specs.values() if s["arch"] == "tied_ae" and s["corpus"] == "wiki"}
+    assert 0.0 in tied_wiki and max(tied_wiki) >= 1.0
+    assert any(s["arch"] == "tied_ae" and cfg["corpora"][s["corpus"]]["source"] == "synthetic" for s in specs.values())
+    V = cfg["bows"]["vocab_size"]
+    relu = [n_parameters("relu_mlp", V, s["d_latent"], s["d_hidden"]) for s in specs.values() if s["arch"] == "relu_mlp"]
+    bil = [n_parameters("bilinear", V, s["d_latent"], s["d_hidden"]) for s in specs.values() if s["arch"] == "bilinear"]
+    assert relu and bil and abs(relu[0] - bil[0]) / bil[0] < 0.02  # matched parameter budget

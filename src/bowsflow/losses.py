@@ -13,6 +13,8 @@ Sums are accumulated in float64, so the loss keeps its precision when x̂ ≈ x 
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 LOSSES = ("mse", "bce")
@@ -22,9 +24,11 @@ class _SparseTargetMSE(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, rows, cols, output_relu: bool):
         xhat = torch.relu(z) if output_relu else z
-        at_ones = xhat[rows, cols]
+        at_ones = xhat[rows, cols].double()
         n = z.numel()
-        total = (xhat.double().square().sum() - 2 * at_ones.double().sum() + rows.numel()) / n
+        flat = xhat.reshape(-1)
+        # Σ x̂² over all entries (float32 BLAS dot), then swap the active entries' x̂² for (x̂ − 1)²
+        total = (torch.dot(flat, flat).double() - at_ones.square().sum() + (at_ones - 1).square().sum()) / n
         ctx.save_for_backward(xhat, rows, cols)
         ctx.output_relu = output_relu
         return total.to(z.dtype)
@@ -78,3 +82,75 @@ def dense_target_loss(z: torch.Tensor, x: torch.Tensor, loss: str = "mse", outpu
     if loss == "bce":
         return torch.nn.functional.binary_cross_entropy_with_logits(z, x.to(z.dtype))
     raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
+
+
+# Below this share of non-zero output gradients the backward pass of the decoder uses sparse products.
+SPARSE_GRADIENT_DENSITY = 0.05
+
+
+def _csr(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, n_rows: int, n_cols: int) -> torch.Tensor:
+    """CSR matrix from entries sorted by row."""
+    crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=values.device)
+    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n_rows), 0)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": we use only its products
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, cols, values, (n_rows, n_cols), check_invariants=False)
+
+
+class _DecodeMSE(torch.autograd.Function):
+    """z = r W + b followed by the sparse-target MSE, with a backward pass that exploits sparsity.
+
+    With a ReLU output the gradient (2/N)(x̂ − x)·1[z > 0] is non-zero only where the model predicts a
+    word (x̂ > 0); once a model has learned that most words are absent, that is a small share of the
+    batch × V entries, and the two backward products dz Wᵀ and rᵀ dz become sparse × dense products.
+    Early in training, while the gradient is dense, the ordinary dense products are used.
+    """
+
+    @staticmethod
+    def forward(ctx, r, Wt, b, rows, cols, output_relu: bool):
+        xhat = torch.addmm(b, r, Wt.t())
+        if output_relu:
+            xhat.clamp_min_(0)
+        flat = xhat.view(-1)
+        at_ones = xhat[rows, cols].double()
+        # Σ x̂² over all entries (float32 BLAS dot), then swap the active entries' x̂² for (x̂ − 1)²
+        total = torch.dot(flat, flat).double() - at_ones.square().sum() + (at_ones - 1).square().sum()
+        ctx.save_for_backward(r, Wt, xhat, rows, cols)
+        ctx.output_relu = output_relu
+        return (total / xhat.numel()).to(r.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        r, Wt, xhat, rows, cols = ctx.saved_tensors
+        B, V = xhat.shape
+        scale = 2 * grad / xhat.numel()
+        if ctx.output_relu:
+            on_r, on_c = (xhat > 0).nonzero(as_tuple=True)
+            if on_r.numel() < SPARSE_GRADIENT_DENSITY * xhat.numel():
+                values = xhat[on_r, on_c] * scale
+                # the target's ones among the predicted entries (entries sorted row-major on both sides)
+                on_keys, one_keys = on_r * V + on_c, rows * V + cols
+                pos = torch.searchsorted(one_keys, on_keys).clamp_max(max(one_keys.numel() - 1, 0))
+                if one_keys.numel():
+                    values = values - scale * (one_keys[pos] == on_keys)
+                dz = _csr(on_r, on_c, values, B, V)
+                order = torch.argsort(on_c, stable=True)
+                dz_t = _csr(on_c[order], on_r[order], values[order], V, B)
+                grad_b = torch.zeros(V, dtype=xhat.dtype, device=xhat.device).index_add_(0, on_c, values)
+                return dz @ Wt, dz_t @ r, grad_b, None, None, None
+        dz = xhat * scale
+        correction = scale.expand(rows.shape)
+        if ctx.output_relu:
+            correction = correction * (xhat[rows, cols] > 0)
+        dz.index_put_((rows, cols), dz[rows, cols] - correction)
+        return dz @ Wt, dz.t() @ r, dz.sum(0), None, None, None
+
+
+def decode_and_loss(r: torch.Tensor, Wt: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, loss: str = "mse", output_relu: bool = True) -> torch.Tensor:
+    """The loss of z = r Wtᵀ + b (r [B, m], Wt [V, m] — the embedding transposed and contiguous, so
+    its gradient is accumulated row-wise — b [V]) against the sparse target, fused: for MSE the
+    decoder's backward pass uses sparse products when few outputs are on (see _DecodeMSE).
+    Equals ``sparse_target_loss(torch.addmm(b, r, Wt.t()), rows, cols, ...)``."""
+    if loss == "mse":
+        return _DecodeMSE.apply(r, Wt, b, rows, cols, output_relu)
+    return sparse_target_loss(torch.addmm(b, r, Wt.t()), rows, cols, loss, output_relu)

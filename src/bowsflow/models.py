@@ -83,6 +83,19 @@ class BowsAutoencoder(nn.Module):
         out["out_pre"] = self.decode(out["resid"])
         return out
 
+    def training_loss(self, indices, offsets, rows, cols, loss: str = "mse") -> torch.Tensor:
+        """The loss against the batch itself, with the decoder fused into the loss (see
+        :func:`bowsflow.losses.decode_and_loss`); equal to the loss of :meth:`forward`'s z."""
+        from .losses import decode_and_loss
+
+        # One contiguous copy of the embedding as [V, m] per step: the encoder's gather and both
+        # products of the decoder's backward pass are then row-wise, and the gradients of the two
+        # uses add up in one layout before a single transposition back to W's [m, V].
+        embedding_t = self.embedding.t().contiguous()
+        h = F.embedding_bag(indices, embedding_t, offsets, mode="sum")
+        resid = self.middle(h)["resid"]
+        return decode_and_loss(resid, embedding_t, self.b, rows, cols, loss, self.output == "relu")
+
     def forward(self, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """Output pre-activations z [B, V] (the loss applies the output non-linearity)."""
         return self.layers_from_latent(self.encode(indices, offsets))["out_pre"]

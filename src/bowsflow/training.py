@@ -185,11 +185,10 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
             if autocast is not None:
                 with autocast:
                     z = model(indices, offsets)
-                z = z.float()
+                loss = sparse_target_loss(z.float(), rows, cols, cfg.loss, output_relu)
             else:
-                z = model(indices, offsets)
-            loss = sparse_target_loss(z, rows, cols, cfg.loss, output_relu)
-            value = float(loss)
+                loss = model.training_loss(indices, offsets, rows, cols, cfg.loss)
+            value = float(loss.detach())
             if not math.isfinite(value):
                 _save_last_good(model, good_state, workdir, meta | {"step": good_step})
                 where = f" (last good weights, step {good_step}, in {workdir}/last_good.safetensors)" if workdir else ""

@@ -1,0 +1,193 @@
+import logging
+import math
+
+import numpy as np
+import pytest
+import torch
+import zarr
+
+from bowsflow.batches import BowsBatches
+from bowsflow.bows_store import build_synthetic_store
+from bowsflow.checkpoints import load_model, save_checkpoint
+from bowsflow.config import ConfigError, model_specs, resolved_bows, sweep_model_names, validate_config
+from bowsflow.training import TrainConfig, TrainingError, cosine_lr, evaluate, resolve_device, train
+from bowsflow.training_outputs import comparison_rows
+
+
+def synthetic_store(path, n_samples=2000, chunk=300, structure="circle", **extra):
+    spec = {"source": "synthetic", "structure": structure, "n_features": 12, "n_samples": n_samples, "k": 10,
+            "bias": 0, "noise": 0, "p": 0.2, "seed": 0} | extra
+    cfg = validate_config({"corpora": {"c": spec}, "bows": {"chunk_samples": chunk}})
+    build_synthetic_store(spec, resolved_bows(cfg, "c"), path, {})
+    return path
+
+
+@pytest.fixture(scope="module")
+def circle_store(tmp_path_factory):
+    return synthetic_store(tmp_path_factory.mktemp("circle") / "bows.zarr", n_samples=4000)
+
+
+def test_batches_visit_each_train_sample_once_per_epoch(tmp_path):
+    store = synthetic_store(tmp_path / "s.zarr", n_samples=1000, chunk=128, structure="iid", p=0.5)
+    split = np.asarray(zarr.open_group(str(tmp_path / "s.zarr"))["split"][:]) == "train"
+    expected = np.asarray(zarr.open_group(str(tmp_path / "s.zarr"))["bows"][:])[split]
+    batches = BowsBatches(store, "train", batch_size=50, seed=1)
+    for epoch in (0, 1):
+        got = [b.dense(12) for b in batches.epoch(epoch)]
+        assert all(g.shape[0] == 50 for g in got[:-1]) and len(got) == batches.batches_per_epoch()
+        got = np.concatenate(got)
+        # the same multiset of rows (iid rows with p = 0.5 are nearly all distinct)
+        key = lambda a: sorted(map(bytes, np.packbits(a, axis=1)))  # noqa: E731
+        assert key(got) == key(expected)
+    first = [b.rows.tolist() + b.cols.tolist() for b in batches.epoch(0)]
+    assert first == [b.rows.tolist() + b.cols.tolist() for b in BowsBatches(store, "train", 50, seed=1).epoch(0)]
+    assert first != [b.rows.tolist() + b.cols.tolist() for b in batches.epoch(1)]
+
+
+@pytest.mark.parametrize("arch", ["tied_ae", "relu_mlp", "bilinear"])
+def test_fused_training_loss_equals_forward_loss(arch):
+    """The training path (fused decoder, sparse backward where few outputs are on) gives the loss and
+    gradients of the plain forward pass, in the sparse and the dense regime."""
+    import bowsflow.losses as losses
+    from bowsflow.batches import SparseBatch
+    from bowsflow.losses import sparse_target_loss
+    from bowsflow.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(arch, 40, 3, 4).double()
+    with torch.no_grad():
+        model.b.fill_(-0.3)  # most outputs off: the sparse branch
+    x = np.random.default_rng(0).random((16, 40)) < 0.1
+    idx, off, rows, cols = SparseBatch.from_dense(x).torch()
+    for threshold in (1.0, 0.0):  # sparse branch always / never
+        losses.SPARSE_GRADIENT_DENSITY = threshold
+        try:
+            a = model.training_loss(idx, off, rows, cols)
+            ga = torch.autograd.grad(a, list(model.parameters()))
+            b = sparse_target_loss(model(idx, off), rows, cols)
+            gb = torch.autograd.grad(b, list(model.parameters()))
+        finally:
+            losses.SPARSE_GRADIENT_DENSITY = 0.05
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+        for u, v in zip(ga, gb):
+            torch.testing.assert_close(u, v, rtol=1e-10, atol=1e-13)
+
+
+def test_cosine_schedule_closed_form():
+    assert cosine_lr(0, 100, 0) == 1.0
+    assert cosine_lr(50, 100, 0) == pytest.approx(0.5)
+    assert cosine_lr(100, 100, 0) == pytest.approx(0.0)
+    assert cosine_lr(4, 100, 10) == pytest.approx(0.5)
+    assert cosine_lr(10 + 45, 100, 10) == pytest.approx(0.5)
+
+
+def test_training_is_byte_identical_on_cpu(circle_store, tmp_path):
+    cfg = TrainConfig(arch="relu_mlp", d_latent=3, d_hidden=5, lr=1e-2, batch_size=64, steps=40, seed=3, device="cpu", weight_decay=0.1)
+    paths = []
+    for k in range(2):
+        result = train(circle_store, cfg)
+        paths.append(tmp_path / f"{k}.safetensors")
+        save_checkpoint(result.model, paths[-1], {"arch": "relu_mlp", "vocab_size": 12, "d_latent": 3, "d_hidden": 5})
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    other = train(circle_store, TrainConfig(**{**cfg.__dict__, "seed": 4}))
+    assert not torch.equal(other.model.W_e, result.model.W_e)
+
+
+def test_circle_directions_are_ordered_by_angle(circle_store):
+    """12 features on a circle, m = 2: the learned feature directions go round the origin in the
+    features' own cyclic order (either way round)."""
+    cfg = TrainConfig(arch="tied_ae", d_latent=2, lr=1e-2, batch_size=128, epochs=30, seed=0, device="cpu")
+    result = train(circle_store, cfg)
+    W = result.model.W.detach().numpy()
+    order = np.argsort(np.arctan2(W[1], W[0]))
+    steps = np.diff(np.concatenate([order, order[:1]])) % 12
+    assert set(steps.tolist()) in ({1}, {11}), order
+    assert result.evaluation.loss < 0.06
+
+
+def test_evaluation_metrics_known_answer(tmp_path):
+    store = synthetic_store(tmp_path / "s.zarr", n_samples=500, chunk=100, structure="iid", p=0.3)
+    cfg = TrainConfig(arch="tied_ae", d_latent=2, batch_size=64, device="cpu")
+    torch.manual_seed(0)
+    from bowsflow.models import build_model
+
+    model = build_model("tied_ae", 12, 2)
+    with torch.no_grad():  # x̂ = ReLU(0·… + b) = constant b = 0.25 everywhere
+        model.W.zero_()
+        model.b.fill_(0.25)
+    ev = evaluate(model, store, cfg)
+    group = zarr.open_group(str(tmp_path / "s.zarr"))
+    x = np.asarray(group["bows"][:])[np.asarray(group["split"][:]) == "val"].astype(float)
+    assert ev.loss == pytest.approx(((0.25 - x) ** 2).mean(), rel=1e-6)
+    mean = x.mean(axis=0)
+    r2 = 1 - ((x - 0.25) ** 2).sum(0) / ((x - mean) ** 2).sum(0)
+    np.testing.assert_allclose(ev.r2_per_word, r2, rtol=1e-9)
+    assert ev.recall == 0.0 and ev.false_positive_rate == 0.0  # 0.25 is below the 0.5 threshold
+
+
+def test_nan_loss_stops_with_step_and_keeps_last_good(circle_store, tmp_path, monkeypatch):
+    from bowsflow.models import BowsAutoencoder
+
+    real = BowsAutoencoder.training_loss
+    calls = {"n": 0}
+
+    def poisoned(self, *args, **kwargs):
+        calls["n"] += 1
+        out = real(self, *args, **kwargs)
+        return out * float("nan") if calls["n"] == 7 else out
+
+    monkeypatch.setattr(BowsAutoencoder, "training_loss", poisoned)
+    cfg = TrainConfig(arch="tied_ae", d_latent=2, batch_size=64, steps=20, log_every=5, device="cpu")
+    with pytest.raises(TrainingError, match=r"loss is nan at step 7 \(epoch 1\).*step 5"):
+        train(circle_store, cfg, workdir=tmp_path)
+    model, meta = load_model(tmp_path / "last_good.safetensors")
+    assert meta["step"] == 5 and all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_device_choice(caplog, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(TrainingError, match="device: cuda was asked for, but torch sees no CUDA GPU"):
+        resolve_device("cuda")
+    with caplog.at_level(logging.INFO):
+        assert resolve_device("auto").type == "cpu"
+    assert "falls back" in caplog.text or "auto -> cpu" in caplog.text
+
+
+BASE = {"corpora": {"w": {"source": "wiki-vital"}, "s": {"source": "synthetic"}}}
+
+
+def test_sweep_names_are_readable_and_ordered():
+    names = [n for n, _ in sweep_model_names("t", {"weight_decay": [0.0, 1.0, 0.0001], "d_latent": [8, 16], "seed": [0]})]
+    assert names == ["t-wd0-m8-s0", "t-wd0-m16-s0", "t-wd1-m8-s0", "t-wd1-m16-s0", "t-wd0.0001-m8-s0", "t-wd0.0001-m16-s0"]
+    cfg = validate_config(BASE | {"sweeps": {"t": {"base": {"corpus": "s", "arch": "tied_ae", "d_latent": 2, "lr": 0.1}, "grid": {"seed": [1, 2]}}}})
+    specs = model_specs(cfg)
+    assert list(specs) == ["t-s1", "t-s2"]
+    assert specs["t-s2"]["seed"] == 2 and specs["t-s2"]["lr"] == 0.1 and specs["t-s2"]["batch_size"] == 256
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"models": {"a": {"corpus": "w", "arch": "conv", "d_latent": 4}}}, "config key models.a.arch: 'conv' is not one of"),
+        ({"models": {"a": {"corpus": "w", "arch": "tied_ae", "d_latent": 0}}}, "config key models.a.d_latent: 0 is less than the minimum of 1"),
+        ({"models": {"a": {"corpus": "nope", "arch": "tied_ae", "d_latent": 4}}}, "config key models.a.corpus: no corpus named 'nope'"),
+        ({"models": {"a": {"corpus": "w", "arch": "bilinear", "d_latent": 4}}}, "config key models.a: 'd_hidden' is a required property"),
+        ({"models": {"t-s1": {"corpus": "w", "arch": "tied_ae", "d_latent": 4}},
+          "sweeps": {"t": {"base": {"corpus": "w", "arch": "tied_ae", "d_latent": 4}, "grid": {"seed": [1]}}}}, "model name 't-s1' clashes with models.t-s1"),
+        ({"sweeps": {"t": {"base": {"corpus": "w", "arch": "tied_ae"}, "grid": {"d_latent": [-2]}}}}, "config key sweeps.t.d_latent: -2 is less than"),
+        ({"training": {"device": "tpu"}}, "config key training.device"),
+    ],
+)
+def test_bad_model_config(extra, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        validate_config(BASE | extra)
+
+
+def test_comparison_groups_equal_budgets():
+    def entry(name, arch, n, loss):
+        return name, {"corpus": "w", "arch": arch, "d_latent": 32, "d_hidden": 1, "weight_decay": 0.0}, {
+            "n_parameters": n, "val_loss": loss, "recall": 0.5, "false_positive_rate": 0.1, "r2_median": 0.2}
+
+    rows = comparison_rows([entry("r", "relu_mlp", 72175, 0.2), entry("b", "bilinear", 72144, 0.1), entry("t", "tied_ae", 66000, 0.3)])
+    assert [(r["model"], r["budget"]) for r in rows] == [("t", "B1"), ("b", "B2"), ("r", "B2")]
+    assert not math.isnan(rows[0]["val_loss"])
