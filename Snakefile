@@ -30,6 +30,7 @@ validate(config, "schemas/config.schema.yaml")
 include: "rules/common.smk"
 include: "rules/bows.smk"
 include: "rules/train.smk"
+include: "rules/extract.smk"
 
 
 rule all:
@@ -38,4 +39,5 @@ rule all:
         bows_targets(),
         model_targets(),
         comparison_targets(),
+        activation_targets(),
     localrule: True

@@ -72,3 +72,11 @@ def model_targets():
 
 def comparison_targets():
     return ["results/models/comparison.tsv"] if MODELS else []
+
+
+def extract_gpus(wildcards):
+    return 1 if config["extract"]["device"] == "cuda" else 0
+
+
+def activation_targets():
+    return expand("results/activations/{model}.zarr", model=sorted(MODELS))

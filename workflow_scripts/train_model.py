@@ -27,7 +27,7 @@ resolved = {
     "bowsflow_version": __version__,
 }
 out_dir = Path(snakemake.output.model).parent
-result = train(store, cfg, workdir=out_dir, meta={"model": snakemake.params.name, "config_hash": config_hash(resolved)}, progress=True)
+result = train(store, cfg, workdir=out_dir, meta={"model": snakemake.params.name}, progress=True)
 resolved |= {"n_parameters": result.n_parameters, "device_used": result.device}
 metrics = result.evaluation.summary() | {
     "n_parameters": result.n_parameters,
@@ -35,9 +35,7 @@ metrics = result.evaluation.summary() | {
     "steps": result.history[-1]["step"] if result.history else 0,
     "device": result.device,
 }
-meta = {"model": snakemake.params.name, "config_hash": config_hash(resolved), "arch": cfg.arch,
-        "vocab_size": result.model.vocab_size, "d_latent": cfg.d_latent, "d_hidden": cfg.d_hidden, "output": cfg.output}
-save_checkpoint(result.model, snakemake.output.model, meta)
+save_checkpoint(result.model, snakemake.output.model, result.meta | {"config_hash": config_hash(resolved)})
 for key, writer, obj in [("config", write_json, resolved), ("metrics_json", write_json, metrics), ("metrics_tsv", write_metrics_tsv, result.history)]:
     with atomic_path(snakemake.output[key]) as tmp:
         writer(obj, tmp)

@@ -30,9 +30,12 @@ class SparseBatch:
 
     @classmethod
     def from_dense(cls, bows: np.ndarray) -> "SparseBatch":
-        rows, cols = np.nonzero(bows)
-        offsets = np.searchsorted(rows, np.arange(bows.shape[0]))
-        return cls(rows.astype(np.int64), cols.astype(np.int64), offsets.astype(np.int64), int(bows.shape[0]))
+        n, V = bows.shape
+        flat = np.flatnonzero(bows)  # one pass over the flat array; faster than a 2-D nonzero
+        rows = flat // V
+        cols = flat - rows * V
+        offsets = np.searchsorted(rows, np.arange(n))
+        return cls(rows, cols, offsets.astype(np.int64), int(n))
 
     def dense(self, vocab_size: int) -> np.ndarray:
         out = np.zeros((self.size, vocab_size), dtype=bool)

@@ -4,8 +4,8 @@ n binary features f0 … f{n-1} are placed on a structure — a circle, a figure
 (sin θ, sin 2θ)), a sphere (Fibonacci lattice) — and each sample draws a latent point z on the same
 structure; feature i is active with probability sigmoid(k·⟨f_i, z⟩ + bias) (paper: n = 12, 10,000
 samples, k = 10). ``iid`` makes every feature independently active with probability ``p``.
-Samples are generated in fixed blocks of :data:`BLOCK` with their own seeded generator, so the data do
-not depend on the store's chunk size.
+Samples are generated in fixed blocks (:func:`block_size`) with their own seeded generator, so the
+data do not depend on the store's chunk size and memory stays bounded for wide feature sets.
 """
 
 from __future__ import annotations
@@ -17,6 +17,12 @@ import numpy as np
 
 STRUCTURES = ("circle", "figure8", "sphere", "iid")
 BLOCK = 65536
+
+
+def block_size(n_features: int) -> int:
+    """Samples per generator block: BLOCK, fewer for wide feature sets (a block holds float64
+    probabilities of every feature) — a function of the spec alone, so the data stay deterministic."""
+    return max(256, min(BLOCK, (1 << 22) // max(n_features, 1)))
 
 
 @dataclass(frozen=True)
@@ -80,8 +86,9 @@ def activation_probabilities(features: np.ndarray, latents: np.ndarray, k: float
 def generate_blocks(spec: SyntheticSpec) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (bows bool [b, n], latents float64 [b, d]) blocks, BLOCK samples each (last shorter)."""
     features = feature_positions(spec.structure, spec.n_features)
-    for block, start in enumerate(range(0, spec.n_samples, BLOCK)):
-        size = min(BLOCK, spec.n_samples - start)
+    step = block_size(spec.n_features)
+    for block, start in enumerate(range(0, spec.n_samples, step)):
+        size = min(step, spec.n_samples - start)
         rng = np.random.default_rng([spec.seed, block])
         if spec.structure == "iid":
             probs = np.full((size, spec.n_features), spec.p)

@@ -142,6 +142,7 @@ def evaluate(model: BowsAutoencoder, store: str | Path, cfg: TrainConfig, split:
 @dataclass
 class TrainResult:
     model: BowsAutoencoder
+    meta: dict
     history: list[dict]
     evaluation: Evaluation
     device: str
@@ -165,7 +166,13 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
     total = int(cfg.steps) if cfg.steps else int(cfg.epochs or 1) * per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, total, cfg.warmup_steps))
     output_relu = model.output == "relu"
-    meta = dict(meta or {}) | {"arch": cfg.arch, "vocab_size": batches.vocab_size, "d_latent": cfg.d_latent, "d_hidden": cfg.d_hidden, "output": cfg.output}
+    from .extraction import vocabulary_sha256
+
+    words = [str(w) for w in np.asarray(batches.group["word"][:])]
+    meta = dict(meta or {}) | {
+        "arch": cfg.arch, "vocab_size": batches.vocab_size, "d_latent": cfg.d_latent, "d_hidden": cfg.d_hidden,
+        "output": cfg.output, "vocab_sha256": vocabulary_sha256(words),
+    }
 
     bar = None
     if progress:
@@ -230,7 +237,7 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
     if bar is not None:
         bar.close()
     evaluation = evaluate(model, store, cfg, device=device)
-    return TrainResult(model.cpu(), history, evaluation, device.type, count_parameters(model), time.perf_counter() - t_start)
+    return TrainResult(model.cpu(), meta, history, evaluation, device.type, count_parameters(model), time.perf_counter() - t_start)
 
 
 def _save_last_good(model: BowsAutoencoder, state: dict, workdir, meta: dict) -> None:

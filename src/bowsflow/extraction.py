@@ -1,0 +1,278 @@
+"""Activation extraction: run a trained model over every sample of its BOWS store into a Zarr store.
+
+``results/activations/{model}.zarr`` has one variable per layer, named after the architecture's
+equations (:data:`LAYERS`), with the BOWS store's ``sample`` axis — same order, same chunks — and its
+``split`` and ``doc_id`` carried along. Work goes chunk by chunk: a BOWS chunk is read, the model runs on
+it in batches (on the model's device), and the chunk's activations are handed to writer threads that
+compress and store them while the next chunk computes; memory holds a few chunks, whatever the number
+of samples. The store is written under ``<path>.partial`` with a ``progress.json`` of finished chunks:
+a killed extraction, re-run, skips them and gives the same bytes as an uninterrupted run; the finished
+store is renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+from .batches import SparseBatch
+from .checkpoints import CheckpointError, load_model
+
+log = logging.getLogger(__name__)
+
+LAYERS = {
+    "tied_ae": ("latent", "out_pre"),
+    "relu_mlp": ("latent", "hidden_pre", "resid", "out_pre"),
+    "bilinear": ("latent", "hidden_left", "hidden_right", "hidden", "resid", "out_pre"),
+}
+LAYER_DIM = {
+    "latent": "latent", "resid": "latent", "hidden_pre": "hidden", "hidden_left": "hidden",
+    "hidden_right": "hidden", "hidden": "hidden", "out_pre": "word",
+}
+
+
+class ExtractionError(ValueError):
+    """The checkpoint and the BOWS store do not go together, or the options are wrong."""
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    layers: tuple[str, ...] | str = "all"
+    dtype: str = "float32"  # float32 | float16
+    compressor: str = "lz4"  # lz4 (blosc, byte shuffle) | zstd | none
+    compression_level: int = 1
+    batch_size: int = 16384
+    device: str = "auto"
+    writer_threads: int = 2
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def vocabulary_sha256(words) -> str:
+    """Identity of a vocabulary: sha256 of its words in id order, newline-joined."""
+    return hashlib.sha256("\n".join(str(w) for w in words).encode("utf-8")).hexdigest()
+
+
+def bows_store_checksum(group) -> str:
+    """Identity of a BOWS store: sha256 of its provenance attrs (config hash, input and vocabulary
+    checksums, sample counts), which change whenever its content can."""
+    keys = ("config_hash", "input_checksum", "vocab_checksum", "n_samples", "vocab_size")
+    return hashlib.sha256(json.dumps({k: group.attrs.get(k) for k in keys}, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def layers_for(arch: str, requested) -> tuple[str, ...]:
+    available = LAYERS[arch]
+    if requested in ("all", None):
+        return available
+    unknown = [name for name in requested if name not in LAYER_DIM]
+    if unknown:
+        raise ExtractionError(f"extract.layers: unknown layer(s) {unknown}; layers are {sorted(LAYER_DIM)}")
+    return tuple(name for name in available if name in requested)
+
+
+def _compressors(options: ExtractOptions):
+    import zarr.codecs as codecs
+
+    if options.compressor == "none":
+        return None
+    if options.compressor == "zstd":
+        return [codecs.ZstdCodec(level=options.compression_level)]
+    if options.compressor == "lz4":
+        return [codecs.BloscCodec(cname="lz4", clevel=options.compression_level, shuffle="shuffle")]
+    raise ExtractionError(f"extract.compressor: expected zstd, lz4 or none, got {options.compressor!r}")
+
+
+def _device(name: str) -> torch.device:
+    from .training import resolve_device
+
+    return resolve_device(name)
+
+
+@torch.no_grad()
+def chunk_activations(model, bows: np.ndarray, layers, batch_size: int, device: torch.device, dtype) -> dict[str, np.ndarray]:
+    """Activations of the named layers for a block of BOWS rows: name → [n, width] arrays."""
+    out = {name: [] for name in layers}
+    for lo in range(0, bows.shape[0], batch_size):
+        idx, off, _, _ = SparseBatch.from_dense(bows[lo : lo + batch_size]).torch(device)
+        acts = model.layers_from_latent(model.encode(idx, off))
+        for name in layers:
+            out[name].append(acts[name].to(dtype).to("cpu", non_blocking=device.type == "cuda"))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    # one batch per chunk (the usual case) needs no concatenation
+    return {name: (parts[0] if len(parts) == 1 else torch.cat(parts)).numpy() for name, parts in out.items()}
+
+
+def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str | Path, options: ExtractOptions = ExtractOptions(), stop_after_chunks: int | None = None, progress: bool = False) -> dict:
+    """Write the activation store of a checkpoint over a BOWS store (resumable; see module doc).
+
+    ``stop_after_chunks`` simulates a killed job (tests): it returns after that many new chunks,
+    leaving the partial store to resume from.
+    """
+    import zarr
+
+    checkpoint, bows_store, out = Path(checkpoint), Path(bows_store), Path(out)
+    if not checkpoint.is_file():
+        raise CheckpointError(f"{checkpoint}: no such checkpoint")
+    model, meta = load_model(checkpoint)
+    bows_group = zarr.open_group(str(bows_store), mode="r")
+    words = [str(w) for w in np.asarray(bows_group["word"][:])]
+    if len(words) != model.vocab_size:
+        raise ExtractionError(f"{bows_store}: vocabulary of {len(words)} words, but {checkpoint} was trained on V = {model.vocab_size}")
+    if meta.get("vocab_sha256") and meta["vocab_sha256"] != vocabulary_sha256(words):
+        raise ExtractionError(f"{bows_store}: its vocabulary differs from the one {checkpoint} was trained on")
+    arch = meta["arch"]
+    layers = layers_for(arch, options.layers)
+    if not layers:
+        raise ExtractionError(f"extract.layers: none of the requested layers exists in {arch} ({LAYERS[arch]})")
+    device = _device(options.device)
+    model = model.to(device).eval()
+    torch_dtype = {"float32": torch.float32, "float16": torch.float16}[options.dtype]
+
+    bows = bows_group["bows"]
+    # The BOWS store's chunk boundaries; a store smaller than one chunk gets one chunk of its size
+    # (zarr encodes whole chunks, so a mostly empty one would cost its full size in compression).
+    n = int(bows.shape[0])
+    chunk = min(int(bows.chunks[0]), n)
+    n_chunks = -(-n // chunk)
+    widths = {"latent": model.d_latent, "word": model.vocab_size}
+    if arch != "tied_ae":
+        widths["hidden"] = int(getattr(model, "W_out").shape[1])
+    provenance = {
+        "checkpoint_sha256": sha256_file(checkpoint),
+        "checkpoint_path": str(checkpoint),
+        "bows_store_path": str(bows_store),
+        "bows_store_checksum": bows_store_checksum(bows_group),
+        "model": meta.get("model", checkpoint.parent.name),
+        "arch": arch,
+        "layers": list(layers),
+        "layer_shapes": json.dumps({name: [n, widths[LAYER_DIM[name]]] for name in layers}),
+        "dtype": options.dtype,
+        "compressor": options.compressor,
+        "bowsflow_version": __version__,
+    }
+    partial = out.with_name(out.name + ".partial")
+    progress_file = partial / "progress.json"
+    done: set[int] = set()
+    if progress_file.is_file():
+        state = json.loads(progress_file.read_text())
+        if state.get("provenance") == provenance:
+            done = set(state["done"])
+            log.info("resuming %s: %d of %d chunks already written", partial, len(done), n_chunks)
+        else:
+            shutil.rmtree(partial)
+    if not done:
+        if partial.exists():
+            shutil.rmtree(partial)
+        _create_store(partial, layers, widths, n, chunk, options, words, provenance)
+    group = zarr.open_group(str(partial), mode="r+")
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=n_chunks, initial=len(done), desc="extract", unit="chunk", disable=not progress)
+    pending: deque = deque()  # (chunk, futures) written by the writer threads, oldest first
+
+    def finish_oldest() -> None:
+        k_done, futures = pending.popleft()
+        for f in futures:
+            f.result()
+        done.add(k_done)
+        _save_progress(progress_file, provenance, done)  # only chunks whose every array is stored
+        bar.update(1)
+
+    todo = [k for k in range(n_chunks) if k not in done]
+    if stop_after_chunks is not None:
+        todo = todo[:stop_after_chunks]
+    with ThreadPoolExecutor(max_workers=max(1, options.writer_threads)) as writers:
+        for k in todo:
+            lo, hi = k * chunk, min((k + 1) * chunk, n)
+            acts = chunk_activations(model, np.asarray(bows[lo:hi]), layers, options.batch_size, device, torch_dtype)
+            acts["split"] = np.asarray(bows_group["split"][lo:hi])
+            acts["doc_id"] = np.asarray(bows_group["doc_id"][lo:hi])
+            # this chunk's arrays are compressed and written while the next chunk computes
+            pending.append((k, [writers.submit(_write, group, name, lo, hi, values) for name, values in acts.items()]))
+            while len(pending) > 2:
+                finish_oldest()
+        while pending:
+            finish_oldest()
+    bar.close()
+    if len(done) < n_chunks:  # stopped early (tests simulate a killed job this way)
+        return {"n_chunks": n_chunks, "done": len(done), "stopped": True}
+    progress_file.unlink(missing_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        zarr.consolidate_metadata(str(partial))
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(partial, out)
+    return {"n_chunks": n_chunks, "done": len(done), "stopped": False, "n_samples": n, "layers": list(layers)}
+
+
+def _write(group, name: str, lo: int, hi: int, values: np.ndarray) -> None:
+    group[name][lo:hi] = values
+
+
+def _save_progress(path: Path, provenance: dict, done: set[int]) -> None:
+    tmp = path.with_name("progress.json.tmp")
+    tmp.write_text(json.dumps({"provenance": provenance, "done": sorted(done)}))
+    os.replace(tmp, path)
+
+
+def _create_store(path: Path, layers, widths: dict, n: int, chunk: int, options: ExtractOptions, words: list[str], attrs: dict) -> None:
+    """Write the store's metadata (arrays of the final shape, no data) with xarray."""
+    import dask.array as da
+    import xarray as xr
+
+    data_vars, encoding = {}, {}
+    compressors = _compressors(options)
+    for name in layers:
+        dim = LAYER_DIM[name]
+        shape = (n, widths[dim])
+        data_vars[name] = (("sample", dim), da.zeros(shape, chunks=(chunk, shape[1]), dtype=options.dtype))
+        encoding[name] = {"chunks": (chunk, shape[1]), "compressors": compressors}
+    data_vars["doc_id"] = (("sample",), da.zeros((n,), chunks=chunk, dtype=np.int64))
+    encoding["doc_id"] = {"chunks": (chunk,)}
+    coords = {}
+    if "word" in {LAYER_DIM[name] for name in layers}:
+        coords["word"] = ("word", np.asarray(words, dtype=object))
+    ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    ds.to_zarr(str(path), mode="w", compute=False, encoding=encoding, zarr_format=3, consolidated=False)
+    # split: variable-length strings, created directly (a lazy string array would be computed whole)
+    import zarr
+
+    zarr.open_group(str(path), mode="r+").create_array(
+        "split", shape=(n,), chunks=(chunk,), dtype=str, dimension_names=["sample"], fill_value=""
+    )
+
+
+def open_activations(model: str, results: str | Path = "results"):
+    """Lazy xarray Dataset of ``results/activations/{model}.zarr``; warns when the checkpoint it was
+    extracted from has changed since."""
+    import xarray as xr
+
+    path = Path(results) / "activations" / f"{model}.zarr"
+    if not path.exists():
+        raise FileNotFoundError(f"no activation store for model {model!r} at {path} (run: snakemake --cores 2 {path})")
+    ds = xr.open_zarr(path)
+    checkpoint = Path(results) / "models" / model / "model.safetensors"
+    if checkpoint.is_file() and sha256_file(checkpoint) != ds.attrs.get("checkpoint_sha256"):
+        warnings.warn(f"{path} was extracted from an earlier version of {checkpoint}: re-run the workflow to refresh it", stacklevel=2)
+    return ds

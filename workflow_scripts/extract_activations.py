@@ -1,0 +1,15 @@
+"""Snakemake script: write the activation store of one model."""
+
+import logging
+
+from bowsflow.extraction import ExtractOptions, extract_activations
+from bowsflow.script_logging import log_to_file
+
+log_to_file(snakemake.log[0])
+options = dict(snakemake.params.options)
+options["layers"] = options["layers"] if options["layers"] == "all" else tuple(options["layers"])
+options["writer_threads"] = max(options["writer_threads"], snakemake.threads)
+summary = extract_activations(
+    snakemake.input.checkpoint, snakemake.input.store, snakemake.output.store, ExtractOptions(**options), progress=True
+)
+logging.getLogger("extract").info("wrote %s: %s", snakemake.output.store, summary)
