@@ -31,6 +31,7 @@ include: "rules/common.smk"
 include: "rules/bows.smk"
 include: "rules/train.smk"
 include: "rules/extract.smk"
+include: "rules/polytope.smk"
 
 
 rule all:
@@ -40,4 +41,5 @@ rule all:
         model_targets(),
         comparison_targets(),
         activation_targets(),
+        analysis_targets(),
     localrule: True

@@ -80,3 +80,7 @@ def extract_gpus(wildcards):
 
 def activation_targets():
     return expand("results/activations/{model}.zarr", model=sorted(MODELS))
+
+
+def analysis_targets():
+    return expand("results/analysis/{model}/polytope.json", model=sorted(MODELS))

@@ -1,0 +1,235 @@
+"""The polytope lens (Black et al., 2022): the on/off pattern of a ReLU layer as the unit of description.
+
+Codes: code = 1[pre-activation > 0] per unit, bit-packed along the unit axis with ``numpy.packbits``
+(big-endian bit order: unit 8·j + k is bit 7 − k of byte j; trailing bits of the last byte are 0).
+
+Distinct codes are counted exactly: each packed row gets a 64-bit hash, rows are grouped by hash, and
+every row is compared byte by byte with its group's first row; rows that differ despite an equal hash
+(collisions) are split off and counted exactly, so no two distinct codes are ever merged.
+
+Paths: along a straight segment h(t) = (1 − t) h₀ + t h₁ in latent space, a pre-activation that is
+affine in h (``out_pre`` of tied_ae, ``hidden_pre`` of relu_mlp) is affine in t: each unit flips at
+most once, at t = z₀ / (z₀ − z₁), so the crossings are exact. ``out_pre`` of a bilinear model is
+quadratic in t, so each unit flips at most twice, at the roots in (0, 1): also exact. ``out_pre`` of
+relu_mlp goes through the hidden ReLU: it is stepped finely and the count is a lower bound.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+_M1 = np.uint64(0x9E3779B97F4A7C15)
+_M2 = np.uint64(0xBF58476D1CE4E5B9)
+
+
+def pack_codes(pre: np.ndarray) -> np.ndarray:
+    """uint8 [n, ceil(units / 8)]: the packed code (pre > 0) of each row of pre [n, units]."""
+    return np.packbits(np.asarray(pre) > 0, axis=1)
+
+
+def unpack_codes(packed: np.ndarray, n_units: int) -> np.ndarray:
+    """bool [n, n_units] from packed codes."""
+    return np.unpackbits(packed, axis=1, count=n_units).astype(bool)
+
+
+def row_hashes(packed: np.ndarray) -> np.ndarray:
+    """uint64 [n]: a 64-bit hash of each packed row (not unique: see :func:`count_codes`)."""
+    n, width = packed.shape
+    pad = (-width) % 8
+    words = np.ascontiguousarray(np.pad(packed, ((0, 0), (0, pad)))).view("<u8")
+    h = np.full(n, np.uint64(width), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            h = (h ^ words[:, j]) * _M1
+            h ^= h >> np.uint64(31)
+            h *= _M2
+    return h
+
+
+def count_codes(packed: np.ndarray, hash_fn=row_hashes) -> dict[bytes, int]:
+    """Exact counts of the distinct rows of ``packed``: hash, group, then verify byte by byte."""
+    if packed.shape[0] == 0:
+        return {}
+    hashes = hash_fn(packed)
+    order = np.argsort(hashes, kind="stable")
+    sorted_h = hashes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_h[1:] != sorted_h[:-1]])
+    group_of = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, order.size]))
+    rows = packed[order]
+    representative = rows[starts][group_of]
+    same = np.all(rows == representative, axis=1)
+    counts: Counter = Counter()
+    sizes = np.diff(np.r_[starts, order.size])
+    clean = np.ones(starts.size, dtype=bool)
+    clean[np.unique(group_of[~same])] = False  # groups holding a collision
+    for g in np.flatnonzero(clean).tolist():
+        counts[rows[starts[g]].tobytes()] += int(sizes[g])
+    for g in np.flatnonzero(~clean).tolist():  # exact split of the colliding groups
+        lo, hi = starts[g], starts[g] + sizes[g]
+        for row in rows[lo:hi]:
+            counts[row.tobytes()] += 1
+    return dict(counts)
+
+
+def merge_counts(total: Counter, part: dict[bytes, int]) -> Counter:
+    total.update(part)
+    return total
+
+
+def hamming_xor(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """int32 [len(a), len(b)] Hamming distances of packed codes by XOR and popcount."""
+    out = np.empty((a.shape[0], b.shape[0]), dtype=np.int32)
+    step = max(1, (1 << 24) // max(1, b.shape[0] * b.shape[1]))
+    for lo in range(0, a.shape[0], step):
+        x = np.bitwise_xor(a[lo : lo + step, None, :], b[None, :, :])
+        out[lo : lo + step] = np.bitwise_count(x).sum(axis=2, dtype=np.int32)
+    return out
+
+
+def hamming_matmul(a: np.ndarray, b: np.ndarray, n_units: int) -> np.ndarray:
+    """The same by a matrix product of the unpacked codes: H = |a| + |b| − 2 a·b (float32, exact
+    for fewer than 2²⁴ units)."""
+    ua = unpack_codes(a, n_units).astype(np.float32)
+    ub = unpack_codes(b, n_units).astype(np.float32)
+    h = ua.sum(1)[:, None] + ub.sum(1)[None, :] - 2 * ua @ ub.T
+    return np.rint(h).astype(np.int32)
+
+
+def nearest_other_code_distance(packed: np.ndarray) -> np.ndarray:
+    """int32 [n]: for each code of a subsample, the Hamming distance to the nearest *other* distinct
+    code of the subsample (0 never; identical codes are skipped)."""
+    d = hamming_xor(packed, packed).astype(np.int64)
+    d[d == 0] = np.iinfo(np.int64).max  # itself and identical codes
+    out = d.min(axis=1)
+    out[out == np.iinfo(np.int64).max] = -1  # no other distinct code
+    return out.astype(np.int32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Boundaries along straight paths
+
+
+def affine_crossings(z0: np.ndarray, z1: np.ndarray) -> np.ndarray:
+    """Crossing points t ∈ (0, 1] of units whose affine pre-activation changes sign from z0 to z1
+    (strictly: the ReLU state 1[z > 0] differs at the ends). Returns float [k]."""
+    flip = (z0 > 0) != (z1 > 0)
+    t = z0[flip] / (z0[flip] - z1[flip])
+    return np.clip(t, 0.0, 1.0)
+
+
+def quadratic_crossings(c0: np.ndarray, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Crossing points t ∈ (0, 1) of units whose pre-activation z(t) = c0 + c1 t + c2 t² changes
+    sign there (each unit at most twice). Returns float [k]."""
+    out = []
+    disc = c1 * c1 - 4 * c2 * c0
+    quad = np.abs(c2) > 1e-12 * (np.abs(c0) + np.abs(c1) + 1e-30)
+    lin = ~quad & (np.abs(c1) > 0)
+    out.append(-c0[lin] / c1[lin])
+    ok = quad & (disc > 0)
+    sq = np.sqrt(disc[ok])
+    a2 = 2 * c2[ok]
+    out += [(-c1[ok] - sq) / a2, (-c1[ok] + sq) / a2]
+    t = np.concatenate(out) if out else np.zeros(0)
+    return t[(t > 0) & (t < 1)]
+
+
+def stepped_crossings(codes_along: np.ndarray) -> np.ndarray:
+    """Crossings counted between consecutive steps of codes along a path (bool [steps, units]):
+    the positions (step index + 0.5) / (steps − 1) of every unit flip seen. A lower bound."""
+    flips = codes_along[1:] != codes_along[:-1]
+    steps = codes_along.shape[0]
+    where = np.nonzero(flips)[0]
+    return (where + 0.5) / (steps - 1)
+
+
+@dataclass(frozen=True)
+class PathResult:
+    crossings: np.ndarray  # float [k], positions in (0, 1)
+    length: float  # ‖h1 − h0‖
+    exact: bool
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().double().numpy()
+
+
+def relu_layers(arch: str) -> tuple[str, ...]:
+    """The ReLU layers whose codes the lens studies."""
+    return ("hidden_pre", "out_pre") if arch == "relu_mlp" else ("out_pre",)
+
+
+def layer_pre_activations(model, h: np.ndarray) -> dict[str, np.ndarray]:
+    """Pre-activations of the ReLU layers for latent vectors h [n, m] (float64)."""
+    import torch
+
+    with torch.no_grad():
+        layers = model.double().layers_from_latent(torch.as_tensor(np.asarray(h, dtype=np.float64)))
+    model.float()
+    return {name: _np(layers[name]) for name in relu_layers(type_name(model))}
+
+
+def type_name(model) -> str:
+    from .models import BilinearAutoencoder, ReluMlpAutoencoder
+
+    if isinstance(model, BilinearAutoencoder):
+        return "bilinear"
+    if isinstance(model, ReluMlpAutoencoder):
+        return "relu_mlp"
+    return "tied_ae"
+
+
+def path_crossings(model, h0: np.ndarray, h1: np.ndarray, layer: str, steps: int = 512) -> PathResult:
+    """Where the ReLU states of ``layer`` change along the segment from h0 to h1 (see module doc).
+    ``layer`` is ``out_pre``, ``hidden_pre`` or ``both`` (relu_mlp: the code over both layers)."""
+    arch = type_name(model)
+    h0, h1 = np.asarray(h0, dtype=np.float64), np.asarray(h1, dtype=np.float64)
+    delta = h1 - h0
+    length = float(np.linalg.norm(delta))
+    p = {k: _np(v) for k, v in model.named_parameters()}
+    if layer == "hidden_pre" and arch == "relu_mlp":
+        z0, z1 = p["W_in"] @ h0 + p["b_in"], p["W_in"] @ h1 + p["b_in"]
+        return PathResult(affine_crossings(z0, z1), length, True)
+    if layer == "out_pre" and arch == "tied_ae":
+        z0, z1 = p["W"].T @ h0 + p["b"], p["W"].T @ h1 + p["b"]
+        return PathResult(affine_crossings(z0, z1), length, True)
+    if layer == "out_pre" and arch == "bilinear":
+        We, L, R, Wo = p["W_e"], p["L"], p["R"], p["W_out"]
+        lp, lq, rp, rq = L @ h0, L @ delta, R @ h0, R @ delta
+        c0 = We.T @ (h0 + Wo @ (lp * rp)) + p["b"]
+        c1 = We.T @ (delta + Wo @ (lp * rq + lq * rp))
+        c2 = We.T @ (Wo @ (lq * rq))
+        return PathResult(quadratic_crossings(c0, c1, c2), length, True)
+    # through a hidden ReLU: step finely, a lower bound
+    t = np.linspace(0.0, 1.0, steps)
+    pre = layer_pre_activations(model, h0[None, :] + t[:, None] * delta[None, :])
+    codes = np.concatenate([pre[k] > 0 for k in (["hidden_pre", "out_pre"] if layer == "both" else [layer])], axis=1)
+    return PathResult(stepped_crossings(codes), length, False)
+
+
+def scale_state_changes(model, h: np.ndarray, alphas=(0.25, 0.5, 1.0, 2.0, 4.0)) -> dict[str, list[float]]:
+    """Per ReLU layer, the fraction of units whose state at α·h differs from the state at h."""
+    base = layer_pre_activations(model, h)
+    out = {name: [] for name in base}
+    for a in alphas:
+        scaled = layer_pre_activations(model, a * np.asarray(h))
+        for name in base:
+            out[name].append(float(np.mean((scaled[name] > 0) != (base[name] > 0))))
+    return out
+
+
+def jaccard_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Jaccard distance of paired bool rows a, b [n, V] (0 where both are empty)."""
+    inter = np.logical_and(a, b).sum(1)
+    union = np.logical_or(a, b).sum(1)
+    return np.where(union > 0, 1.0 - inter / np.maximum(union, 1), 0.0)
+
+
+def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
+    """Share of samples whose cluster's majority label is their own."""
+    total = 0
+    for c in np.unique(clusters):
+        total += np.bincount(labels[clusters == c]).max()
+    return total / labels.size

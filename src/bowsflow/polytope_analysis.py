@@ -1,0 +1,266 @@
+"""The polytope-lens analyses of one model, from its activation store (see :mod:`bowsflow.polytope`).
+
+Everything over all samples (codes, firing rates, distinct codes) streams the activation store chunk
+by chunk with dask; the rest (pairs, paths, clusters, scaling) works on seeded subsamples whose sizes
+are options, so memory stays bounded. Returns a JSON-able summary and the arrays behind the figures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .polytope import (
+    count_codes,
+    jaccard_distance,
+    nearest_other_code_distance,
+    hamming_xor,
+    pack_codes,
+    path_crossings,
+    purity,
+    relu_layers,
+    scale_state_changes,
+    unpack_codes,
+)
+
+DEFAULT_PROBES = {
+    "months": "January February March April May June July August September October November December".split(),
+    "music": "album song band music singer songs guitar".split(),
+    "sport": "football team league season championship player cup".split(),
+    "war": "war army battle military forces troops".split(),
+    "science": "physics chemistry theory scientific mathematics molecules".split(),
+    "geography": "river mountain island lake sea coast".split(),
+}
+
+
+@dataclass(frozen=True)
+class PolytopeOptions:
+    seed: int = 0
+    top_codes: int = 20
+    n_pairs: int = 20_000
+    neighbourhood_subsample: int = 2000
+    n_paths: int = 200
+    path_steps: int = 512
+    profile_bins: int = 20
+    cluster_subsample: int = 2000
+    probe_words: dict = field(default_factory=lambda: dict(DEFAULT_PROBES))
+    alphas: tuple = (0.25, 0.5, 1.0, 2.0, 4.0)
+    scale_subsample: int = 2000
+
+
+def _rows(array, index: np.ndarray) -> np.ndarray:
+    """Rows of a zarr array at (sorted, unique) indices, read chunk-wise by zarr."""
+    return np.asarray(array.get_orthogonal_selection((index, slice(None))))
+
+
+def write_codes(acts, model, out: Path, threads: int) -> list[str]:
+    """Write ``codes_{layer}`` (sample, byte_{layer}; uint8) for each ReLU layer, chunk-aligned with
+    the activation store; a layer not stored is recomputed from ``latent`` with the model."""
+    import dask
+    import dask.array as da
+    import xarray as xr
+
+    from .atomic import atomic_path
+    from .polytope import layer_pre_activations
+
+    arch = acts.attrs["arch"]
+    data = {}
+    for layer in relu_layers(arch):
+        if layer in acts.variables:
+            pre = acts[layer].data
+        else:
+            latent = acts["latent"].data
+            width = model.vocab_size if layer == "out_pre" else model.W_in.shape[0]
+            pre = latent.map_blocks(lambda h, name=layer: layer_pre_activations(model, h)[name], chunks=(latent.chunks[0], (width,)), dtype=np.float64)
+        n_units = pre.shape[1]
+        codes = pre.rechunk({1: -1}).map_blocks(pack_codes, chunks=(pre.chunks[0], ((n_units + 7) // 8,)), dtype=np.uint8)
+        data[f"codes_{layer}"] = (("sample", f"byte_{layer}"), codes)
+    ds = xr.Dataset(data, attrs={"bit_order": "numpy packbits (big): unit 8j+k is bit 7-k of byte j", "layers": list(relu_layers(arch))})
+    with atomic_path(out) as tmp, dask.config.set(scheduler="threads", num_workers=threads):
+        ds.to_zarr(str(tmp), zarr_format=3, consolidated=False)
+    return list(relu_layers(arch))
+
+
+def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: PolytopeOptions = PolytopeOptions(), threads: int = 1):
+    """Run every polytope analysis; returns (summary, figures) — figures holds the plotted arrays."""
+    import xarray as xr
+    import zarr
+
+    from .checkpoints import load_model
+
+    model, meta = load_model(checkpoint)
+    acts = xr.open_zarr(acts_path)
+    arch = acts.attrs["arch"]
+    rng = np.random.default_rng(options.seed)
+    layers = write_codes(acts, model, Path(codes_path), threads)
+    codes_group = zarr.open_group(str(codes_path), mode="r")
+    bows_group = zarr.open_group(str(bows_path), mode="r")
+    words = [str(w) for w in np.asarray(bows_group["word"][:])]
+    n = int(acts.sizes["sample"])
+    summary = {"model": meta.get("model"), "arch": arch, "layers": {}, "bit_order": "numpy packbits (big endian within a byte)"}
+    figures = {"rank_frequency": {}, "profiles": {}, "scale": {}, "neighbour_distance": {}}
+
+    for layer in layers:
+        codes = codes_group[f"codes_{layer}"]
+        n_units = model.vocab_size if layer == "out_pre" else int(model.W_in.shape[0])
+        chunk = int(codes.chunks[0])
+        counts: Counter = Counter()
+        fired = np.zeros(n_units, dtype=np.int64)
+        for lo in range(0, n, chunk):  # one chunk of codes at a time
+            block = np.asarray(codes[lo : lo + chunk])
+            counts.update(count_codes(block))
+            fired += unpack_codes(block, n_units).sum(axis=0)
+        freq = np.array(sorted(counts.values(), reverse=True), dtype=np.int64)
+        top = counts.most_common(options.top_codes)
+        info = {
+            "n_samples": n,
+            "n_units": n_units,
+            "n_unique_codes": len(counts),
+            "unique_fraction": len(counts) / n,
+            "firing_rate": (fired / n).tolist(),
+            "mean_units_on": float(fired.sum() / n),
+            "top_codes": [{"units_on": np.flatnonzero(unpack_codes(np.frombuffer(c, np.uint8)[None], n_units)[0]).tolist()[:50],
+                           "n_on": int(unpack_codes(np.frombuffer(c, np.uint8)[None], n_units)[0].sum()), "count": k} for c, k in top],
+            "samples_in_top_codes": int(sum(k for _, k in top)),
+        }
+        figures["rank_frequency"][layer] = freq
+
+        # Hamming neighbourhoods on a subsample (almost every sample may have its own code)
+        sub = np.sort(rng.choice(n, min(n, options.neighbourhood_subsample), replace=False))
+        sub_codes = _rows(codes, sub)
+        nearest = nearest_other_code_distance(sub_codes)
+        valid = nearest[nearest >= 0]
+        info["hamming_neighbourhood"] = {
+            "subsample": int(sub.size),
+            "nearest_other_code_mean": float(valid.mean()) if valid.size else None,
+            "nearest_other_code_quartiles": np.quantile(valid, [0.25, 0.5, 0.75]).tolist() if valid.size else None,
+        }
+        figures["neighbour_distance"][layer] = valid
+
+        # codes against meaning: random pairs
+        i = rng.integers(0, n, options.n_pairs)
+        j = rng.integers(0, n, options.n_pairs)
+        keep = i != j
+        i, j = i[keep], j[keep]
+        idx = np.unique(np.concatenate([i, j]))
+        code_rows, bow_rows = _rows(codes, idx), _rows(bows_group["bows"], idx)
+        pos = {k: r for r, k in enumerate(idx.tolist())}
+        pi, pj = np.array([pos[k] for k in i.tolist()]), np.array([pos[k] for k in j.tolist()])
+        ham = np.bitwise_count(code_rows[pi] ^ code_rows[pj]).sum(axis=1)
+        jac = jaccard_distance(bow_rows[pi], bow_rows[pj])
+        from scipy.stats import spearmanr
+
+        rho = spearmanr(ham, jac).statistic if np.ptp(ham) > 0 and np.ptp(jac) > 0 else float("nan")
+        # pairs inside the neighbourhood subsample that share a code, against random pairs
+        same = np.argwhere(np.triu(hamming_xor(sub_codes, sub_codes) == 0, k=1))
+        sub_bows = _rows(bows_group["bows"], sub)
+        shared_sim = 1 - jaccard_distance(sub_bows[same[:, 0]], sub_bows[same[:, 1]]) if len(same) else np.zeros(0)
+        info["codes_vs_meaning"] = {
+            "n_pairs": int(i.size),
+            "spearman_hamming_vs_jaccard_distance": float(rho),
+            "shared_code_pairs": int(len(same)),
+            "shared_code_mean_jaccard_similarity": float(shared_sim.mean()) if shared_sim.size else None,
+            "random_pair_mean_jaccard_similarity": float((1 - jac).mean()),
+        }
+        summary["layers"][layer] = info
+
+    # boundary density along latent paths, within and across documents
+    doc = np.asarray(bows_group["doc_id"][:])
+    order = np.argsort(doc, kind="stable")
+    starts = np.flatnonzero(np.r_[True, doc[order][1:] != doc[order][:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    multi = np.flatnonzero(sizes >= 2)
+    pairs = {"within_document": [], "across_documents": []}
+    for _ in range(options.n_paths):
+        if multi.size:
+            g = rng.choice(multi)
+            a, b = rng.choice(sizes[g], 2, replace=False)
+            pairs["within_document"].append((order[starts[g] + a], order[starts[g] + b]))
+        a, b = rng.integers(0, n, 2)
+        if doc[a] != doc[b]:
+            pairs["across_documents"].append((a, b))
+    path_layers = list(layers) + (["both"] if arch == "relu_mlp" else [])
+    latent = acts["latent"]
+    paths = {}
+    for kind, plist in pairs.items():
+        if not plist:
+            continue
+        idx = np.unique(np.array(plist).ravel())
+        h = latent.isel(sample=idx).values.astype(np.float64)
+        pos = {k: r for r, k in enumerate(idx.tolist())}
+        for layer in path_layers:
+            per_length, all_t, exact = [], [], True
+            for a, b in plist:
+                res = path_crossings(model, h[pos[a]], h[pos[b]], layer, options.path_steps)
+                exact &= res.exact
+                if res.length > 0:
+                    per_length.append(res.crossings.size / res.length)
+                all_t.append(res.crossings)
+            t = np.concatenate(all_t) if all_t else np.zeros(0)
+            hist = np.histogram(t, bins=options.profile_bins, range=(0, 1))[0] / max(len(plist), 1)
+            paths.setdefault(layer, {})[kind] = {
+                "n_paths": len(plist),
+                "crossings_per_unit_length_mean": float(np.mean(per_length)) if per_length else None,
+                "crossings_per_path_mean": float(t.size / len(plist)),
+                "exact": bool(exact),
+                "profile": hist.tolist(),
+            }
+            figures["profiles"].setdefault(layer, {})[kind] = hist
+    summary["paths"] = paths
+    summary["paths_note"] = "exact for affine layers (one flip per unit) and bilinear out_pre (quadratic); stepped lower bound otherwise"
+
+    # monosemanticity: clusters of codes against k-means of the activation vectors
+    summary["monosemanticity"] = _monosemanticity(acts, codes_group, bows_group, words, layers, options, rng)
+
+    # scale of validity
+    sub = np.sort(rng.choice(n, min(n, options.scale_subsample), replace=False))
+    h = latent.isel(sample=sub).values.astype(np.float64)
+    changes = scale_state_changes(model, h, options.alphas)
+    summary["scale"] = {"alphas": list(options.alphas), "fraction_units_changed": changes}
+    figures["scale"] = {"alphas": np.array(options.alphas), **{k: np.array(v) for k, v in changes.items()}}
+    return summary, figures
+
+
+def _monosemanticity(acts, codes_group, bows_group, words, layers, options, rng) -> dict:
+    from sklearn.cluster import AgglomerativeClustering, KMeans
+    from sklearn.metrics import normalized_mutual_info_score
+
+    groups = {g: [words.index(w) for w in ws if w in words] for g, ws in options.probe_words.items()}
+    groups = {g: ids for g, ids in groups.items() if ids}
+    if len(groups) < 2:
+        return {"skipped": "fewer than two probe groups have words in the vocabulary"}
+    names = sorted(groups)
+    n = int(acts.sizes["sample"])
+    chunk = int(bows_group["bows"].chunks[0])
+    labelled, labels = [], []
+    for lo in range(0, n, chunk):  # label every sample by the probe groups present
+        block = np.asarray(bows_group["bows"][lo : lo + chunk])
+        present = np.stack([block[:, groups[g]].any(axis=1) for g in names], axis=1)
+        one = np.flatnonzero(present.sum(axis=1) == 1)
+        labelled.append(lo + one)
+        labels.append(present[one].argmax(axis=1))
+    labelled, labels = np.concatenate(labelled), np.concatenate(labels)
+    if labelled.size < 10 or np.unique(labels).size < 2:
+        return {"skipped": "fewer than 10 samples carry exactly one probe group"}
+    pick = np.sort(rng.choice(labelled.size, min(labelled.size, options.cluster_subsample), replace=False))
+    idx, y = labelled[pick], labels[pick]
+    k = int(np.unique(y).size)
+    out = {"groups": names, "n_samples": int(idx.size), "n_clusters": k, "label_counts": np.bincount(y, minlength=len(names)).tolist()}
+    for layer in layers:
+        codes = _rows(codes_group[f"codes_{layer}"], idx)
+        dist = hamming_xor(codes, codes).astype(np.float64)
+        code_clusters = AgglomerativeClustering(n_clusters=k, metric="precomputed", linkage="average").fit_predict(dist)
+        vectors = acts[layer].isel(sample=idx).values if layer in acts.variables else None
+        if vectors is None:
+            continue
+        direction_clusters = KMeans(n_clusters=k, n_init=4, random_state=options.seed).fit_predict(vectors)
+        out[layer] = {
+            "codes_nmi": float(normalized_mutual_info_score(y, code_clusters)),
+            "codes_purity": float(purity(y, code_clusters)),
+            "kmeans_nmi": float(normalized_mutual_info_score(y, direction_clusters)),
+            "kmeans_purity": float(purity(y, direction_clusters)),
+        }
+    return out

@@ -1,0 +1,29 @@
+"""Snakemake script: polytope codes and analyses of one model, with their figures."""
+
+from bowsflow.atomic import atomic_path
+from bowsflow.plots import boundary_profiles, rank_frequency, scale_curve
+from bowsflow.polytope_analysis import PolytopeOptions, analyze_polytope
+from bowsflow.script_logging import log_to_file
+from bowsflow.training_outputs import write_json
+
+log_to_file(snakemake.log[0])
+options = {k: v for k, v in snakemake.params.options.items() if v is not None}
+options["alphas"] = tuple(options.get("alphas", PolytopeOptions.alphas))
+summary, figures = analyze_polytope(
+    snakemake.input.activations,
+    snakemake.input.bows,
+    snakemake.input.checkpoint,
+    snakemake.output.codes,
+    PolytopeOptions(**options),
+    threads=snakemake.threads,
+)
+name = snakemake.wildcards.model
+for key, draw, data in [
+    ("rank_frequency", rank_frequency, figures["rank_frequency"]),
+    ("boundaries", boundary_profiles, figures["profiles"]),
+    ("scale", scale_curve, figures["scale"]),
+]:
+    with atomic_path(snakemake.output[key]) as tmp:
+        draw(data, tmp, title=name)
+with atomic_path(snakemake.output.summary) as tmp:
+    write_json(summary, tmp)
