@@ -98,10 +98,17 @@ def hamming_matmul(a: np.ndarray, b: np.ndarray, n_units: int) -> np.ndarray:
     return np.rint(h).astype(np.int32)
 
 
-def nearest_other_code_distance(packed: np.ndarray) -> np.ndarray:
+def hamming_distances(a: np.ndarray, b: np.ndarray, n_units: int) -> np.ndarray:
+    """All-pairs Hamming distances of packed codes by the faster method measured here
+    (benchmarks/bench_polytope.py: the matrix product, 1.7x faster than XOR + popcount at 2000 units)."""
+    return hamming_matmul(a, b, n_units)
+
+
+def nearest_other_code_distance(packed: np.ndarray, n_units: int | None = None) -> np.ndarray:
     """int32 [n]: for each code of a subsample, the Hamming distance to the nearest *other* distinct
-    code of the subsample (0 never; identical codes are skipped)."""
-    d = hamming_xor(packed, packed).astype(np.int64)
+    code of the subsample (identical codes are skipped; −1 when there is none)."""
+    n_units = n_units or packed.shape[1] * 8
+    d = hamming_distances(packed, packed, n_units).astype(np.int64)
     d[d == 0] = np.iinfo(np.int64).max  # itself and identical codes
     out = d.min(axis=1)
     out[out == np.iinfo(np.int64).max] = -1  # no other distinct code

@@ -17,7 +17,7 @@ from .polytope import (
     count_codes,
     jaccard_distance,
     nearest_other_code_distance,
-    hamming_xor,
+    hamming_distances,
     pack_codes,
     path_crossings,
     purity,
@@ -131,7 +131,7 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
         # Hamming neighbourhoods on a subsample (almost every sample may have its own code)
         sub = np.sort(rng.choice(n, min(n, options.neighbourhood_subsample), replace=False))
         sub_codes = _rows(codes, sub)
-        nearest = nearest_other_code_distance(sub_codes)
+        nearest = nearest_other_code_distance(sub_codes, n_units)
         valid = nearest[nearest >= 0]
         info["hamming_neighbourhood"] = {
             "subsample": int(sub.size),
@@ -155,7 +155,7 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
 
         rho = spearmanr(ham, jac).statistic if np.ptp(ham) > 0 and np.ptp(jac) > 0 else float("nan")
         # pairs inside the neighbourhood subsample that share a code, against random pairs
-        same = np.argwhere(np.triu(hamming_xor(sub_codes, sub_codes) == 0, k=1))
+        same = np.argwhere(np.triu(hamming_distances(sub_codes, sub_codes, n_units) == 0, k=1))
         sub_bows = _rows(bows_group["bows"], sub)
         shared_sim = 1 - jaccard_distance(sub_bows[same[:, 0]], sub_bows[same[:, 1]]) if len(same) else np.zeros(0)
         info["codes_vs_meaning"] = {
@@ -186,7 +186,9 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
     latent = acts["latent"]
     paths = {}
     for kind, plist in pairs.items():
-        if not plist:
+        if not plist:  # e.g. synthetic corpora: every sample is a document of its own
+            for layer in path_layers:
+                paths.setdefault(layer, {})[kind] = {"n_paths": 0, "crossings_per_unit_length_mean": None}
             continue
         idx = np.unique(np.array(plist).ravel())
         h = latent.isel(sample=idx).values.astype(np.float64)
@@ -251,7 +253,7 @@ def _monosemanticity(acts, codes_group, bows_group, words, layers, options, rng)
     out = {"groups": names, "n_samples": int(idx.size), "n_clusters": k, "label_counts": np.bincount(y, minlength=len(names)).tolist()}
     for layer in layers:
         codes = _rows(codes_group[f"codes_{layer}"], idx)
-        dist = hamming_xor(codes, codes).astype(np.float64)
+        dist = hamming_distances(codes, codes, codes.shape[1] * 8).astype(np.float64)  # padding bits are 0 in both
         code_clusters = AgglomerativeClustering(n_clusters=k, metric="precomputed", linkage="average").fit_predict(dist)
         vectors = acts[layer].isel(sample=idx).values if layer in acts.variables else None
         if vectors is None:
