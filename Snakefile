@@ -32,6 +32,7 @@ include: "rules/bows.smk"
 include: "rules/train.smk"
 include: "rules/extract.smk"
 include: "rules/polytope.smk"
+include: "rules/geometry.smk"
 
 
 rule all:
@@ -42,4 +43,5 @@ rule all:
         comparison_targets(),
         activation_targets(),
         analysis_targets(),
+        geometry_targets(),
     localrule: True

@@ -84,3 +84,27 @@ def activation_targets():
 
 def analysis_targets():
     return expand("results/analysis/{model}/polytope.json", model=sorted(MODELS))
+
+
+def model_correlations(wildcards):
+    return f"results/bows/{MODELS[wildcards.model]['corpus']}/correlations.zarr"
+
+
+def correlations_mem_mb(wildcards):
+    """A few V x V float64 matrices (correlation, cosine, their ranks) plus a chunk of samples."""
+    corpus = (
+        wildcards.corpus
+        if "corpus" in wildcards.keys()
+        else MODELS[wildcards.model]["corpus"]
+    )
+    options = bowsflow_config.resolved_bows(config, corpus)
+    V = options["vocab_size"]
+    return 1500 + (6 * 8 * V * V + 4 * options["chunk_samples"] * V) // 2**20
+
+
+def geometry_targets():
+    if not MODELS:
+        return []
+    return expand("results/analysis/{model}/geometry.json", model=sorted(MODELS)) + [
+        "results/analysis/geometry_summary.tsv"
+    ]

@@ -82,3 +82,100 @@ def scale_curve(scale: dict, path, title: str = "") -> None:
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)
+
+
+def _save(fig, path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def _note(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9, wrap=True)
+    ax.set_axis_off()
+
+
+def similarity_figure(fig_data: dict, path, title: str = "") -> None:
+    """Cosine of feature directions against corpus correlation (word pairs); for synthetic models also
+    WᵀW/‖W‖²_F beside the features' correlation matrix."""
+    synthetic = "synthetic" in fig_data
+    fig, axes = plt.subplots(1, 3 if synthetic else 1, figsize=(12 if synthetic else 5, 3.8), dpi=120, squeeze=False)
+    ax = axes[0][0]
+    s = fig_data["similarity"]
+    ax.scatter(s["corr"], s["cos"], s=2, alpha=0.3)
+    ax.set_xlabel("correlation of word indicators")
+    ax.set_ylabel("cosine of feature directions")
+    ax.grid(alpha=0.3)
+    if synthetic:
+        for ax, key, label in [(axes[0][1], "gram", "WᵀW / ‖W‖²_F"), (axes[0][2], "covariance", "data correlation")]:
+            im = ax.imshow(fig_data["synthetic"][key], cmap="RdBu_r", vmin=-np.abs(fig_data["synthetic"][key]).max(), vmax=np.abs(fig_data["synthetic"][key]).max())
+            ax.set_title(label, fontsize=9)
+            fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
+def cycles_figure(cycles: dict, path, title: str = "") -> None:
+    """The 2-D PCA of each cyclic group's feature directions, joined in the group's order."""
+    names = list(cycles) or ["none"]
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.8), dpi=120, squeeze=False)
+    for ax, name in zip(axes[0], names):
+        if name not in cycles:
+            _note(ax, "no cyclic word group in the vocabulary")
+            continue
+        xy = cycles[name]["xy"]
+        closed = np.vstack([xy, xy[:1]])
+        ax.plot(closed[:, 0], closed[:, 1], "-o", ms=4, lw=1)
+        for (x, y), label in zip(xy, cycles[name]["labels"]):
+            ax.annotate(label[:3], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_title(name, fontsize=10)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
+def map_figure(m: dict, path, title: str = "") -> None:
+    """2-D PCA map of all feature directions, category words coloured."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=120)
+    ax.scatter(m["xy"][:, 0], m["xy"][:, 1], s=2, c="0.8")
+    for k, name in enumerate(m["names"]):
+        sel = m["labelled"][m["labels"] == k]
+        if sel.size:
+            ax.scatter(m["xy"][sel, 0], m["xy"][sel, 1], s=12, label=name)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.legend(frameon=False, fontsize=7, markerscale=1.5)
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)
+
+
+def r2_figure(r: dict, path, title: str = "") -> None:
+    """Per-word validation R² and the one-hot R² against word frequency."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
+    ax.scatter(r["frequency"], r["one_hot"], s=3, alpha=0.4, label="one-hot (word alone)")
+    ax.scatter(r["frequency"], r["r2"], s=3, alpha=0.4, label="model, in context")
+    ax.set_xscale("log")
+    ax.set_xlabel("word frequency (validation windows)")
+    ax.set_ylabel("R²")
+    ax.set_ylim(-1, 1)
+    ax.legend(frameon=False, fontsize=8, markerscale=3)
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)
+
+
+def interference_figure(interf: dict | None, path, title: str = "") -> None:
+    """Distribution of the interference term Σ_{j≠v}⟨W_v, W_j⟩ over the contexts of each target word."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
+    if not interf:
+        _note(ax, "interference decomposition applies to tied_ae models")
+    else:
+        for word, values in interf.items():
+            ax.hist(values, bins=40, histtype="step", label=word, density=True)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_xlabel("interference Σ⟨W_v, W_j⟩ in a context")
+        ax.set_ylabel("density")
+        ax.legend(frameon=False, fontsize=8)
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)

@@ -1,0 +1,108 @@
+# BOWS feature geometry: corpus correlations (once per corpus) and each model's geometry; one table.
+
+
+rule word_correlations:
+    input:
+        store="results/bows/{corpus}/bows.zarr",
+    output:
+        store=directory("results/bows/{corpus}/correlations.zarr"),
+    log:
+        "results/logs/word_correlations/{corpus}.log",
+    benchmark:
+        "results/benchmarks/word_correlations/{corpus}.tsv"
+    wildcard_constraints:
+        corpus=name_pattern(CORPORA),
+    conda:
+        "../envs/bowsflow.yaml"
+    threads: config["analysis"]["threads"]
+    resources:
+        mem_mb=correlations_mem_mb,
+        runtime=60,
+    message:
+        "Word correlations of corpus {wildcards.corpus}"
+    script:
+        "../workflow_scripts/word_correlations.py"
+
+
+rule geometry:
+    input:
+        checkpoint="results/models/{model}/model.safetensors",
+        bows=model_store,
+        correlations=model_correlations,
+    output:
+        summary="results/analysis/{model}/geometry.json",
+        similarity=report(
+            "results/analysis/{model}/geometry_similarity.png",
+            caption="../report/geometry_similarity.rst",
+            category="Feature geometry",
+            subcategory="{model}",
+        ),
+        cycles=report(
+            "results/analysis/{model}/geometry_cycles.png",
+            caption="../report/geometry_cycles.rst",
+            category="Feature geometry",
+            subcategory="{model}",
+        ),
+        map=report(
+            "results/analysis/{model}/geometry_map.png",
+            caption="../report/geometry_map.rst",
+            category="Feature geometry",
+            subcategory="{model}",
+        ),
+        r2=report(
+            "results/analysis/{model}/geometry_r2.png",
+            caption="../report/geometry_r2.rst",
+            category="Feature geometry",
+            subcategory="{model}",
+        ),
+        interference=report(
+            "results/analysis/{model}/geometry_interference.png",
+            caption="../report/geometry_interference.rst",
+            category="Feature geometry",
+            subcategory="{model}",
+        ),
+    log:
+        "results/logs/geometry/{model}.log",
+    benchmark:
+        "results/benchmarks/geometry/{model}.tsv"
+    wildcard_constraints:
+        model=name_pattern([re.escape(m) for m in MODELS]),
+    conda:
+        "../envs/bowsflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=correlations_mem_mb,
+        runtime=60,
+    params:
+        options=config["analysis"]["geometry"],
+        synthetic=lambda wc: config["corpora"][MODELS[wc.model]["corpus"]]["source"]
+        == "synthetic",
+    message:
+        "Feature geometry of model {wildcards.model}"
+    script:
+        "../workflow_scripts/geometry.py"
+
+
+rule geometry_summary:
+    input:
+        summaries=expand("results/analysis/{model}/geometry.json", model=sorted(MODELS)),
+        configs=expand("results/models/{model}/config.json", model=sorted(MODELS)),
+    output:
+        table=report(
+            "results/analysis/geometry_summary.tsv",
+            caption="../report/geometry_summary.rst",
+            category="Feature geometry",
+        ),
+    log:
+        "results/logs/geometry_summary.log",
+    benchmark:
+        "results/benchmarks/geometry_summary.tsv"
+    localrule: True
+    conda:
+        "../envs/bowsflow.yaml"
+    params:
+        names=sorted(MODELS),
+    message:
+        "Geometry across models"
+    script:
+        "../workflow_scripts/geometry_summary.py"

@@ -1,0 +1,21 @@
+"""Snakemake script: Pearson correlations and frequencies of a corpus' word indicators."""
+
+import numpy as np
+import xarray as xr
+
+from bowsflow.atomic import atomic_path
+from bowsflow.geometry import word_correlations
+from bowsflow.provenance import provenance_attrs
+from bowsflow.script_logging import log_to_file
+
+log_to_file(snakemake.log[0])
+bows = xr.open_zarr(snakemake.input.store)
+corr, freq, n = word_correlations(bows["bows"], threads=snakemake.threads)
+words = np.asarray([str(w) for w in bows.word.values], dtype=object)
+ds = xr.Dataset(
+    {"correlation": (("word", "word2"), corr.astype(np.float32)), "frequency": ("word", freq)},
+    coords={"word": words, "word2": words},
+    attrs=provenance_attrs({"bows_config_hash": bows.attrs.get("config_hash")}, n_samples=n),
+)
+with atomic_path(snakemake.output.store) as tmp:
+    ds.to_zarr(str(tmp), zarr_format=3, consolidated=False)
