@@ -57,7 +57,7 @@ def test_dry_run_real_run_and_noop_rerun(repo_root, tmp_path):
     dry = snakemake(repo_root, tmp_path, config, "-n")
     assert planned_jobs(dry.stdout + dry.stderr) == {
         "count_vocabulary": 1, "build_bows": 1, "synthetic_bows": 1, "train": 1, "compare_architectures": 1, "extract": 1,
-        "all": 1}
+        "polytope": 1, "word_correlations": 1, "geometry": 1, "geometry_summary": 1, "all": 1}
     assert not (tmp_path / "results").exists()
 
     snakemake(repo_root, tmp_path, config)
@@ -74,6 +74,8 @@ def test_dry_run_real_run_and_noop_rerun(repo_root, tmp_path):
     assert (model_dir / "metrics.tsv").read_text().splitlines()[0].split("\t") == ["step", "epoch", "train_loss", "val_loss", "lr", "samples_per_s"]
     assert "ring-tied" in (tmp_path / "results/models/comparison.tsv").read_text()
     first_bytes = (model_dir / "model.safetensors").read_bytes()
+    assert (tmp_path / "results/analysis/ring-tied/polytope.json").exists()
+    assert "ring-tied" in (tmp_path / "results/analysis/geometry_summary.tsv").read_text()
     acts = xr.open_zarr(tmp_path / "results/activations/ring-tied.zarr")
     assert acts["latent"].shape == (500, 2) and acts["out_pre"].shape == (500, 12)
 
