@@ -33,6 +33,7 @@ include: "rules/train.smk"
 include: "rules/extract.smk"
 include: "rules/polytope.smk"
 include: "rules/geometry.smk"
+include: "rules/bilinear.smk"
 
 
 rule all:
@@ -44,4 +45,5 @@ rule all:
         activation_targets(),
         analysis_targets(),
         geometry_targets(),
+        bilinear_targets(),
     localrule: True

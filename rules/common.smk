@@ -108,3 +108,10 @@ def geometry_targets():
     return expand("results/analysis/{model}/geometry.json", model=sorted(MODELS)) + [
         "results/analysis/geometry_summary.tsv"
     ]
+
+
+def bilinear_targets():
+    return expand(
+        "results/analysis/{model}/bilinear.json",
+        model=sorted(m for m in MODELS if MODELS[m]["arch"] == "bilinear"),
+    )

@@ -3,10 +3,10 @@
 import numpy as np
 import xarray as xr
 
-from bowsflow.atomic import atomic_path
 from bowsflow.geometry import word_correlations
 from bowsflow.provenance import provenance_attrs
 from bowsflow.script_logging import log_to_file
+from bowsflow.stores import write_dataset
 
 log_to_file(snakemake.log[0])
 bows = xr.open_zarr(snakemake.input.store)
@@ -17,5 +17,4 @@ ds = xr.Dataset(
     coords={"word": words, "word2": words},
     attrs=provenance_attrs({"bows_config_hash": bows.attrs.get("config_hash")}, n_samples=n),
 )
-with atomic_path(snakemake.output.store) as tmp:
-    ds.to_zarr(str(tmp), zarr_format=3, consolidated=False)
+write_dataset(ds, snakemake.output.store)

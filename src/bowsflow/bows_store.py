@@ -17,7 +17,6 @@ Windows without any vocabulary word are dropped and counted (``n_windows_dropped
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from .atomic import atomic_path
 from .bows import DocumentWindows, VocabularyIndex, bows_pairs, document_bags
 from .parallel import ordered_map
+from .stores import consolidate
 from .splits import is_validation, split_labels
 from .windows import WindowSpec
 
@@ -222,9 +222,7 @@ def write_bows_store(
         group = zarr.open_group(tmp, mode="r+")
         # attrs once, at the end: xarray's appends replace the group's attrs with their own
         group.attrs.update(attrs | summary)
-        with warnings.catch_warnings():  # consolidated metadata is a zarr-python extension of v3
-            warnings.simplefilter("ignore", UserWarning)
-            zarr.consolidate_metadata(tmp)
+        consolidate(tmp)
     return summary
 
 

@@ -29,6 +29,7 @@ import torch
 from . import __version__
 from .batches import SparseBatch
 from .checkpoints import CheckpointError, load_model
+from .stores import consolidate
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +218,7 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     if len(done) < n_chunks:  # stopped early (tests simulate a killed job this way)
         return {"n_chunks": n_chunks, "done": len(done), "stopped": True}
     progress_file.unlink(missing_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        zarr.consolidate_metadata(str(partial))
+    consolidate(partial)
     if out.exists():
         shutil.rmtree(out)
     os.replace(partial, out)

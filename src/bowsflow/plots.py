@@ -179,3 +179,38 @@ def interference_figure(interf: dict | None, path, title: str = "") -> None:
         ax.legend(frameon=False, fontsize=8)
     ax.set_title(title, fontsize=10)
     _save(fig, path)
+
+
+def bilinear_figure(fig_data: dict, path, title: str = "") -> None:
+    """Three panels: |eigenvalues| of B_v for selected output words; validation loss and recall when
+    each B_v keeps its top-k eigencomponents; the shares of |z| from the direct, bilinear and bias paths."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), dpi=120)
+    ax = axes[0]
+    for word, spectrum in fig_data["spectra"].items():
+        ax.semilogy(np.arange(1, len(spectrum) + 1), np.maximum(spectrum, 1e-12), marker=".", label=word)
+    ax.set_xlabel("rank")
+    ax.set_ylabel("|λ| of B_v")
+    ax.legend(frameon=False, fontsize=7)
+    ax.grid(alpha=0.3)
+    ax = axes[1]
+    t = fig_data["truncation"]
+    ax.plot(t["k"], t["loss"], marker=".", label="validation loss")
+    ax.set_xlabel("eigencomponents kept per output word (k)")
+    ax.set_ylabel("validation loss")
+    ax2 = ax.twinx()
+    ax2.plot(t["k"], t["recall"], marker=".", color="C1", label="recall")
+    ax2.set_ylabel("recall of present words")
+    ax.grid(alpha=0.3)
+    ax = axes[2]
+    paths = fig_data["paths"]
+    kinds = list(paths)
+    parts = ["direct", "bilinear", "bias"]
+    bottom = np.zeros(len(kinds))
+    for part in parts:
+        vals = np.array([paths[k][part] for k in kinds])
+        ax.bar([k.replace("_", " ") for k in kinds], vals, bottom=bottom, label=part)
+        bottom += vals
+    ax.set_ylabel("share of |z|")
+    ax.legend(frameon=False, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)

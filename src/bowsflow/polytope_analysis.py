@@ -59,12 +59,10 @@ def _rows(array, index: np.ndarray) -> np.ndarray:
 def write_codes(acts, model, out: Path, threads: int) -> list[str]:
     """Write ``codes_{layer}`` (sample, byte_{layer}; uint8) for each ReLU layer, chunk-aligned with
     the activation store; a layer not stored is recomputed from ``latent`` with the model."""
-    import dask
-    import dask.array as da
     import xarray as xr
 
-    from .atomic import atomic_path
     from .polytope import layer_pre_activations
+    from .stores import write_dataset
 
     arch = acts.attrs["arch"]
     data = {}
@@ -79,8 +77,7 @@ def write_codes(acts, model, out: Path, threads: int) -> list[str]:
         codes = pre.rechunk({1: -1}).map_blocks(pack_codes, chunks=(pre.chunks[0], ((n_units + 7) // 8,)), dtype=np.uint8)
         data[f"codes_{layer}"] = (("sample", f"byte_{layer}"), codes)
     ds = xr.Dataset(data, attrs={"bit_order": "numpy packbits (big): unit 8j+k is bit 7-k of byte j", "layers": list(relu_layers(arch))})
-    with atomic_path(out) as tmp, dask.config.set(scheduler="threads", num_workers=threads):
-        ds.to_zarr(str(tmp), zarr_format=3, consolidated=False)
+    write_dataset(ds, out, threads)
     return list(relu_layers(arch))
 
 

@@ -1,0 +1,165 @@
+"""The bilinear-tensor analyses of one bilinear model (see :mod:`bowsflow.bilinear`).
+
+Writes ``bilinear.zarr`` — ``eigvals`` (word, rank), ``eigvecs`` (word, rank, latent; the top k),
+``effective_rank`` (word) — computed over chunks of output words with dask, each chunk's stack of
+m × m matrices bounded by ``max_array_mb``; returns a JSON-able summary and the arrays behind the figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .bilinear import contraction, effective_rank, eig_sorted, interaction_matrices, output_map, unfolding_spectrum, weights, words_per_chunk
+
+
+@dataclass(frozen=True)
+class BilinearOptions:
+    top_k: int = 8
+    max_array_mb: float = 256.0
+    words: tuple = ("January", "March", "music", "football", "river", "war")
+    n_frequent: int = 4
+    n_input_words: int = 8
+    eval_samples: int = 2000
+    seed: int = 0
+
+
+def write_eigendecomposition(model, words: list[str], out, options: BilinearOptions, threads: int = 1) -> np.ndarray:
+    """Write eigvals / top-k eigvecs / effective rank of every B_v; returns the effective ranks."""
+    import dask
+    import dask.array as da
+    import xarray as xr
+
+    from .stores import write_dataset
+
+    p = weights(model)
+    U = output_map(p)
+    V, m = U.shape[0], p["L"].shape[1]
+    k = min(options.top_k, m)
+    step = words_per_chunk(m, options.max_array_mb)
+
+    def chunk(lo: int, hi: int):
+        vals, vecs = eig_sorted(interaction_matrices(p, U[lo:hi]))
+        return vals.numpy(), vecs[:, :, :k].transpose(1, 2).numpy(), effective_rank(vals).numpy()
+
+    parts = [dask.delayed(chunk, nout=3)(lo, min(lo + step, V)) for lo in range(0, V, step)]
+    sizes = [min(lo + step, V) - lo for lo in range(0, V, step)]
+    vals = da.concatenate([da.from_delayed(c[0], (s, m), np.float64) for c, s in zip(parts, sizes)])
+    vecs = da.concatenate([da.from_delayed(c[1], (s, k, m), np.float64) for c, s in zip(parts, sizes)])
+    eff = da.concatenate([da.from_delayed(c[2], (s,), np.float64) for c, s in zip(parts, sizes)])
+    ds = xr.Dataset(
+        {"eigvals": (("word", "rank"), vals), "eigvecs": (("word", "rank_top", "latent"), vecs), "effective_rank": ("word", eff)},
+        coords={"word": np.asarray(words, dtype=object)},
+        attrs={"order": "eigenvalues sorted by descending |λ|; eigvecs holds the top k", "max_array_mb": options.max_array_mb,
+               "words_per_chunk": step, "largest_array_bytes": int(step * m * m * 8 * 2)},
+    )
+    write_dataset(ds, out, threads)
+    return np.asarray(xr.open_zarr(str(out))["effective_rank"].values)
+
+
+def analyze_bilinear(checkpoint, acts_path, bows_path, correlations_path, out, options: BilinearOptions = BilinearOptions(), threads: int = 1):
+    import xarray as xr
+    import zarr
+    from scipy.stats import spearmanr
+
+    from .checkpoints import load_model
+
+    model, meta = load_model(checkpoint)
+    if meta["arch"] != "bilinear":
+        raise ValueError(f"{checkpoint}: the bilinear analyses need a bilinear model, not {meta['arch']}")
+    bows_group = zarr.open_group(str(bows_path), mode="r")
+    words = [str(w) for w in np.asarray(bows_group["word"][:])]
+    index = {w: i for i, w in enumerate(words)}
+    p = weights(model)
+    V, m, d = p["W_e"].shape[1], p["W_e"].shape[0], p["L"].shape[0]
+    eff = write_eigendecomposition(model, words, out, options, threads)
+    store = xr.open_zarr(str(out))
+    summary = {"model": meta.get("model"), "V": V, "m": m, "d": d,
+               "largest_array_bytes": int(store.attrs["largest_array_bytes"]), "max_array_mb": options.max_array_mb,
+               "effective_rank": {"mean": float(eff.mean()), "median": float(np.median(eff)), "max_possible": int(min(m, 2 * d))}}
+    corr_ds = xr.open_zarr(correlations_path)
+    freq = corr_ds["frequency"].values
+    selected = [w for w in options.words if w in index]
+    selected += [words[i] for i in np.argsort(-freq, kind="stable") if words[i] not in selected][: options.n_frequent]
+    figures = {"spectra": {}, "truncation": {}, "paths": {}}
+
+    # reading in word space, and interaction strength against co-occurrence
+    We = p["W_e"]
+    reading, rhos = {}, []
+    for w in selected:
+        v = index[w]
+        vals = torch.as_tensor(store["eigvals"].values[v])
+        vecs = torch.as_tensor(store["eigvecs"].values[v])  # [k, m]
+        proj = (vecs[0] @ We).numpy()  # top eigenvector through W_e: one value per input word
+        order = np.argsort(proj)
+        B = interaction_matrices(p, output_map(p)[v : v + 1])[0]
+        strength = ((B @ We) * We).sum(0).numpy()  # W_e[:, w]ᵀ B_v W_e[:, w] for every input word w
+        corr_v = corr_ds["correlation"].values[v].astype(np.float64)
+        keep = np.arange(V) != v
+        rho = float(spearmanr(strength[keep], corr_v[keep]).statistic)
+        rhos.append(rho)
+        reading[w] = {
+            "top_eigenvalues": vals[: options.top_k].tolist(),
+            "effective_rank": float(eff[v]),
+            "top_eigenvector_positive_words": [words[i] for i in order[::-1][: options.n_input_words]],
+            "top_eigenvector_negative_words": [words[i] for i in order[: options.n_input_words]],
+            "spearman_self_interaction_vs_correlation": rho,
+        }
+        figures["spectra"][w] = np.abs(store["eigvals"].values[v])
+    summary["words"] = reading
+    summary["median_spearman_interaction_vs_correlation"] = float(np.nanmedian(rhos)) if rhos else None
+
+    # truncation: keep the top-k eigencomponents of every B_v; loss and recall on validation samples
+    acts = xr.open_zarr(acts_path)
+    rng = np.random.default_rng(options.seed)
+    val = np.flatnonzero(np.asarray(bows_group["split"][:]) == "val")
+    val = np.sort(rng.choice(val, min(val.size, options.eval_samples), replace=False))
+    h = torch.as_tensor(acts["latent"].isel(sample=val).values.astype(np.float64))
+    x = np.asarray(bows_group["bows"].get_orthogonal_selection((val, slice(None))))
+    summary["truncation"], figures["truncation"] = _truncation(p, h, x, options)
+
+    # paths: direct, bilinear and bias shares of z
+    parts = contraction(model, h)
+    mags = {k: v.abs() for k, v in parts.items()}
+    total = sum(mags.values())
+    present = torch.as_tensor(x)
+    paths = {}
+    for where, mask in [("all_entries", torch.ones_like(present)), ("present_words", present)]:
+        denom = float(total[mask].sum())
+        paths[where] = {k: float(v[mask].sum()) / denom for k, v in mags.items()}
+    summary["paths"] = paths
+    figures["paths"] = paths
+    sv2 = unfolding_spectrum(model, options.max_array_mb)
+    share = np.cumsum(sv2) / sv2.sum()
+    summary["tensor_spectrum"] = {"n_components": int(sv2.size), "norm_share_top": {str(i + 1): float(share[i]) for i in (0, 1, 2, 4, 9) if i < share.size},
+                                  "effective_rank": float((np.sqrt(sv2).sum() / np.sqrt(sv2.sum())) ** 2)}
+    figures["tensor_spectrum"] = sv2
+    return summary, figures
+
+
+def _truncation(p, h, x, options):
+    """Validation loss and recall when each B_v keeps its top-k eigencomponents, k = 1 … m."""
+    V, m = p["W_e"].shape[1], p["W_e"].shape[0]
+    n = h.shape[0]
+    base = (h @ p["W_e"] + p["b"]).numpy()  # direct path and bias
+    sse = np.zeros(m + 1)
+    tp = np.zeros(m + 1)
+    U = output_map(p)
+    step = max(1, words_per_chunk(m, options.max_array_mb) // max(1, n // 64 + 1))
+    for lo in range(0, V, step):
+        hi = min(lo + step, V)
+        vals, vecs = eig_sorted(interaction_matrices(p, U[lo:hi]))
+        proj = torch.einsum("ni,vik->nvk", h, vecs)  # [n, c, m] coordinates on each word's eigenvectors
+        contrib = (proj**2 * vals[None]).numpy()
+        z = np.repeat(base[:, lo:hi, None], m + 1, axis=2)
+        z[:, :, 1:] += np.cumsum(contrib, axis=2)  # z with the top-k components, k = 0 … m
+        xhat = np.maximum(z, 0)
+        xs = x[:, lo:hi, None]
+        sse += ((xhat - xs) ** 2).sum(axis=(0, 1))
+        tp += ((xhat > 0.5) & xs).sum(axis=(0, 1))
+    loss = sse / (n * V)
+    recall = tp / max(int(x.sum()), 1)
+    rows = [{"k": k, "val_loss": float(loss[k]), "recall": float(recall[k])} for k in range(m + 1)]
+    return {"rows": rows, "n_samples": int(n), "note": "k = 0 keeps only the direct path and the bias"}, {"k": np.arange(m + 1), "loss": loss, "recall": recall}
