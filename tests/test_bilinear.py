@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+import torch
+
+from bowsflow.bilinear import (
+    contraction,
+    direction_eig,
+    effective_rank,
+    eig_sorted,
+    interaction_matrices,
+    output_map,
+    pair_interaction,
+    unfolding_spectrum,
+    weights,
+    words_per_chunk,
+)
+from bowsflow.models import build_model
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    m = build_model("bilinear", 25, 6, 2)
+    with torch.no_grad():
+        m.b.uniform_(-1, 1)
+    return m
+
+
+def test_contraction_equals_forward(model):
+    h = torch.randn(7, 6, dtype=torch.float64)
+    with torch.no_grad():
+        z = model.double().layers_from_latent(h)["out_pre"]
+    p = weights(model)
+    B = interaction_matrices(p, output_map(p))
+    via_B = h @ p["W_e"] + torch.einsum("ni,vij,nj->nv", h, B, h) + p["b"]
+    torch.testing.assert_close(via_B, z, rtol=1e-12, atol=1e-12)
+    parts = contraction(model, h)
+    torch.testing.assert_close(parts["direct"] + parts["bilinear"] + parts["bias"], z, rtol=1e-12, atol=1e-12)
+    # and in float32, the model's own precision, on the stored activations' path
+    with torch.no_grad():
+        z32 = model.float().layers_from_latent(h.float())["out_pre"]
+    torch.testing.assert_close(via_B.float(), z32, rtol=1e-5, atol=1e-5)
+
+
+def test_rank_at_most_2d_and_exact_reconstruction(model):
+    p = weights(model)
+    B = interaction_matrices(p, output_map(p))
+    d = p["L"].shape[0]
+    assert all(int(torch.linalg.matrix_rank(B[v])) <= 2 * d for v in range(B.shape[0]))
+    vals, vecs = eig_sorted(B)
+    assert torch.all(vals.abs()[:, :-1] >= vals.abs()[:, 1:])  # sorted by |λ|
+    rec = vecs @ torch.diag_embed(vals) @ vecs.transpose(1, 2)
+    torch.testing.assert_close(rec, B, rtol=1e-12, atol=1e-13)
+    assert torch.all(effective_rank(vals) <= 2 * d + 1e-9)
+
+
+def test_hand_built_layer_with_known_eigenvalues():
+    """m = 2, d = 2: L = I, R = diag(3, −1), W_out = I and W_e = the first two unit columns of a
+    V = 2 embedding, so U = I and B_0 = diag(3, 0), B_1 = diag(0, −1)."""
+    model = build_model("bilinear", 2, 2, 2)
+    with torch.no_grad():
+        model.W_e.copy_(torch.eye(2))
+        model.W_out.copy_(torch.eye(2))
+        model.L.copy_(torch.eye(2))
+        model.R.copy_(torch.tensor([[3.0, 0.0], [0.0, -1.0]]))
+    p = weights(model)
+    vals, vecs = eig_sorted(interaction_matrices(p, output_map(p)))
+    np.testing.assert_allclose(vals.numpy(), [[3.0, 0.0], [-1.0, 0.0]], atol=1e-15)
+    np.testing.assert_allclose(np.abs(vecs[0, :, 0].numpy()), [1.0, 0.0])
+    # any output direction: Q_u = u_0 B_0 + u_1 B_1 = diag(3 u_0, −u_1)
+    vals_u, _ = direction_eig(model, np.array([1.0, 2.0]))
+    np.testing.assert_allclose(vals_u, [3.0, -2.0])
+    assert pair_interaction(model, 0, 0, 0) == pytest.approx(3.0)
+    assert pair_interaction(model, 0, 1, 0) == pytest.approx(0.0)
+    assert effective_rank(torch.tensor([[3.0, -1.0]], dtype=torch.float64)).item() == pytest.approx(16 / 10)
+
+
+def test_unfolding_spectrum_equals_svd(model):
+    p = weights(model)
+    B = interaction_matrices(p, output_map(p)).reshape(25, -1)
+    sv = torch.linalg.svdvals(B).numpy() ** 2
+    got = unfolding_spectrum(model, max_array_mb=0.001)  # many tiny chunks
+    np.testing.assert_allclose(got[: sv.size], sv, rtol=1e-9, atol=1e-12)
+    assert words_per_chunk(6, 0.001) == 1
+
+
+def test_pair_interaction_equals_the_contraction(model):
+    p = weights(model)
+    B = interaction_matrices(p, output_map(p))
+    We = p["W_e"]
+    assert pair_interaction(model, 3, 7, 11) == pytest.approx(float(We[:, 3] @ B[11] @ We[:, 7]))
+
+
+def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
+    import xarray as xr
+
+    from bowsflow.bilinear_analysis import BilinearOptions, analyze_bilinear
+    from bowsflow.extraction import ExtractOptions, extract_activations
+    from bowsflow.geometry import word_correlations
+    from bowsflow.stores import write_dataset
+    from bowsflow.training import TrainConfig, evaluate
+    from test_extraction import make_checkpoint, make_store
+
+    store = make_store(tmp_path / "bows.zarr", n=600, chunk=128)
+    model = make_checkpoint(tmp_path / "m.safetensors", "bilinear", m=3, d=2)
+    extract_activations(tmp_path / "m.safetensors", store, tmp_path / "a.zarr", ExtractOptions(device="cpu"))
+    bows = xr.open_zarr(store)
+    corr, freq, _ = word_correlations(bows["bows"])
+    write_dataset(xr.Dataset({"correlation": (("word", "word2"), corr), "frequency": ("word", freq)}), tmp_path / "c.zarr")
+    opts = BilinearOptions(top_k=2, max_array_mb=0.0002, words=("f0", "f5"), n_frequent=1, eval_samples=10_000)
+    summary, figures = analyze_bilinear(tmp_path / "m.safetensors", tmp_path / "a.zarr", store, tmp_path / "c.zarr", tmp_path / "b.zarr", opts)
+    out = xr.open_zarr(tmp_path / "b.zarr")
+    assert out["eigvals"].shape == (12, 3) and out["eigvecs"].shape == (12, 2, 3)
+    p = weights(model)
+    B = interaction_matrices(p, output_map(p)).numpy()
+    for v in range(12):  # stored eigenvalues = numpy's, as a set
+        np.testing.assert_allclose(np.sort(out["eigvals"].values[v]), np.linalg.eigvalsh(B[v]), atol=1e-12)
+    assert summary["largest_array_bytes"] <= 0.0002 * 2**20 or out.attrs["words_per_chunk"] == 1
+    # keeping every eigencomponent gives the model's own validation loss
+    rows = summary["truncation"]["rows"]
+    full = evaluate(model, store, TrainConfig(batch_size=64), split="val").loss
+    assert rows[-1]["k"] == 3 and rows[-1]["val_loss"] == pytest.approx(full, rel=1e-5)
+    shares = summary["paths"]["all_entries"]
+    assert sum(shares.values()) == pytest.approx(1.0)
