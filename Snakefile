@@ -34,6 +34,7 @@ include: "rules/extract.smk"
 include: "rules/polytope.smk"
 include: "rules/geometry.smk"
 include: "rules/bilinear.smk"
+include: "rules/interaction.smk"
 
 
 rule all:
@@ -46,4 +47,5 @@ rule all:
         analysis_targets(),
         geometry_targets(),
         bilinear_targets(),
+        interaction_targets(),
     localrule: True

@@ -115,3 +115,7 @@ def bilinear_targets():
         "results/analysis/{model}/bilinear.json",
         model=sorted(m for m in MODELS if MODELS[m]["arch"] == "bilinear"),
     )
+
+
+def interaction_targets():
+    return expand("results/analysis/{model}/interaction.json", model=sorted(MODELS))

@@ -214,3 +214,32 @@ def bilinear_figure(fig_data: dict, path, title: str = "") -> None:
     ax.legend(frameon=False, fontsize=8)
     fig.suptitle(title, fontsize=10)
     _save(fig, path)
+
+
+def interaction_figure(fig_data: dict, path, title: str = "") -> None:
+    """Eigenvalue spectra of the Gram G and the Jacobian Gram M per layer; cumulative edge mass
+    against the number of edges, per basis, for each pair of adjacent layers."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), dpi=120)
+    ax = axes[0]
+    for k, (layer, spectra) in enumerate(fig_data["spectra"].items()):
+        for kind, style in (("gram", "-"), ("jacobian", "--")):
+            vals = np.maximum(np.abs(spectra[kind]), 1e-18)
+            ax.semilogy(np.arange(1, len(vals) + 1), vals, style, color=f"C{k}", label=f"{layer} {kind}")
+    ax.set_xlabel("index (descending)")
+    ax.set_ylabel("eigenvalue")
+    ax.legend(frameon=False, fontsize=7)
+    ax.grid(alpha=0.3)
+    ax = axes[1]
+    if not fig_data["edge_mass"]:
+        _note(ax, "no adjacent layers with a basis (tied_ae)")
+    for k, (pair, per_basis) in enumerate(fig_data["edge_mass"].items()):
+        for basis, style in (("interaction", "-"), ("neuron", ":"), ("pca", "--")):
+            curve = per_basis[basis]
+            ax.semilogx(np.arange(1, len(curve) + 1), curve, style, color=f"C{k}", label=f"{pair} {basis}")
+        ax.set_xlabel("edges, strongest first")
+        ax.set_ylabel("share of edge mass")
+        ax.axhline(0.99, color="k", lw=0.6)
+        ax.legend(frameon=False, fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)

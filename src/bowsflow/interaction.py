@@ -1,0 +1,275 @@
+"""Degeneracy and the interaction basis (Bushnaq et al., 2024; the local variant of the RIB code).
+
+For a layer's activations f (width w) the bias is folded in by appending a constant, f̃ = [f, 1]
+(centred: f̃ = [f − μ, 1], so the mean lives in the constant direction). Then
+
+- Gram            G = E[f̃ f̃ᵀ]                       (activations; small eigenvalues: linearly dependent activations)
+- Jacobian Gram   M = E[J̃ᵀ J̃], J̃ = ∂z/∂f̃            (gradients; small eigenvalues: linearly dependent gradients)
+  with z the output pre-activations (or x̂ through the output ReLU); the constant's column of J̃ is
+  the affine offset z − J f (exact where z is affine in f);
+- interaction basis: G = U D Uᵀ keeping eigenvalues above ``threshold`` × the largest, R = U D^{-1/2},
+  M in whitened coordinates R⁺ M R⁺ᵀ = V Λ Vᵀ, C = R V |Λ|^{1/2} sorted by |Λ|, and C⁺.
+  Coordinates in the basis are f̂ = C⁺ f̃.
+
+All expectations are accumulated in float64; eigendecompositions are float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+def gram_from_moments(xtx: np.ndarray, sums: np.ndarray, n: int, centred: bool = False) -> np.ndarray:
+    """G of f̃ = [f, 1] (or [f − μ, 1]) from XᵀX, the column sums and the count: [w + 1, w + 1]."""
+    w = sums.size
+    mean = sums / n
+    G = np.empty((w + 1, w + 1))
+    if centred:
+        G[:w, :w] = xtx / n - np.outer(mean, mean)
+        G[:w, w] = G[w, :w] = 0.0
+    else:
+        G[:w, :w] = xtx / n
+        G[:w, w] = G[w, :w] = mean
+    G[w, w] = 1.0
+    return G
+
+
+def dask_gram(data, centred: bool = False, threads: int = 1) -> np.ndarray:
+    """G of a dask array [n, w] of activations, reduced over its sample chunks in float64."""
+    import dask
+
+    x = data.astype(np.float64)
+    with dask.config.set(scheduler="threads", num_workers=threads):
+        xtx, sums = dask.compute(x.T @ x, x.sum(axis=0))
+    return gram_from_moments(np.asarray(xtx), np.asarray(sums), int(data.shape[0]), centred)
+
+
+def eigh_descending(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (descending) and eigenvectors (columns) of a symmetric matrix, float64."""
+    vals, vecs = np.linalg.eigh(np.asarray(A, dtype=np.float64))
+    order = np.argsort(vals)[::-1]
+    return vals[order], vecs[:, order]
+
+
+def degeneracy(vals: np.ndarray, threshold: float) -> dict:
+    """Counts from a spectrum: eigenvalues below ``threshold`` × the largest, and the effective rank
+    (Σλ)²/Σλ² (participation ratio)."""
+    vals = np.asarray(vals)
+    top = vals.max() if vals.size else 0.0
+    small = int((vals < threshold * top).sum()) if top > 0 else int(vals.size)
+    pos = np.clip(vals, 0, None)
+    eff = float(pos.sum() ** 2 / (pos**2).sum()) if (pos**2).sum() > 0 else 0.0
+    return {"n": int(vals.size), "n_below_threshold": small, "effective_rank": eff, "threshold": threshold}
+
+
+@dataclass(frozen=True)
+class InteractionBasis:
+    C: np.ndarray  # [w + 1, r]: basis directions (columns) in f̃ coordinates
+    Cpinv: np.ndarray  # [r, w + 1]: coordinates f̂ = C⁺ f̃
+    Lambda: np.ndarray  # [r], sorted by descending |Λ|
+    kept: int
+
+
+def interaction_basis(G: np.ndarray, M: np.ndarray, threshold: float = 1e-10) -> InteractionBasis:
+    """C, C⁺ and Λ from the Gram G and the Jacobian Gram M of one layer (both in f̃ coordinates)."""
+    d, U = eigh_descending(G)
+    keep = d > threshold * d[0]
+    U, d = U[:, keep], d[keep]
+    R = U / np.sqrt(d)  # U D^{-1/2}
+    R_pinv = (U * np.sqrt(d)).T  # D^{1/2} Uᵀ
+    Mw = R_pinv @ M @ R_pinv.T
+    lam, V = np.linalg.eigh(0.5 * (Mw + Mw.T))
+    order = np.argsort(-np.abs(lam), kind="stable")
+    lam, V = lam[order], V[:, order]
+    C = R @ V * np.sqrt(np.abs(lam))
+    return InteractionBasis(C, np.linalg.pinv(C), lam, int(keep.sum()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Jacobians of the output pre-activations z with respect to a layer
+
+
+def layer_inputs(model, h: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every named layer for latent vectors h (float64), to evaluate the downstream functions at."""
+    return model.layers_from_latent(h)
+
+
+def downstream(model, layer: str):
+    """z as a function of one layer's activations f, the other layers fixed at the sample: returns
+    fn(f [w], acts dict of one sample) → z [V]."""
+    p = dict(model.named_parameters())
+    We = model.embedding
+    b = p["b"]
+
+    if layer == "resid" or (layer == "latent" and type(model).__name__ == "TiedAutoencoder"):
+        return lambda f, a: f @ We + b
+    if layer == "latent":
+        return lambda f, a: model.layers_from_latent(f[None])["out_pre"][0]
+    if layer == "hidden_pre":  # r = h + W_out ReLU(a): the residual h stays fixed
+        return lambda f, a: (a["latent"] + torch.relu(f) @ p["W_out"].t()) @ We + b
+    if layer == "hidden":  # bilinear g
+        return lambda f, a: (a["latent"] + f @ p["W_out"].t()) @ We + b
+    raise ValueError(f"no Jacobian for layer {layer!r}")
+
+
+def jacobian_gram(model, h: np.ndarray, layer: str, through_output_relu: bool = False, batch_size: int = 256) -> tuple[np.ndarray, int]:
+    """Σ over samples of J̃ᵀ J̃ (float64) for latent vectors h [n, m], with J̃ = [∂z/∂f, z − (∂z/∂f) f];
+    vectorized over a batch with ``torch.func`` (no loop over output units). Returns (sum, n)."""
+    from torch.func import jacfwd, vmap
+
+    model = model.double()
+    fn = downstream(model, layer)
+    total = None
+    with torch.no_grad():
+        for lo in range(0, h.shape[0], batch_size):
+            hb = torch.as_tensor(np.asarray(h[lo : lo + batch_size], dtype=np.float64))
+            acts = layer_inputs(model, hb)
+            f = acts[layer]
+            J = vmap(jacfwd(fn), in_dims=(0, 0))(f, acts)  # [B, V, w]; forward mode: w ≪ V
+            z = vmap(fn, in_dims=(0, 0))(f, acts)  # [B, V]
+            offset = z - torch.einsum("bvw,bw->bv", J, f)
+            Jt = torch.cat([J, offset[:, :, None]], dim=2)
+            if through_output_relu:
+                Jt = Jt * (z > 0).to(Jt.dtype)[:, :, None]
+            part = torch.einsum("bvi,bvj->ij", Jt, Jt).numpy()
+            total = part if total is None else total + part
+    model.float()
+    return total, int(h.shape[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# ReLU co-firing
+
+
+def cofiring_groups(code_blocks, n_units: int) -> list[list[int]]:
+    """Groups of units with exactly the same firing set over all samples, by partition refinement
+    over blocks of packed codes (uint8 [n_b, ceil(n_units/8)] each): units start in one group and a
+    group splits wherever its members' firing columns differ in a block. Exact; one pass."""
+    label = np.zeros(n_units, dtype=np.int64)
+    for block in code_blocks:
+        bits = np.unpackbits(block, axis=1, count=n_units).astype(bool)  # [n_b, units]
+        columns = np.packbits(bits.T, axis=1)  # each unit's firing column in this block, as bytes
+        keys: dict = {}
+        new = np.empty(n_units, dtype=np.int64)
+        for u in range(n_units):
+            new[u] = keys.setdefault((int(label[u]), columns[u].tobytes()), len(keys))
+        label = new
+    groups: dict[int, list[int]] = {}
+    for u, g in enumerate(label.tolist()):
+        groups.setdefault(g, []).append(u)
+    return sorted(groups.values(), key=lambda g: (-len(g), g[0]))
+
+
+def cofiring_summary(groups: list[list[int]], fire_counts: np.ndarray) -> dict:
+    """Counts of identical-firing groups (dead units, those that never fire, reported apart)."""
+    dead = [u for g in groups for u in g if fire_counts[u] == 0]
+    multi = [g for g in groups if len(g) > 1 and fire_counts[g[0]] > 0]
+    return {
+        "n_units": int(sum(len(g) for g in groups)),
+        "n_dead": len(dead),
+        "n_groups_identical_firing": len(multi),
+        "n_units_in_groups": int(sum(len(g) for g in multi)),
+        "group_sizes": sorted((len(g) for g in multi), reverse=True)[:50],
+        "examples": [g[:10] for g in multi[:10]],
+    }
+
+
+def jaccard_groups(code_blocks, n_units: int, threshold: float) -> list[list[int]]:
+    """Connected groups of units whose firing sets have Jaccard similarity ≥ threshold (co-firing
+    counts accumulated over blocks; [units, units] int64)."""
+    import networkx as nx
+
+    co = np.zeros((n_units, n_units), dtype=np.int64)
+    for block in code_blocks:
+        bits = np.unpackbits(block, axis=1, count=n_units).astype(np.float64)
+        co += np.rint(bits.T @ bits).astype(np.int64)
+    fires = np.diag(co)
+    union = fires[:, None] + fires[None, :] - co
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jac = np.where(union > 0, co / union, 0.0)
+    graph = nx.Graph()
+    graph.add_nodes_from(range(n_units))
+    i, j = np.nonzero(np.triu(jac >= threshold, k=1))
+    graph.add_edges_from(zip(i.tolist(), j.tolist()))
+    return [sorted(c) for c in nx.connected_components(graph) if len(c) > 1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Interactions between adjacent layers
+
+
+def adjacent_pairs(arch: str) -> list[tuple[str, str]]:
+    """(source, target) layer pairs along the computation through the hidden layer."""
+    if arch == "relu_mlp":
+        return [("latent", "hidden_pre"), ("hidden_pre", "resid")]
+    if arch == "bilinear":
+        return [("latent", "hidden"), ("hidden", "resid")]
+    return []
+
+
+def layer_jacobians(model, h: torch.Tensor, src: str, dst: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(J [n, w_dst, w_src], f_src [n, w_src], f_dst [n, w_dst]) of one layer pair, float64; the
+    path through the hidden layer (the residual skip from latent to resid is not an edge here)."""
+    p = {k: v.detach().double() for k, v in model.named_parameters()}
+    acts = {k: v.detach().double() for k, v in model.double().layers_from_latent(h.double()).items()}
+    model.float()
+    n = h.shape[0]
+    if (src, dst) == ("latent", "hidden_pre"):
+        J = p["W_in"].expand(n, -1, -1)
+    elif (src, dst) == ("hidden_pre", "resid"):
+        J = p["W_out"][None] * (acts["hidden_pre"] > 0).double()[:, None, :]
+    elif (src, dst) == ("latent", "hidden"):
+        J = acts["hidden_right"][:, :, None] * p["L"][None] + acts["hidden_left"][:, :, None] * p["R"][None]
+    elif (src, dst) == ("hidden", "resid"):
+        J = p["W_out"].expand(n, -1, -1)
+    else:
+        raise ValueError(f"no edge from {src} to {dst}")
+    return J, acts[src], acts[dst]
+
+
+def folded_jacobian(J: torch.Tensor, f_src: torch.Tensor, f_dst: torch.Tensor) -> torch.Tensor:
+    """J̃ of f̃_dst = [f_dst, 1] with respect to f̃_src = [f_src, 1]: [[J, f_dst − J f_src], [0, 1]]."""
+    n, wd, ws = J.shape
+    out = torch.zeros(n, wd + 1, ws + 1, dtype=torch.float64)
+    out[:, :wd, :ws] = J
+    out[:, :wd, ws] = f_dst - torch.einsum("nds,ns->nd", J, f_src)
+    out[:, wd, ws] = 1.0
+    return out
+
+
+def edge_strengths(Jt: torch.Tensor, f_src_t: torch.Tensor, P_src: np.ndarray, P_dst: np.ndarray) -> np.ndarray:
+    """E_ij = mean over samples of (∂f̂ᵢ_dst/∂f̂ⱼ_src · f̂ⱼ_src)², with f̂ = P f̃ in each layer's basis."""
+    Ps, Pd = torch.as_tensor(P_src), torch.as_tensor(P_dst)
+    Ps_pinv = torch.linalg.pinv(Ps)
+    Jhat = Pd[None] @ Jt @ Ps_pinv[None]  # [n, r_dst, r_src]
+    fhat = f_src_t @ Ps.t()  # [n, r_src]
+    return ((Jhat * fhat[:, None, :]) ** 2).mean(0).numpy()
+
+
+def edges_for_mass(E: np.ndarray, share: float = 0.99) -> int:
+    """How many of the strongest edges hold ``share`` of the total edge mass."""
+    flat = np.sort(E.ravel())[::-1]
+    total = flat.sum()
+    if total <= 0:
+        return 0
+    return int(np.searchsorted(np.cumsum(flat), share * total) + 1)
+
+
+def modularity(edge_sets: list[tuple[str, str, np.ndarray]], seed: int = 0) -> dict:
+    """Louvain communities of the graph whose nodes are (layer, direction) and whose weighted edges
+    are the edge strengths; with Newman's modularity Q."""
+    import networkx as nx
+
+    graph = nx.Graph()
+    for src, dst, E in edge_sets:
+        graph.add_nodes_from((src, j) for j in range(E.shape[1]))
+        graph.add_nodes_from((dst, i) for i in range(E.shape[0]))
+        for i, j in zip(*np.nonzero(E > 0)):
+            graph.add_edge((dst, int(i)), (src, int(j)), weight=float(E[i, j]))
+    if graph.number_of_edges() == 0:
+        return {"n_communities": 0, "modularity": None}
+    communities = nx.community.louvain_communities(graph, weight="weight", seed=seed)
+    return {"n_communities": len(communities), "modularity": float(nx.community.modularity(graph, communities, weight="weight"))}
