@@ -57,7 +57,7 @@ def test_dry_run_real_run_and_noop_rerun(repo_root, tmp_path):
     dry = snakemake(repo_root, tmp_path, config, "-n")
     assert planned_jobs(dry.stdout + dry.stderr) == {
         "count_vocabulary": 1, "build_bows": 1, "synthetic_bows": 1, "train": 1, "compare_architectures": 1, "extract": 1,
-        "polytope": 1, "word_correlations": 1, "geometry": 1, "geometry_summary": 1, "all": 1}
+        "polytope": 1, "word_correlations": 1, "geometry": 1, "geometry_summary": 1, "interaction": 1, "all": 1}
     assert not (tmp_path / "results").exists()
 
     snakemake(repo_root, tmp_path, config)

@@ -9,7 +9,9 @@ For a layer's activations f (width w) the bias is folded in by appending a const
   the affine offset z − J f (exact where z is affine in f);
 - interaction basis: G = U D Uᵀ keeping eigenvalues above ``threshold`` × the largest, R = U D^{-1/2},
   M in whitened coordinates R⁺ M R⁺ᵀ = V Λ Vᵀ, C = R V |Λ|^{1/2} sorted by |Λ|, and C⁺.
-  Coordinates in the basis are f̂ = C⁺ f̃.
+  Coordinates in the basis are f̂ = Cᵀ f̃ (whitened coordinates Rᵀ f̃, rotated by V and scaled by
+  |Λ|^{1/2}), and C⁺ᵀ maps them back onto the data's subspace. Under a function-preserving
+  reparameterization f̃' = S f̃ of the layer, Λ and the coordinates f̂ of every sample stay the same.
 
 All expectations are accumulated in float64; eigendecompositions are float64.
 """
@@ -67,8 +69,8 @@ def degeneracy(vals: np.ndarray, threshold: float) -> dict:
 
 @dataclass(frozen=True)
 class InteractionBasis:
-    C: np.ndarray  # [w + 1, r]: basis directions (columns) in f̃ coordinates
-    Cpinv: np.ndarray  # [r, w + 1]: coordinates f̂ = C⁺ f̃
+    C: np.ndarray  # [w + 1, r]: coordinates f̂ = Cᵀ f̃
+    Cpinv: np.ndarray  # [r, w + 1]: f̃ = C⁺ᵀ f̂ on the data's subspace
     Lambda: np.ndarray  # [r], sorted by descending |Λ|
     kept: int
 

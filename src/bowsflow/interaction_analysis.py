@@ -130,7 +130,7 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
             figures["edge_mass"][key] = {}
             for name in ("interaction", "neuron", "pca"):
                 P = {
-                    "interaction": lambda L: bases[L][0].Cpinv,
+                    "interaction": lambda L: bases[L][0].C.T,
                     "neuron": lambda L: np.eye(bases[L][0].C.shape[0]),
                     "pca": lambda L: bases[L][1].T,
                 }[name]

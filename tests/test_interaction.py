@@ -1,0 +1,143 @@
+import numpy as np
+import pytest
+import torch
+
+from bowsflow.interaction import (
+    cofiring_groups,
+    cofiring_summary,
+    dask_gram,
+    degeneracy,
+    edges_for_mass,
+    eigh_descending,
+    gram_from_moments,
+    interaction_basis,
+    jaccard_groups,
+    jacobian_gram,
+)
+from bowsflow.models import build_model
+from bowsflow.polytope import pack_codes
+
+
+def test_gram_eigenvalues_equal_numpy_on_a_chunked_store(tmp_path):
+    import dask.array as da
+    import xarray as xr
+    import zarr
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 6)).astype(np.float32)
+    z = zarr.create_array(str(tmp_path / "x.zarr"), shape=X.shape, chunks=(128, 6), dtype="f4")
+    z[:] = X
+    data = da.from_zarr(str(tmp_path / "x.zarr"))
+    Xt = np.c_[X.astype(np.float64), np.ones(1000)]
+    ref = Xt.T @ Xt / 1000
+    G = dask_gram(data, threads=2)
+    np.testing.assert_allclose(G, ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(eigh_descending(G)[0], np.sort(np.linalg.eigvalsh(ref))[::-1], rtol=1e-10, atol=1e-12)
+    X64 = X.astype(np.float64)
+    Xc = np.c_[X64 - X64.mean(0), np.ones(1000)]
+    np.testing.assert_allclose(dask_gram(data, centred=True), Xc.T @ Xc / 1000, atol=1e-12)
+
+
+def test_planted_degeneracies_are_counted_exactly():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(500, 4))
+    X = np.c_[base, base[:, 0], np.zeros(500), base[:, 1] + 2 * base[:, 2]]  # duplicate, dead, dependent
+    G = gram_from_moments(X.T @ X, X.sum(0), 500)
+    vals, _ = eigh_descending(G)
+    assert degeneracy(vals, 1e-9)["n_below_threshold"] == 3
+    # ReLU co-firing: duplicated neurons and identical firing sets group; dead units apart
+    pre = np.c_[base, base[:, 0], -np.ones(500), 2 * base[:, 1], base[:, 3] + 0.01 * (base[:, 3] > 0)]
+    codes = pack_codes(pre)
+    groups = cofiring_groups([codes[:170], codes[170:340], codes[340:]], pre.shape[1])
+    fires = (pre > 0).sum(0)
+    info = cofiring_summary(groups, fires)
+    assert sorted(map(sorted, [g for g in groups if len(g) > 1])) == [[0, 4], [1, 6], [3, 7]]
+    assert info["n_dead"] == 1 and info["n_groups_identical_firing"] == 3 and info["n_units_in_groups"] == 6
+
+
+def test_jaccard_groups():
+    f = np.zeros((10, 4), dtype=bool)
+    f[:5, 0] = True
+    f[:4, 1] = True  # Jaccard(0, 1) = 4/5
+    f[5:, 2] = True
+    codes = pack_codes(f.astype(float))
+    assert jaccard_groups([codes], 4, 0.75) == [[0, 1]]
+    assert jaccard_groups([codes], 4, 0.9) == []
+
+
+def test_jacobian_gram_closed_form_for_tied_autoencoder():
+    """With the output ReLU, M = E[Jᵀ J] = W diag(p) Wᵀ on the latent block, p_i the share of samples
+    on which output unit i fires."""
+    torch.manual_seed(0)
+    model = build_model("tied_ae", 12, 3)
+    with torch.no_grad():
+        model.b.uniform_(-1, 1)
+    h = np.random.default_rng(0).normal(size=(300, 3))
+    S, n = jacobian_gram(model, h, "latent", through_output_relu=True, batch_size=64)
+    W = model.W.detach().double().numpy()
+    p = (h @ W + model.b.detach().double().numpy() > 0).mean(0)
+    np.testing.assert_allclose(S[:3, :3] / n, W @ np.diag(p) @ W.T, rtol=1e-10, atol=1e-12)
+    S2, _ = jacobian_gram(model, h, "latent")  # without the ReLU: WWᵀ, the same for every sample
+    np.testing.assert_allclose(S2[:3, :3] / 300, W @ W.T, rtol=1e-10)
+
+
+def _basis(model, h, layer):
+    import dask.array as da
+
+    acts = model.double().layers_from_latent(torch.as_tensor(h))
+    f = acts[layer].detach().numpy()
+    model.float()
+    G = dask_gram(da.from_array(f, chunks=(64, -1)))
+    S, n = jacobian_gram(model, h, layer)
+    return interaction_basis(G, S / n, 1e-12), f
+
+
+def test_lambda_is_invariant_under_function_preserving_reparameterizations():
+    torch.manual_seed(0)
+    model = build_model("relu_mlp", 15, 3, 5)
+    h = np.random.default_rng(0).normal(size=(400, 3))
+    ref, f = _basis(model, h, "hidden_pre")
+    # rescale hidden unit 2 by s > 0 and counter-scale the next weights: the same function
+    s = 3.0
+    with torch.no_grad():
+        model.W_in[2] *= s
+        model.b_in[2] *= s
+        model.W_out[:, 2] /= s
+    new, f2 = _basis(model, h, "hidden_pre")
+    np.testing.assert_allclose(f2[:, 2], s * f[:, 2], rtol=1e-5, atol=1e-6)  # float32 weights
+    np.testing.assert_allclose(new.Lambda, ref.Lambda, rtol=1e-6, atol=1e-10)
+    # the directions map accordingly: every sample has the same coordinates f̂ = Cᵀ f̃ in both
+    # (up to each direction's sign); C' = S⁻¹ C on the data's subspace (f spans 4 of 6 dimensions)
+    coords = np.c_[f, np.ones(len(f))] @ ref.C
+    coords2 = np.c_[f2, np.ones(len(f2))] @ new.C
+    for k in range(coords.shape[1]):
+        sign = np.sign(coords[:, k] @ coords2[:, k])
+        np.testing.assert_allclose(coords2[:, k], sign * coords[:, k], rtol=1e-4, atol=1e-5)
+
+
+def test_lambda_is_invariant_under_a_rotation_of_a_linear_subspace():
+    """Rotating the latent space of a tied autoencoder (W → QW) changes no output: Λ stays and
+    C → diag(Q, 1) C (= S⁻ᵀ C for S = diag(Q, 1)), so every sample keeps its coordinates Cᵀ f̃."""
+    torch.manual_seed(1)
+    model = build_model("tied_ae", 10, 3)
+    with torch.no_grad():
+        model.b.uniform_(-0.5, 0.5)
+    x = (np.random.default_rng(2).random((300, 10)) < 0.3).astype(np.float64)
+    h = x @ model.W.detach().double().numpy().T
+    ref, _ = _basis(model, h, "latent")
+    Q = np.linalg.qr(np.random.default_rng(3).normal(size=(3, 3)))[0]
+    with torch.no_grad():
+        model.W.copy_(torch.as_tensor(Q, dtype=torch.float32) @ model.W)
+    new, _ = _basis(model, h @ Q.T, "latent")
+    np.testing.assert_allclose(new.Lambda, ref.Lambda, rtol=1e-5, atol=1e-9)
+    block = np.eye(4)
+    block[:3, :3] = Q
+    mapped = block @ ref.C
+    for k in range(ref.C.shape[1]):
+        sign = np.sign(mapped[:, k] @ new.C[:, k])
+        np.testing.assert_allclose(new.C[:, k], sign * mapped[:, k], rtol=1e-4, atol=1e-5)
+
+
+def test_edges_for_mass():
+    assert edges_for_mass(np.array([[5.0, 0.0], [0.04, 0.01]]), 0.99) == 1
+    assert edges_for_mass(np.array([[1.0, 1.0], [1.0, 1.0]]), 0.99) == 4
