@@ -35,6 +35,10 @@ include: "rules/polytope.smk"
 include: "rules/geometry.smk"
 include: "rules/bilinear.smk"
 include: "rules/interaction.smk"
+include: "rules/summary.smk"
+
+
+report: "report/workflow.rst"
 
 
 rule all:
@@ -48,4 +52,5 @@ rule all:
         geometry_targets(),
         bilinear_targets(),
         interaction_targets(),
+        summary_targets(),
     localrule: True

@@ -119,3 +119,7 @@ def bilinear_targets():
 
 def interaction_targets():
     return expand("results/analysis/{model}/interaction.json", model=sorted(MODELS))
+
+
+def summary_targets():
+    return ["results/summary.tsv"] if MODELS else []

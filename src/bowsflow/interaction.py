@@ -39,14 +39,42 @@ def gram_from_moments(xtx: np.ndarray, sums: np.ndarray, n: int, centred: bool =
     return G
 
 
-def dask_gram(data, centred: bool = False, threads: int = 1) -> np.ndarray:
-    """G of a dask array [n, w] of activations, reduced over its sample chunks in float64."""
-    import dask
+def _chunk_moments(block: np.ndarray, product_dtype) -> np.ndarray:
+    """[1, w·w + w] float64: XᵀX and the column sums of one chunk (its product in product_dtype)."""
+    x = np.asarray(block).astype(product_dtype, copy=False)
+    xtx = (x.T @ x).astype(np.float64)
+    return np.concatenate([xtx.ravel(), x.sum(axis=0, dtype=np.float64)])[None, :]
 
-    x = data.astype(np.float64)
-    with dask.config.set(scheduler="threads", num_workers=threads):
-        xtx, sums = dask.compute(x.T @ x, x.sum(axis=0))
-    return gram_from_moments(np.asarray(xtx), np.asarray(sums), int(data.shape[0]), centred)
+
+def _zarr_chunk_moments(array, lo: int, hi: int, product_dtype) -> np.ndarray:
+    return _chunk_moments(array[lo:hi], product_dtype)
+
+
+def dask_gram(data, centred: bool = False, threads: int = 1, product_dtype=np.float64) -> np.ndarray:
+    """G of activations [n, w] — a zarr array (read chunk by chunk inside the tasks) or a dask array:
+    each sample chunk's XᵀX and column sums in one task (products in ``product_dtype``; float32 is
+    faster on CPUs), summed across chunks in float64 by dask's tree reduction. With a zarr array a
+    chunk exists only inside the task that reads it, so memory is a few chunks whatever n."""
+    import dask
+    import dask.array as da
+    from threadpoolctl import threadpool_limits
+
+    n, w = (int(s) for s in data.shape)
+    if isinstance(data, da.Array):
+        data = data.rechunk({1: -1})
+        parts = data.map_blocks(
+            _chunk_moments, product_dtype, dtype=np.float64, chunks=((1,) * data.numblocks[0], (w * w + w,))
+        )
+    else:
+        step = int(data.chunks[0])
+        parts = da.concatenate([
+            da.from_delayed(dask.delayed(_zarr_chunk_moments)(data, lo, min(lo + step, n), product_dtype), (1, w * w + w), np.float64)
+            for lo in range(0, n, step)
+        ])
+    # one BLAS thread per task: the chunks are the parallelism
+    with dask.config.set(scheduler="threads", num_workers=threads), threadpool_limits(1 if threads > 1 else None):
+        total = parts.sum(axis=0).compute()
+    return gram_from_moments(total[: w * w].reshape(w, w), total[w * w :], n, centred)
 
 
 def eigh_descending(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,7 @@ LAYERS = {"tied_ae": ("latent",), "relu_mlp": ("latent", "hidden_pre", "resid"),
 @dataclass(frozen=True)
 class InteractionOptions:
     centred: bool = False
+    gram_products: str = "float64"  # float64 | float32 (faster; sums across chunks stay float64)
     threshold: float = 1e-10  # relative: eigenvalues below threshold × the largest are dropped / counted
     degeneracy_threshold: float = 1e-6
     through_output_relu: bool = False
@@ -62,7 +63,7 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
         if layer not in acts.variables:
             summary["layers"][layer] = {"skipped": "not in the activation store (extract.layers)"}
             continue
-        G = dask_gram(acts[layer].data, options.centred, threads)
+        G = dask_gram(zarr.open_group(str(acts_path), mode="r")[layer], options.centred, threads, np.dtype(options.gram_products))
         S, count = jacobian_gram(model, h_jac, layer, options.through_output_relu, options.jacobian_batch)
         M = S / count
         g_vals, g_vecs = eigh_descending(G)

@@ -1,0 +1,32 @@
+# Every model and lens: the headline numbers in one table.
+
+
+rule summary:
+    input:
+        configs=expand("results/models/{model}/config.json", model=sorted(MODELS)),
+        metrics=expand("results/models/{model}/metrics.json", model=sorted(MODELS)),
+        polytope=expand("results/analysis/{model}/polytope.json", model=sorted(MODELS)),
+        interaction=expand(
+            "results/analysis/{model}/interaction.json", model=sorted(MODELS)
+        ),
+        geometry=expand("results/analysis/{model}/geometry.json", model=sorted(MODELS)),
+        bilinear=bilinear_targets(),
+    output:
+        table=report(
+            "results/summary.tsv",
+            caption="../report/summary.rst",
+            category="Summary",
+        ),
+    log:
+        "results/logs/summary.log",
+    benchmark:
+        "results/benchmarks/summary.tsv"
+    localrule: True
+    conda:
+        "../envs/bowsflow.yaml"
+    params:
+        names=sorted(MODELS),
+    message:
+        "Summary of every model and lens"
+    script:
+        "../workflow_scripts/summary.py"
