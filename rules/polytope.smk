@@ -1,4 +1,29 @@
-# Activation store -> polytope codes and the polytope-lens analyses.
+# Activation store -> polytope codes (no parameters: the interaction analysis reads them too) ->
+# the polytope-lens analyses.
+
+
+rule polytope_codes:
+    input:
+        activations="results/activations/{model}.zarr",
+        checkpoint="results/models/{model}/model.safetensors",
+    output:
+        codes=directory("results/analysis/{model}/polytope.zarr"),
+    log:
+        "results/logs/polytope_codes/{model}.log",
+    benchmark:
+        "results/benchmarks/polytope_codes/{model}.tsv"
+    wildcard_constraints:
+        model=name_pattern([re.escape(m) for m in MODELS]),
+    conda:
+        "../envs/bowsflow.yaml"
+    threads: config["analysis"]["threads"]
+    resources:
+        mem_mb=model_mem_mb,
+        runtime=30,
+    message:
+        "Polytope codes of model {wildcards.model}"
+    script:
+        "../workflow_scripts/polytope_codes.py"
 
 
 rule polytope:
@@ -6,8 +31,8 @@ rule polytope:
         activations="results/activations/{model}.zarr",
         checkpoint="results/models/{model}/model.safetensors",
         bows=model_store,
+        codes="results/analysis/{model}/polytope.zarr",
     output:
-        codes=directory("results/analysis/{model}/polytope.zarr"),
         summary="results/analysis/{model}/polytope.json",
         rank_frequency=report(
             "results/analysis/{model}/polytope_rank_frequency.png",

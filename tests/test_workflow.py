@@ -57,7 +57,7 @@ def test_dry_run_real_run_and_noop_rerun(repo_root, tmp_path):
     dry = snakemake(repo_root, tmp_path, config, "-n")
     assert planned_jobs(dry.stdout + dry.stderr) == {
         "count_vocabulary": 1, "build_bows": 1, "synthetic_bows": 1, "train": 1, "compare_architectures": 1, "extract": 1,
-        "polytope": 1, "word_correlations": 1, "geometry": 1, "geometry_summary": 1, "interaction": 1, "all": 1}
+        "polytope_codes": 1, "polytope": 1, "word_correlations": 1, "geometry": 1, "geometry_summary": 1, "interaction": 1, "summary": 1, "all": 1}
     assert not (tmp_path / "results").exists()
 
     snakemake(repo_root, tmp_path, config)
@@ -86,11 +86,51 @@ def test_dry_run_real_run_and_noop_rerun(repo_root, tmp_path):
     snakemake(repo_root, tmp_path, config, "--forcerun", "train")
     assert (model_dir / "model.safetensors").read_bytes() == first_bytes
 
+    # one analysis parameter re-runs that analysis and the tables built from it, nothing upstream
+    for section, key, value, expected in [
+        ("polytope", "n_pairs", 123, {"polytope": 1, "summary": 1, "all": 1}),
+        ("geometry", "top_k", 7, {"geometry": 1, "geometry_summary": 1, "summary": 1, "all": 1}),
+        ("interaction", "edge_samples", 50, {"interaction": 1, "summary": 1, "all": 1}),
+    ]:
+        changed = tiny_config(tmp_path)
+        changed["analysis"] = {section: {key: value}}
+        dry = snakemake(repo_root, tmp_path, changed, "-n")
+        assert planned_jobs(dry.stdout + dry.stderr) == expected, (section, dry.stdout[-2000:])
+
+    # the report: every figure is embedded and the page renders in a headless browser
+    report = tmp_path / "results" / "report.html"
+    snakemake(repo_root, tmp_path, config, "--report", str(report))
+    html = report.read_text()
+    figures = sorted(p.name for p in (tmp_path / "results").rglob("*.png"))
+    assert len(figures) >= 9
+    for name in figures:
+        assert name in html, name
+    check_report_renders(report, tmp_path / "report.png")
+
     # a new window re-runs the store only; a new vocabulary size re-counts too
     changed = snakemake(repo_root, tmp_path, tiny_config(tmp_path, window={"unit": "lines", "size": 1, "stride": 1}), "-n")
     assert planned_jobs(changed.stdout + changed.stderr) == {"build_bows": 1, "all": 1}
     changed = snakemake(repo_root, tmp_path, tiny_config(tmp_path, vocab_size=10), "-n")
     assert planned_jobs(changed.stdout + changed.stderr) == {"count_vocabulary": 1, "build_bows": 1, "all": 1}
+
+
+def check_report_renders(report, screenshot):
+    """Headless Chromium opens the report and paints it (a screenshot with many colours, not a blank
+    or an error page); skipped where Chromium is not installed."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return
+    out = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={screenshot}", "--window-size=1200,900", report.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert screenshot.exists(), out.stderr[-2000:]
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(screenshot)[..., :3].reshape(-1, 3)
+    assert len(np.unique((pixels * 255).astype(np.uint8), axis=0)) > 50  # a painted page, not a blank
 
 
 def test_bad_config_fails_before_any_job(repo_root, tmp_path):

@@ -13,7 +13,7 @@ summary, figures = analyze_polytope(
     snakemake.input.activations,
     snakemake.input.bows,
     snakemake.input.checkpoint,
-    snakemake.output.codes,
+    snakemake.input.codes,
     PolytopeOptions(**options),
     threads=snakemake.threads,
 )

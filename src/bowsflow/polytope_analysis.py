@@ -82,7 +82,8 @@ def write_codes(acts, model, out: Path, threads: int) -> list[str]:
 
 
 def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: PolytopeOptions = PolytopeOptions(), threads: int = 1):
-    """Run every polytope analysis; returns (summary, figures) — figures holds the plotted arrays."""
+    """Run every polytope analysis; returns (summary, figures) — figures holds the plotted arrays.
+    The codes store at ``codes_path`` is read (written first when it does not exist)."""
     import xarray as xr
     import zarr
 
@@ -92,7 +93,9 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
     acts = xr.open_zarr(acts_path)
     arch = acts.attrs["arch"]
     rng = np.random.default_rng(options.seed)
-    layers = write_codes(acts, model, Path(codes_path), threads)
+    layers = list(relu_layers(arch))
+    if not Path(codes_path).exists():
+        write_codes(acts, model, Path(codes_path), threads)
     codes_group = zarr.open_group(str(codes_path), mode="r")
     bows_group = zarr.open_group(str(bows_path), mode="r")
     words = [str(w) for w in np.asarray(bows_group["word"][:])]

@@ -1,0 +1,13 @@
+"""Snakemake script: the packed polytope codes of one model's ReLU layers."""
+
+from pathlib import Path
+
+import xarray as xr
+
+from bowsflow.checkpoints import load_model
+from bowsflow.polytope_analysis import write_codes
+from bowsflow.script_logging import log_to_file
+
+log_to_file(snakemake.log[0])
+model, _ = load_model(snakemake.input.checkpoint)
+write_codes(xr.open_zarr(snakemake.input.activations), model, Path(snakemake.output.codes), snakemake.threads)
