@@ -9,6 +9,7 @@ Resolved, typed options come from :func:`bows_options` and friends, as frozen da
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -200,13 +201,18 @@ def model_specs(config: dict) -> dict[str, dict]:
     return specs
 
 
-def _check_model(spec: dict, key: str, config: dict) -> None:
+@functools.lru_cache(maxsize=1)
+def _model_validator():
+    """The schema's model definition as a validator, built once (a DAG may hold hundreds of models)."""
     from jsonschema import Draft202012Validator
 
     with open(schema_path(), encoding="utf-8") as f:
         schema = yaml.safe_load(f)
-    validator = Draft202012Validator({"$ref": "#/$defs/model", "$defs": schema["$defs"]})
-    errors = sorted(validator.iter_errors(spec), key=lambda e: list(e.absolute_path))
+    return Draft202012Validator({"$ref": "#/$defs/model", "$defs": schema["$defs"]})
+
+
+def _check_model(spec: dict, key: str, config: dict) -> None:
+    errors = sorted(_model_validator().iter_errors(spec), key=lambda e: list(e.absolute_path))
     if errors:
         e = errors[0]
         where = ".".join([key, *map(str, e.absolute_path)])
