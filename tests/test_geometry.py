@@ -116,3 +116,33 @@ def test_synthetic_circle_with_m2_recovers_the_cyclic_order_exactly(tmp_path):
     W = result.model.W.detach().double().numpy()
     assert cyclic_order_recovered(W.T) == 1.0
     assert synthetic_regime(W)["regime"] == "ring"
+
+
+def test_umap_is_used_when_installed(monkeypatch, tmp_path):
+    """umap-learn is optional: without it the map is PCA only; with it (here a stand-in module)
+    the directions are embedded with the paper's settings (cosine metric, 15 neighbours)."""
+    import sys
+    import types
+
+    from bowsflow.geometry import umap_2d
+    from bowsflow.plots import map_figure
+
+    monkeypatch.setitem(sys.modules, "umap", None)  # import fails
+    points = np.random.default_rng(0).normal(size=(40, 5))
+    assert umap_2d(points) is None
+    calls = {}
+
+    class FakeUMAP:
+        def __init__(self, **kwargs):
+            calls.update(kwargs)
+
+        def fit_transform(self, x):
+            return x[:, :2]
+
+    monkeypatch.setitem(sys.modules, "umap", types.SimpleNamespace(UMAP=FakeUMAP))
+    xy = umap_2d(points, seed=3)
+    assert calls == {"n_neighbors": 15, "metric": "cosine", "n_components": 2, "random_state": 3}
+    np.testing.assert_array_equal(xy, points[:, :2])
+    m = {"xy": pca_2d(points), "umap": xy, "labelled": np.array([0, 1]), "labels": np.array([0, 0]), "names": ["a"]}
+    map_figure(m, tmp_path / "map.png")
+    assert (tmp_path / "map.png").stat().st_size > 1000

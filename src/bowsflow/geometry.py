@@ -146,3 +146,14 @@ def silhouette_cosine(W: np.ndarray, labels: np.ndarray) -> float:
     if len(np.unique(labels)) < 2 or len(labels) < 3:
         return float("nan")
     return float(silhouette_score(W.T, labels, metric="cosine"))
+
+
+def umap_2d(points: np.ndarray, seed: int = 0) -> np.ndarray | None:
+    """[k, 2] UMAP embedding of points [k, d] (cosine metric, 15 neighbours, as the BOWS paper), or
+    None when umap-learn is not installed (it is optional: pip install umap-learn)."""
+    try:
+        import umap
+    except ImportError:
+        return None
+    reducer = umap.UMAP(n_neighbors=min(15, max(2, len(points) - 1)), metric="cosine", n_components=2, random_state=seed)
+    return np.asarray(reducer.fit_transform(points))

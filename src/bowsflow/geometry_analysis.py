@@ -16,6 +16,7 @@ from .geometry import (
     silhouette_cosine,
     structure_measure,
     synthetic_regime,
+    umap_2d,
     upper_triangle_spearman,
 )
 
@@ -151,7 +152,9 @@ def analyze_geometry(checkpoint, bows_path, correlations_path, options: Geometry
         "n_words": len(labelled),
         "silhouette_cosine": silhouette_cosine(W[:, labelled], labels) if labelled else None,
     }
-    figures["map"] = {"xy": pca_2d(W.T), "labelled": np.array(labelled, dtype=int), "labels": labels, "names": names}
+    figures["map"] = {"xy": pca_2d(W.T), "labelled": np.array(labelled, dtype=int), "labels": labels, "names": names,
+                      "umap": umap_2d(W.T, options.seed)}
+    summary["clusters"]["umap"] = figures["map"]["umap"] is not None
 
     # 6. synthetic regimes
     if synthetic:

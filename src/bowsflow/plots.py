@@ -136,17 +136,20 @@ def cycles_figure(cycles: dict, path, title: str = "") -> None:
 
 
 def map_figure(m: dict, path, title: str = "") -> None:
-    """2-D PCA map of all feature directions, category words coloured."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=120)
-    ax.scatter(m["xy"][:, 0], m["xy"][:, 1], s=2, c="0.8")
-    for k, name in enumerate(m["names"]):
-        sel = m["labelled"][m["labels"] == k]
-        if sel.size:
-            ax.scatter(m["xy"][sel, 0], m["xy"][sel, 1], s=12, label=name)
-    ax.set_xlabel("PC 1")
-    ax.set_ylabel("PC 2")
-    ax.legend(frameon=False, fontsize=7, markerscale=1.5)
-    ax.set_title(title, fontsize=10)
+    """2-D map of all feature directions (PCA; and UMAP beside it when umap-learn is installed),
+    category words coloured."""
+    maps = [("PCA", m["xy"])] + ([("UMAP (cosine)", m["umap"])] if m.get("umap") is not None else [])
+    fig, axes = plt.subplots(1, len(maps), figsize=(5.5 * len(maps), 4.5), dpi=120, squeeze=False)
+    for ax, (name_map, xy) in zip(axes[0], maps):
+        ax.scatter(xy[:, 0], xy[:, 1], s=2, c="0.8")
+        for k, name in enumerate(m["names"]):
+            sel = m["labelled"][m["labels"] == k]
+            if sel.size:
+                ax.scatter(xy[sel, 0], xy[sel, 1], s=12, label=name)
+        ax.set_xlabel(f"{name_map} 1")
+        ax.set_ylabel(f"{name_map} 2")
+        ax.legend(frameon=False, fontsize=7, markerscale=1.5)
+    fig.suptitle(title, fontsize=10)
     _save(fig, path)
 
 
