@@ -25,7 +25,7 @@ rule bilinear:
             [re.escape(m) for m in MODELS if MODELS[m]["arch"] == "bilinear"]
         ),
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/analysis.yaml"
     threads: config["analysis"]["threads"]
     resources:
         mem_mb=lambda wc: 1500 + 3 * config["analysis"]["bilinear"]["max_array_mb"],

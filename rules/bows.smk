@@ -14,7 +14,7 @@ rule count_vocabulary:
     wildcard_constraints:
         corpus=name_pattern(TEXT_CORPORA),
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/bows.yaml"
     threads: 2
     resources:
         mem_mb=2000,
@@ -42,7 +42,7 @@ rule build_bows:
     wildcard_constraints:
         corpus=name_pattern(TEXT_CORPORA),
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/bows.yaml"
     threads: 2
     resources:
         mem_mb=bows_store_mem_mb,
@@ -67,7 +67,7 @@ rule synthetic_bows:
     wildcard_constraints:
         corpus=name_pattern(SYNTHETIC_CORPORA),
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/bows.yaml"
     threads: 1
     resources:
         mem_mb=1000,

@@ -14,7 +14,7 @@ rule extract:
     wildcard_constraints:
         model=name_pattern([re.escape(m) for m in MODELS]),
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/torch.yaml"
     threads: 2
     resources:
         mem_mb=model_mem_mb,

@@ -13,7 +13,7 @@ rule word_correlations:
     wildcard_constraints:
         corpus=name_pattern(CORPORA),
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/analysis.yaml"
     threads: config["analysis"]["threads"]
     resources:
         mem_mb=correlations_mem_mb,
@@ -68,7 +68,7 @@ rule geometry:
     wildcard_constraints:
         model=name_pattern([re.escape(m) for m in MODELS]),
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=correlations_mem_mb,
@@ -99,7 +99,7 @@ rule geometry_summary:
         "results/benchmarks/geometry_summary.tsv"
     localrule: True
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/analysis.yaml"
     params:
         names=sorted(MODELS),
     message:

@@ -22,7 +22,7 @@ rule interaction:
     wildcard_constraints:
         model=name_pattern([re.escape(m) for m in MODELS]),
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/analysis.yaml"
     threads: config["analysis"]["threads"]
     resources:
         mem_mb=model_mem_mb,

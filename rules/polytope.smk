@@ -15,7 +15,7 @@ rule polytope_codes:
     wildcard_constraints:
         model=name_pattern([re.escape(m) for m in MODELS]),
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/analysis.yaml"
     threads: config["analysis"]["threads"]
     resources:
         mem_mb=model_mem_mb,
@@ -59,7 +59,7 @@ rule polytope:
     wildcard_constraints:
         model=name_pattern([re.escape(m) for m in MODELS]),
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/analysis.yaml"
     threads: config["analysis"]["threads"]
     resources:
         mem_mb=model_mem_mb,

@@ -23,7 +23,7 @@ rule summary:
         "results/benchmarks/summary.tsv"
     localrule: True
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/analysis.yaml"
     params:
         names=sorted(MODELS),
     message:

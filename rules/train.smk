@@ -22,7 +22,7 @@ rule train:
     wildcard_constraints:
         model=name_pattern([re.escape(m) for m in MODELS]),
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/torch.yaml"
     threads: model_threads
     resources:
         mem_mb=model_mem_mb,
@@ -56,7 +56,7 @@ rule compare_architectures:
         "results/benchmarks/compare_architectures.tsv"
     localrule: True
     conda:
-        "../envs/bowsflow.yaml"
+        "../envs/torch.yaml"
     params:
         names=sorted(MODELS),
     message:

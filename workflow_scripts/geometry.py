@@ -3,24 +3,26 @@
 from bowsflow.atomic import atomic_path
 from bowsflow.geometry_analysis import GeometryOptions, analyze_geometry
 from bowsflow.plots import cycles_figure, interference_figure, map_figure, r2_figure, similarity_figure
+from bowsflow.dask_cluster import dask_scheduler
 from bowsflow.script_logging import log_to_file
 from bowsflow.training_outputs import write_json
 
 log_to_file(snakemake.log[0])
-options = {k: v for k, v in snakemake.params.options.items() if v is not None}
-options["targets"] = tuple(options.get("targets", GeometryOptions.targets))
-summary, figures = analyze_geometry(
-    snakemake.input.checkpoint, snakemake.input.bows, snakemake.input.correlations, GeometryOptions(**options), snakemake.params.synthetic
-)
-name = snakemake.wildcards.model
-for key, draw, data in [
-    ("similarity", similarity_figure, figures),
-    ("cycles", cycles_figure, figures["cycles"]),
-    ("map", map_figure, figures["map"]),
-    ("r2", r2_figure, figures["r2"]),
-    ("interference", interference_figure, figures.get("interference")),
-]:
-    with atomic_path(snakemake.output[key]) as tmp:
-        draw(data, tmp, title=name)
-with atomic_path(snakemake.output.summary) as tmp:
-    write_json(summary, tmp)
+with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
+    options = {k: v for k, v in snakemake.params.options.items() if v is not None}
+    options["targets"] = tuple(options.get("targets", GeometryOptions.targets))
+    summary, figures = analyze_geometry(
+        snakemake.input.checkpoint, snakemake.input.bows, snakemake.input.correlations, GeometryOptions(**options), snakemake.params.synthetic
+    )
+    name = snakemake.wildcards.model
+    for key, draw, data in [
+        ("similarity", similarity_figure, figures),
+        ("cycles", cycles_figure, figures["cycles"]),
+        ("map", map_figure, figures["map"]),
+        ("r2", r2_figure, figures["r2"]),
+        ("interference", interference_figure, figures.get("interference")),
+    ]:
+        with atomic_path(snakemake.output[key]) as tmp:
+            draw(data, tmp, title=name)
+    with atomic_path(snakemake.output.summary) as tmp:
+        write_json(summary, tmp)

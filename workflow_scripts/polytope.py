@@ -3,27 +3,29 @@
 from bowsflow.atomic import atomic_path
 from bowsflow.plots import boundary_profiles, rank_frequency, scale_curve
 from bowsflow.polytope_analysis import PolytopeOptions, analyze_polytope
+from bowsflow.dask_cluster import dask_scheduler
 from bowsflow.script_logging import log_to_file
 from bowsflow.training_outputs import write_json
 
 log_to_file(snakemake.log[0])
-options = {k: v for k, v in snakemake.params.options.items() if v is not None}
-options["alphas"] = tuple(options.get("alphas", PolytopeOptions.alphas))
-summary, figures = analyze_polytope(
-    snakemake.input.activations,
-    snakemake.input.bows,
-    snakemake.input.checkpoint,
-    snakemake.input.codes,
-    PolytopeOptions(**options),
-    threads=snakemake.threads,
-)
-name = snakemake.wildcards.model
-for key, draw, data in [
-    ("rank_frequency", rank_frequency, figures["rank_frequency"]),
-    ("boundaries", boundary_profiles, figures["profiles"]),
-    ("scale", scale_curve, figures["scale"]),
-]:
-    with atomic_path(snakemake.output[key]) as tmp:
-        draw(data, tmp, title=name)
-with atomic_path(snakemake.output.summary) as tmp:
-    write_json(summary, tmp)
+with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
+    options = {k: v for k, v in snakemake.params.options.items() if v is not None}
+    options["alphas"] = tuple(options.get("alphas", PolytopeOptions.alphas))
+    summary, figures = analyze_polytope(
+        snakemake.input.activations,
+        snakemake.input.bows,
+        snakemake.input.checkpoint,
+        snakemake.input.codes,
+        PolytopeOptions(**options),
+        threads=snakemake.threads,
+    )
+    name = snakemake.wildcards.model
+    for key, draw, data in [
+        ("rank_frequency", rank_frequency, figures["rank_frequency"]),
+        ("boundaries", boundary_profiles, figures["profiles"]),
+        ("scale", scale_curve, figures["scale"]),
+    ]:
+        with atomic_path(snakemake.output[key]) as tmp:
+            draw(data, tmp, title=name)
+    with atomic_path(snakemake.output.summary) as tmp:
+        write_json(summary, tmp)

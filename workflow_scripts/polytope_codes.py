@@ -6,8 +6,10 @@ import xarray as xr
 
 from bowsflow.checkpoints import load_model
 from bowsflow.polytope_analysis import write_codes
+from bowsflow.dask_cluster import dask_scheduler
 from bowsflow.script_logging import log_to_file
 
 log_to_file(snakemake.log[0])
-model, _ = load_model(snakemake.input.checkpoint)
-write_codes(xr.open_zarr(snakemake.input.activations), model, Path(snakemake.output.codes), snakemake.threads)
+with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
+    model, _ = load_model(snakemake.input.checkpoint)
+    write_codes(xr.open_zarr(snakemake.input.activations), model, Path(snakemake.output.codes), snakemake.threads)

@@ -5,16 +5,18 @@ import xarray as xr
 
 from bowsflow.geometry import word_correlations
 from bowsflow.provenance import provenance_attrs
+from bowsflow.dask_cluster import dask_scheduler
 from bowsflow.script_logging import log_to_file
 from bowsflow.stores import write_dataset
 
 log_to_file(snakemake.log[0])
-bows = xr.open_zarr(snakemake.input.store)
-corr, freq, n = word_correlations(bows["bows"], threads=snakemake.threads)
-words = np.asarray([str(w) for w in bows.word.values], dtype=object)
-ds = xr.Dataset(
-    {"correlation": (("word", "word2"), corr.astype(np.float32)), "frequency": ("word", freq)},
-    coords={"word": words, "word2": words},
-    attrs=provenance_attrs({"bows_config_hash": bows.attrs.get("config_hash")}, n_samples=n),
-)
-write_dataset(ds, snakemake.output.store)
+with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
+    bows = xr.open_zarr(snakemake.input.store)
+    corr, freq, n = word_correlations(bows["bows"], threads=snakemake.threads)
+    words = np.asarray([str(w) for w in bows.word.values], dtype=object)
+    ds = xr.Dataset(
+        {"correlation": (("word", "word2"), corr.astype(np.float32)), "frequency": ("word", freq)},
+        coords={"word": words, "word2": words},
+        attrs=provenance_attrs({"bows_config_hash": bows.attrs.get("config_hash")}, n_samples=n),
+    )
+    write_dataset(ds, snakemake.output.store)

@@ -15,11 +15,13 @@ def word_correlations(bows, threads: int = 1) -> tuple[np.ndarray, np.ndarray, i
     ``bows`` DataArray (sample, word), reduced chunk by chunk with dask in float64."""
     import dask
 
+    from .dask_cluster import compute_context
+
     x = bows.data.astype(np.float32)
     n = int(x.shape[0])
     gram = x.T @ x  # a dask reduction over the sample chunks
     sums = x.sum(axis=0, dtype=np.float64)
-    with dask.config.set(scheduler="threads", num_workers=threads):
+    with compute_context(threads):
         gram, sums = dask.compute(gram, sums)
     return correlation_from_moments(np.asarray(gram, dtype=np.float64), np.asarray(sums), n), np.asarray(sums) / n, n
 

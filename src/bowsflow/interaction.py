@@ -59,6 +59,8 @@ def dask_gram(data, centred: bool = False, threads: int = 1, product_dtype=np.fl
     import dask.array as da
     from threadpoolctl import threadpool_limits
 
+    from .dask_cluster import compute_context
+
     n, w = (int(s) for s in data.shape)
     if isinstance(data, da.Array):
         data = data.rechunk({1: -1})
@@ -72,7 +74,7 @@ def dask_gram(data, centred: bool = False, threads: int = 1, product_dtype=np.fl
             for lo in range(0, n, step)
         ])
     # one BLAS thread per task: the chunks are the parallelism
-    with dask.config.set(scheduler="threads", num_workers=threads), threadpool_limits(1 if threads > 1 else None):
+    with compute_context(threads), threadpool_limits(1 if threads > 1 else None):
         total = parts.sum(axis=0).compute()
     return gram_from_moments(total[: w * w].reshape(w, w), total[w * w :], n, centred)
 

@@ -23,8 +23,8 @@ def consolidate(path: str | Path) -> None:
 def write_dataset(ds, path: str | Path, threads: int = 1, encoding: dict | None = None) -> None:
     """Write ``ds`` to ``path`` (a temporary sibling first, renamed when complete), computing dask
     arrays with ``threads`` threads."""
-    import dask
+    from .dask_cluster import compute_context
 
-    with atomic_path(path) as tmp, dask.config.set(scheduler="threads", num_workers=threads):
+    with atomic_path(path) as tmp, compute_context(threads):
         ds.to_zarr(str(tmp), zarr_format=3, consolidated=False, encoding=encoding or {})
         consolidate(tmp)

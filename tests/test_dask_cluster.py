@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from bowsflow.dask_cluster import dask_scheduler
+from bowsflow.interaction import dask_gram
+
+
+def data():
+    import dask.array as da
+
+    x = np.random.default_rng(0).normal(size=(600, 5))
+    return x, da.from_array(x, chunks=(100, 5))
+
+
+def reference(x):
+    xt = np.c_[x, np.ones(len(x))]
+    return xt.T @ xt / len(x)
+
+
+def test_default_is_the_threaded_scheduler():
+    import dask
+
+    x, d = data()
+    with dask_scheduler(None, threads=2) as client:
+        assert client is None and dask.config.get("scheduler") == "threads"
+        np.testing.assert_allclose(dask_gram(d, threads=2), reference(x), rtol=1e-12)
+
+
+def test_attaches_to_an_existing_cluster():
+    distributed = pytest.importorskip("distributed")
+    x, d = data()
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with dask_scheduler({"scheduler_address": cluster.scheduler_address}) as client:
+            with distributed.get_task_stream(client) as stream:
+                G = dask_gram(d, threads=2)
+        assert len(stream.data) >= 6  # the chunks' tasks ran on the cluster, not in local threads
+    np.testing.assert_allclose(G, reference(x), rtol=1e-12)
+
+
+@pytest.mark.slurm
+def test_slurm_cluster_on_the_local_slurm():
+    pytest.importorskip("dask_jobqueue")
+    from test_slurm import slurm_available
+
+    if not slurm_available():
+        pytest.skip("no local SLURM (scripts/local-slurm.sh start)")
+    x, d = data()
+    spec = {"queue": "debug", "cores": 1, "processes": 1, "memory": "1GB", "walltime": "00:10:00", "jobs": 1, "wait_seconds": 180}
+    with dask_scheduler({"slurm": spec}) as client:
+        assert len(client.scheduler_info()["workers"]) >= 1
+        G = dask_gram(d, threads=1)
+    np.testing.assert_allclose(G, reference(x), rtol=1e-12)
