@@ -13,13 +13,14 @@ import numpy as np
 import torch
 
 from .bilinear import contraction, effective_rank, eig_sorted, interaction_matrices, output_map, unfolding_spectrum, weights, words_per_chunk
+from .word_lists import TARGET_WORDS
 
 
 @dataclass(frozen=True)
 class BilinearOptions:
     top_k: int = 8
     max_array_mb: float = 256.0
-    words: tuple = ("January", "March", "music", "football", "river", "war")
+    words: tuple = TARGET_WORDS
     n_frequent: int = 4
     n_input_words: int = 8
     eval_samples: int = 2000

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tokenizer import _TABLES, _TOKEN_RE
+from .tokenizer import _TABLES, _TOKEN_RE, join_documents
 from .windows import WindowSpec, unit_window_pairs, windows_per_group
 
 MAX_KEY_BYTES = 16
@@ -126,13 +126,8 @@ def _gather8(padded: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 def token_ids(texts: list[str], index: VocabularyIndex, with_lines: bool = False) -> TokenIds:
     """Tokenize a batch of documents and keep the tokens that are vocabulary words."""
-    encoded = [t.encode("utf-8") for t in texts]
-    n_docs = len(encoded)
-    doc_lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n_docs)
-    doc_starts = np.zeros(n_docs, dtype=np.int64)
-    if n_docs > 1:
-        np.cumsum(doc_lengths[:-1] + 1, out=doc_starts[1:])
-    raw = b"\n".join(encoded)  # one newline between documents: a token and a line separator
+    raw, doc_starts, doc_lengths = join_documents(texts)
+    n_docs = doc_starts.size
     padded = np.frombuffer(raw.translate(_TABLES[index.lowercase]) + b" " * 8, dtype=np.uint8)
     arr = padded[: len(raw)]
 

@@ -19,25 +19,16 @@ from .geometry import (
     umap_2d,
     upper_triangle_spearman,
 )
+from .word_lists import MONTHS, PLANETS, TARGET_WORDS, TOPICS, WEEKDAYS
 
-MONTHS = "January February March April May June July August September October November December".split()
-WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
-DEFAULT_CATEGORIES = {
-    "months": MONTHS,
-    "weekdays": WEEKDAYS,
-    "planets": "Mercury Venus Earth Mars Jupiter Saturn Uranus Neptune".split(),
-    "music": "album song band music singer songs guitar".split(),
-    "sport": "football team league season championship player cup".split(),
-    "war": "war army battle military forces troops".split(),
-    "science": "physics chemistry theory scientific mathematics molecules".split(),
-}
+DEFAULT_CATEGORIES = {"months": MONTHS, "weekdays": WEEKDAYS, "planets": PLANETS, **TOPICS}
 
 
 @dataclass(frozen=True)
 class GeometryOptions:
     top_k: int = 500
     max_pairs: int = 2_000_000
-    targets: tuple = ("January", "March", "music", "football", "river", "war")
+    targets: tuple = TARGET_WORDS
     n_partners: int = 5
     max_contexts: int = 5000
     r2_margin: float = 0.05

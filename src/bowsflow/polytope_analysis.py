@@ -25,15 +25,9 @@ from .polytope import (
     scale_state_changes,
     unpack_codes,
 )
+from .word_lists import MONTHS, TOPICS
 
-DEFAULT_PROBES = {
-    "months": "January February March April May June July August September October November December".split(),
-    "music": "album song band music singer songs guitar".split(),
-    "sport": "football team league season championship player cup".split(),
-    "war": "war army battle military forces troops".split(),
-    "science": "physics chemistry theory scientific mathematics molecules".split(),
-    "geography": "river mountain island lake sea coast".split(),
-}
+DEFAULT_PROBES = {"months": MONTHS, **TOPICS}
 
 
 @dataclass(frozen=True)

@@ -76,16 +76,22 @@ class TokenBatch:
     lines_per_doc: np.ndarray
 
 
-def tokenize_batch(texts: list[str], lowercase: bool = False, with_lines: bool = False) -> TokenBatch:
-    """Tokenize a batch of documents at once (see the module docstring for the definition)."""
+def join_documents(texts: list[str]) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """(UTF-8 bytes of the documents joined by one newline — a separator for tokens and for lines —,
+    byte offset of each document int64 [n_docs], its length in bytes int64 [n_docs])."""
     encoded = [t.encode("utf-8") for t in texts]
     n_docs = len(encoded)
     doc_lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n_docs)
-    # Documents are joined by one newline: a separator for tokens and, below, for lines.
     doc_starts = np.zeros(n_docs, dtype=np.int64)
     if n_docs > 1:
         np.cumsum(doc_lengths[:-1] + 1, out=doc_starts[1:])
-    raw = b"\n".join(encoded)
+    return b"\n".join(encoded), doc_starts, doc_lengths
+
+
+def tokenize_batch(texts: list[str], lowercase: bool = False, with_lines: bool = False) -> TokenBatch:
+    """Tokenize a batch of documents at once (see the module docstring for the definition)."""
+    raw, doc_starts, doc_lengths = join_documents(texts)
+    n_docs = doc_starts.size
     buf = raw.translate(_TABLES[lowercase])
     tokens = buf.split()
 
