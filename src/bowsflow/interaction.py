@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .models import as_float64
+
 
 def gram_from_moments(xtx: np.ndarray, sums: np.ndarray, n: int, centred: bool = False) -> np.ndarray:
     """G of f̃ = [f, 1] (or [f − μ, 1]) from XᵀX, the column sums and the count: [w + 1, w + 1]."""
@@ -152,7 +154,7 @@ def jacobian_gram(model, h: np.ndarray, layer: str, through_output_relu: bool = 
     vectorized over a batch with ``torch.func`` (no loop over output units). Returns (sum, n)."""
     from torch.func import jacfwd, vmap
 
-    model = model.double()
+    model = as_float64(model)
     fn = downstream(model, layer)
     total = None
     with torch.no_grad():
@@ -168,7 +170,6 @@ def jacobian_gram(model, h: np.ndarray, layer: str, through_output_relu: bool = 
                 Jt = Jt * (z > 0).to(Jt.dtype)[:, :, None]
             part = torch.einsum("bvi,bvj->ij", Jt, Jt).numpy()
             total = part if total is None else total + part
-    model.float()
     return total, int(h.shape[0])
 
 
@@ -246,8 +247,7 @@ def layer_jacobians(model, h: torch.Tensor, src: str, dst: str) -> tuple[torch.T
     """(J [n, w_dst, w_src], f_src [n, w_src], f_dst [n, w_dst]) of one layer pair, float64; the
     path through the hidden layer (the residual skip from latent to resid is not an edge here)."""
     p = {k: v.detach().double() for k, v in model.named_parameters()}
-    acts = {k: v.detach().double() for k, v in model.double().layers_from_latent(h.double()).items()}
-    model.float()
+    acts = {k: v.detach() for k, v in as_float64(model).layers_from_latent(h.double()).items()}
     n = h.shape[0]
     if (src, dst) == ("latent", "hidden_pre"):
         J = p["W_in"].expand(n, -1, -1)

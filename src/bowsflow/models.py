@@ -157,6 +157,16 @@ def build_model(arch: str, vocab_size: int, d_latent: int, d_hidden: int = 0, ou
     return _CLASSES[arch](vocab_size=vocab_size, d_latent=d_latent, d_hidden=d_hidden, output=output)
 
 
+def as_float64(model: BowsAutoencoder) -> BowsAutoencoder:
+    """The model in float64: itself when it already is, else a float64 copy (the caller's model is
+    left as it was — converting in place would race with other threads using it)."""
+    if next(model.parameters()).dtype == torch.float64:
+        return model
+    import copy
+
+    return copy.deepcopy(model).double()
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -172,9 +172,10 @@ def layer_pre_activations(model, h: np.ndarray) -> dict[str, np.ndarray]:
     """Pre-activations of the ReLU layers for latent vectors h [n, m] (float64)."""
     import torch
 
+    from .models import as_float64
+
     with torch.no_grad():
-        layers = model.double().layers_from_latent(torch.as_tensor(np.asarray(h, dtype=np.float64)))
-    model.float()
+        layers = as_float64(model).layers_from_latent(torch.as_tensor(np.asarray(h, dtype=np.float64)))
     return {name: _np(layers[name]) for name in relu_layers(type_name(model))}
 
 

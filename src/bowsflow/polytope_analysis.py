@@ -25,6 +25,7 @@ from .polytope import (
     scale_state_changes,
     unpack_codes,
 )
+from .models import as_float64
 from .word_lists import MONTHS, TOPICS
 
 DEFAULT_PROBES = {"months": MONTHS, **TOPICS}
@@ -59,6 +60,7 @@ def write_codes(acts, model, out: Path, threads: int) -> list[str]:
     from .stores import write_dataset
 
     arch = acts.attrs["arch"]
+    model = as_float64(model)  # once, not per block (blocks run in parallel threads)
     data = {}
     for layer in relu_layers(arch):
         if layer in acts.variables:
@@ -84,6 +86,7 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
     from .checkpoints import load_model
 
     model, meta = load_model(checkpoint)
+    model = as_float64(model)  # once: paths and scaling evaluate it many times in float64
     acts = xr.open_zarr(acts_path)
     arch = acts.attrs["arch"]
     rng = np.random.default_rng(options.seed)
