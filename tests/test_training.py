@@ -122,6 +122,7 @@ def test_evaluation_metrics_known_answer(tmp_path):
     mean = x.mean(axis=0)
     r2 = 1 - ((x - 0.25) ** 2).sum(0) / ((x - mean) ** 2).sum(0)
     np.testing.assert_allclose(ev.r2_per_word, r2, rtol=1e-9)
+    np.testing.assert_allclose(ev.frequency, mean, rtol=1e-12)
     assert ev.recall == 0.0 and ev.false_positive_rate == 0.0  # 0.25 is below the 0.5 threshold
 
 

@@ -99,7 +99,7 @@ def analyze_geometry(checkpoint, bows_path, correlations_path, options: Geometry
 
     # 3. linear and non-linear superposition: per-word R² against the one-hot R²
     ev = evaluate(model, bows_path, TrainConfig(batch_size=options.batch_size, loss="mse"), split="val", device="cpu")
-    val_freq = _split_frequency(bows_group, "val")
+    val_freq = ev.frequency
     r2_alone = one_hot_r2(W, b, val_freq, relu=model.output == "relu")
     ok = np.isfinite(ev.r2_per_word) & np.isfinite(r2_alone)
     gain = ev.r2_per_word - r2_alone
@@ -153,17 +153,6 @@ def analyze_geometry(checkpoint, bows_path, correlations_path, options: Geometry
         summary["synthetic"] = synthetic_regime(W)
         figures["synthetic"] = {"gram": G, "covariance": corr}
     return summary, figures
-
-
-def _split_frequency(bows_group, split: str) -> np.ndarray:
-    bows, split_arr = bows_group["bows"], bows_group["split"]
-    n, chunk = bows.shape[0], bows.chunks[0]
-    total, count = np.zeros(bows.shape[1]), 0
-    for lo in range(0, n, chunk):
-        rows = np.asarray(bows[lo : lo + chunk])[np.asarray(split_arr[lo : lo + chunk]) == split]
-        total += rows.sum(axis=0)
-        count += rows.shape[0]
-    return total / max(count, 1)
 
 
 def _interference(W, b, corr, bows_group, val, index, options, rng):

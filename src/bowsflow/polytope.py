@@ -74,11 +74,6 @@ def count_codes(packed: np.ndarray, hash_fn=row_hashes) -> dict[bytes, int]:
     return dict(counts)
 
 
-def merge_counts(total: Counter, part: dict[bytes, int]) -> Counter:
-    total.update(part)
-    return total
-
-
 def hamming_xor(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """int32 [len(a), len(b)] Hamming distances of packed codes by XOR and popcount."""
     out = np.empty((a.shape[0], b.shape[0]), dtype=np.int32)

@@ -88,6 +88,7 @@ class Evaluation:
     recall: float
     false_positive_rate: float
     n_samples: int
+    frequency: np.ndarray  # float64 [V], share of the split's samples holding each word
 
     def summary(self) -> dict:
         r2 = self.r2_per_word[np.isfinite(self.r2_per_word)]
@@ -132,11 +133,11 @@ def evaluate(model: BowsAutoencoder, store: str | Path, cfg: TrainConfig, split:
         n += batch.size
     model.train()
     if n == 0:
-        return Evaluation(float("nan"), np.full(V, np.nan), float("nan"), float("nan"), 0)
+        return Evaluation(float("nan"), np.full(V, np.nan), float("nan"), float("nan"), 0, np.zeros(V))
     ss_tot = sum_x - sum_x**2 / n  # Σ(x − x̄)² for binary x
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(ss_tot > 0, 1.0 - sum_res2 / ss_tot, np.nan)
-    return Evaluation(loss_sum / n, r2, tp / max(n_pos, 1), fp / max(n_neg, 1), n)
+    return Evaluation(loss_sum / n, r2, tp / max(n_pos, 1), fp / max(n_neg, 1), n, sum_x / n)
 
 
 @dataclass

@@ -23,12 +23,6 @@ def write_metrics_tsv(history: list[dict], path: str | Path) -> None:
             w.writerow(["" if isinstance(row[c], float) and math.isnan(row[c]) else row[c] for c in METRICS_COLUMNS])
 
 
-def read_metrics_tsv(path: str | Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    return [{k: (float(v) if v != "" else float("nan")) for k, v in r.items()} for r in rows]
-
-
 def write_json(obj: dict, path: str | Path) -> None:
     Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True, default=float) + "\n", encoding="utf-8")
 
