@@ -66,50 +66,46 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_ours(batches, V, m, device, steps, warmup):
-    torch.manual_seed(0)
-    model = build_model("tied_ae", V, m).to(device)
+def time_training(model, loss_of, items, device, steps, warmup):
+    """Seconds for ``steps`` AdamW steps of ``loss_of(item)`` after ``warmup`` untimed ones (items cycled)."""
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
-    prepared = [SparseBatch.from_dense(x) for x in batches]
 
-    def step(b):
-        idx, off, rows, cols = b.torch(device)
-        loss = model.training_loss(idx, off, rows, cols)
+    def step(item):
+        loss = loss_of(item)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
     for k in range(warmup):
-        step(prepared[k % len(prepared)])
+        step(items[k % len(items)])
     sync(device)
     t = time.perf_counter()
     for k in range(steps):
-        step(prepared[k % len(prepared)])
+        step(items[k % len(items)])
     sync(device)
     return time.perf_counter() - t
+
+
+def time_ours(batches, V, m, device, steps, warmup):
+    torch.manual_seed(0)
+    model = build_model("tied_ae", V, m).to(device)
+
+    def loss_of(b):
+        return model.training_loss(*b.torch(device))
+
+    return time_training(model, loss_of, [SparseBatch.from_dense(x) for x in batches], device, steps, warmup)
 
 
 def time_baseline(batches, V, m, device, steps, warmup):
     torch.manual_seed(0)
     model = DenseTiedBaseline(V, m).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
     mse = nn.MSELoss()
 
-    def step(x):
+    def loss_of(x):
         xf = torch.from_numpy(x).to(device).float()
-        loss = mse(torch.relu(model(xf)), xf)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        return mse(torch.relu(model(xf)), xf)
 
-    for k in range(warmup):
-        step(batches[k % len(batches)])
-    sync(device)
-    t = time.perf_counter()
-    for k in range(steps):
-        step(batches[k % len(batches)])
-    sync(device)
-    return time.perf_counter() - t
+    return time_training(model, loss_of, batches, device, steps, warmup)
 
 
 def matmul_tflops(device, n=8192, dtype=torch.float32, reps=20):

@@ -60,10 +60,6 @@ def _batch_rows(texts: list[str], index: VocabularyIndex, spec: WindowSpec):
     return pairs.rows.astype(np.int32), pairs.ids.astype(np.int32), pairs.window_doc, pairs.window_start
 
 
-def _batch_bags(texts: list[str], index: VocabularyIndex):
-    return document_bags(texts, index)
-
-
 def iter_rows(
     batches: Iterable[list[str]], index: VocabularyIndex, spec: WindowSpec, workers: int = 1, counts: dict | None = None
 ) -> Iterator[RowBlock]:
@@ -77,7 +73,7 @@ def iter_rows(
     V = index.size
     if spec.unit == "documents":
         windower = DocumentWindows(spec, V)
-        for bags in ordered_map(_batch_bags, batches, workers, None, index):
+        for bags in ordered_map(document_bags, batches, workers, None, index):
             rows, first = windower.push(bags)
             yield from _keep_nonempty(rows, first, first, counts)
         rows, first = windower.finish()
