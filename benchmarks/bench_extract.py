@@ -3,7 +3,7 @@ and peak RSS at two sample counts 4x apart (each in a fresh process).
 
 A synthetic BOWS store (iid features) and a bilinear model; every layer is extracted, out_pre (V wide)
 being most of the bytes. MB are the activations' uncompressed size; the raw baseline writes that many
-bytes with numpy ``tofile`` and fsync. Run:  python benchmarks/bench_extract.py [--samples 100000 --vocab 2000]
+bytes with numpy ``tofile`` and fsync. Run:  python benchmarks/bench_extract.py [--samples 100000 --vocab 2000 --device cpu]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def child(args) -> None:
         setup(d, args.samples, args.vocab, args.chunk)
         return
     t = time.perf_counter()
-    extract_activations(d / "m.safetensors", d / "bows.zarr", d / "act.zarr", ExtractOptions(device="cpu", writer_threads=2))
+    extract_activations(d / "m.safetensors", d / "bows.zarr", d / "act.zarr", ExtractOptions(device=args.device, writer_threads=args.writer_threads, compressor=args.compressor))
     seconds = time.perf_counter() - t
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the baseline's buffer
     nbytes = activation_bytes(d / "act.zarr")
@@ -79,6 +79,9 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=100_000)
     ap.add_argument("--vocab", type=int, default=2000)
     ap.add_argument("--chunk", type=int, default=8192)
+    ap.add_argument("--device", default="cpu", help="cpu | cuda | auto (the model's device)")
+    ap.add_argument("--writer-threads", type=int, default=2)
+    ap.add_argument("--compressor", default="lz4", help="lz4 | zstd | none")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
@@ -90,13 +93,15 @@ def main() -> None:
     for n in (args.samples // 4, args.samples):
         d = Path(tempfile.mkdtemp(prefix="bench_extract_"))
         try:
-            cmd = [sys.executable, __file__, "--child", "--dir", str(d), "--samples", str(n), "--vocab", str(args.vocab), "--chunk", str(args.chunk)]
+            cmd = [sys.executable, __file__, "--child", "--dir", str(d), "--samples", str(n), "--vocab", str(args.vocab), "--chunk", str(args.chunk),
+                   "--device", args.device, "--writer-threads", str(args.writer_threads), "--compressor", args.compressor]
             subprocess.run(cmd + ["--setup"], capture_output=True, text=True, check=True)
             out = subprocess.run(cmd, capture_output=True, text=True, check=True)
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         finally:
             shutil.rmtree(d, ignore_errors=True)
-    print(f"V = {args.vocab}, chunk = {args.chunk} samples, default compressor (blosc lz4, level 1), 2 writer threads, CPU")
+    print(f"V = {args.vocab}, chunk = {args.chunk} samples, compressor {args.compressor} (level 1), {args.writer_threads} writer threads, "
+          f"device {args.device}, {os.cpu_count()} CPUs")
     print(f"{'samples':>9}{'act. MB':>9}{'stored MB':>11}{'extract MB/s':>14}{'raw MB/s':>10}{'ratio':>7}{'peak RSS MB':>13}")
     for r in results:
         print(f"{r['samples']:>9}{r['mb']:>9.0f}{r['stored_mb']:>11.0f}{r['mb'] / r['seconds']:>14.0f}{r['mb'] / r['raw_seconds']:>10.0f}"

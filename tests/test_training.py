@@ -6,7 +6,7 @@ import pytest
 import torch
 import zarr
 
-from bowsflow.batches import BowsBatches
+from bowsflow.batches import BowsBatches, prefetch
 from bowsflow.bows_store import build_synthetic_store
 from bowsflow.checkpoints import load_model, save_checkpoint
 from bowsflow.config import ConfigError, model_specs, resolved_bows, sweep_model_names, validate_config
@@ -42,6 +42,24 @@ def test_batches_visit_each_train_sample_once_per_epoch(tmp_path):
     first = [b.rows.tolist() + b.cols.tolist() for b in batches.epoch(0)]
     assert first == [b.rows.tolist() + b.cols.tolist() for b in BowsBatches(store, "train", 50, seed=1).epoch(0)]
     assert first != [b.rows.tolist() + b.cols.tolist() for b in batches.epoch(1)]
+
+
+def test_prefetch_keeps_order_and_raises_where_the_producer_failed():
+    assert list(prefetch(iter(range(100)), depth=3)) == list(range(100))
+
+    def failing():
+        yield from range(5)
+        raise OSError("chunk 5 unreadable")
+
+    got = []
+    with pytest.raises(OSError, match="chunk 5 unreadable"):
+        for item in prefetch(failing()):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4]
+    # leaving early does not hang on a producer blocked on a full queue
+    for item in prefetch(iter(range(10**6)), depth=1):
+        if item == 3:
+            break
 
 
 @pytest.mark.parametrize("arch", ["tied_ae", "relu_mlp", "bilinear"])

@@ -46,8 +46,15 @@ class SparseBatch:
         """(indices, offsets, rows, cols) as int64 torch tensors on ``device``."""
         import torch
 
-        as_t = lambda a: torch.from_numpy(a).to(device, non_blocking=True)  # noqa: E731
-        return as_t(self.cols), as_t(self.offsets), as_t(self.rows), as_t(self.cols)
+        device = torch.device(device)
+        if device.type == "cuda":
+            # page-locked staging buffers (cached by torch's host allocator) make the copies truly
+            # asynchronous: the host prepares the next batch while this one is in flight
+            as_t = lambda a: torch.from_numpy(a).pin_memory().to(device, non_blocking=True)  # noqa: E731
+        else:
+            as_t = torch.from_numpy
+        cols = as_t(self.cols)
+        return cols, as_t(self.offsets), as_t(self.rows), cols
 
 
 class BowsBatches:
@@ -104,3 +111,44 @@ class BowsBatches:
             carry = rows[n_full:]
         if carry.shape[0]:
             yield SparseBatch.from_dense(carry)
+
+
+def prefetch(items: Iterator, depth: int = 2) -> Iterator:
+    """The items of ``items``, produced by a background thread up to ``depth`` ahead (so reading and
+    decompressing the next chunk overlaps with the device's work); order and values are unchanged,
+    and an exception in the producer is raised at the point of the consumer it would have reached."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                q.put((item, None))
+        except BaseException as error:  # handed to the consumer
+            q.put((None, error))
+            return
+        q.put((done, None))
+
+    thread = threading.Thread(target=produce, daemon=True, name="bowsflow-prefetch")
+    thread.start()
+    try:
+        while True:
+            item, error = q.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.01)

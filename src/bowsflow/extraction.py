@@ -2,10 +2,10 @@
 
 ``results/activations/{model}.zarr`` has one variable per layer, named after the architecture's
 equations (:data:`LAYERS`), with the BOWS store's ``sample`` axis — same order, same chunks — and its
-``split`` and ``doc_id`` carried along. Work goes chunk by chunk: a BOWS chunk is read, the model runs on
-it in batches (on the model's device), and the chunk's activations are handed to writer threads that
-compress and store them while the next chunk computes; memory holds a few chunks, whatever the number
-of samples. The store is written under ``<path>.partial`` with a ``progress.json`` of finished chunks:
+``split`` and ``doc_id`` carried along. Work goes chunk by chunk, in three overlapping stages: a reader
+thread decompresses the next BOWS chunk, the model runs on this one in batches (on the model's device;
+on a GPU the results are copied without blocking into page-locked host buffers), and writer threads
+compress and store the previous one; memory holds a few chunks, whatever the number of samples. The store is written under ``<path>.partial`` with a ``progress.json`` of finished chunks:
 a killed extraction, re-run, skips them and gives the same bytes as an uninterrupted run; the finished
 store is renamed into place.
 """
@@ -108,18 +108,46 @@ def _device(name: str) -> torch.device:
 
 
 @torch.no_grad()
-def chunk_activations(model, bows: np.ndarray, layers, batch_size: int, device: torch.device, dtype) -> dict[str, np.ndarray]:
-    """Activations of the named layers for a block of BOWS rows: name → [n, width] arrays."""
-    out = {name: [] for name in layers}
-    for lo in range(0, bows.shape[0], batch_size):
+def chunk_activations(model, bows: np.ndarray, layers, batch_size: int, device: torch.device, dtype) -> "ChunkActivations":
+    """Activations of the named layers for a block of BOWS rows: name → [n, width] host tensors.
+
+    On a GPU the device-to-host copies go, without blocking, into page-locked buffers: the call returns
+    as soon as the work is queued, and :meth:`ChunkActivations.arrays` waits for it (in the writer
+    thread), so the host prepares the next chunk while the device computes and copies this one.
+    """
+    n = bows.shape[0]
+    cuda = device.type == "cuda"
+    out = {}
+    for lo in range(0, n, batch_size):
         idx, off, _, _ = SparseBatch.from_dense(bows[lo : lo + batch_size]).torch(device)
         acts = model.layers_from_latent(model.encode(idx, off))
         for name in layers:
-            out[name].append(acts[name].to(dtype).to("cpu", non_blocking=device.type == "cuda"))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    # one batch per chunk (the usual case) needs no concatenation
-    return {name: (parts[0] if len(parts) == 1 else torch.cat(parts)).numpy() for name, parts in out.items()}
+            values = acts[name].to(dtype)
+            if name not in out:
+                out[name] = torch.empty((n, values.shape[1]), dtype=dtype, pin_memory=cuda)
+            out[name][lo : lo + values.shape[0]].copy_(values, non_blocking=cuda)
+    ready = None
+    if cuda:
+        ready = torch.cuda.Event()
+        ready.record()
+    return ChunkActivations(out, ready)
+
+
+@dataclass
+class ChunkActivations:
+    """A chunk's activations on the host, possibly still being copied from the device (``ready``)."""
+
+    tensors: dict[str, torch.Tensor]
+    ready: object = None  # torch.cuda.Event, or None when the values are already there
+
+    def array(self, name: str) -> np.ndarray:
+        if self.ready is not None:
+            self.ready.synchronize()
+        return self.tensors[name].numpy()
+
+
+def _read_chunk(bows_group, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (np.asarray(bows_group["bows"][lo:hi]), np.asarray(bows_group["split"][lo:hi]), np.asarray(bows_group["doc_id"][lo:hi]))
 
 
 def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str | Path, options: ExtractOptions = ExtractOptions(), stop_after_chunks: int | None = None, progress: bool = False) -> dict:
@@ -202,15 +230,23 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     todo = [k for k in range(n_chunks) if k not in done]
     if stop_after_chunks is not None:
         todo = todo[:stop_after_chunks]
-    with ThreadPoolExecutor(max_workers=max(1, options.writer_threads)) as writers:
-        for k in todo:
-            lo, hi = k * chunk, min((k + 1) * chunk, n)
-            acts = chunk_activations(model, np.asarray(bows[lo:hi]), layers, options.batch_size, device, torch_dtype)
-            acts["split"] = np.asarray(bows_group["split"][lo:hi])
-            acts["doc_id"] = np.asarray(bows_group["doc_id"][lo:hi])
-            # this chunk's arrays are compressed and written while the next chunk computes
-            pending.append((k, [writers.submit(_write, group, name, lo, hi, values) for name, values in acts.items()]))
-            while len(pending) > 2:
+    # Three stages overlap: a reader thread decompresses chunk k+1 of the BOWS store, the model runs on
+    # chunk k (queued on the GPU when there is one), and writer threads compress and store chunk k-1.
+    with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=max(1, options.writer_threads)) as writers:
+        bounds = [(k, k * chunk, min((k + 1) * chunk, n)) for k in todo]
+        next_read = reader.submit(_read_chunk, bows_group, *bounds[0][1:]) if bounds else None
+        for i, (k, lo, hi) in enumerate(bounds):
+            rows, split, doc_id = next_read.result()
+            if i + 1 < len(bounds):
+                next_read = reader.submit(_read_chunk, bows_group, *bounds[i + 1][1:])
+            acts = chunk_activations(model, rows, layers, options.batch_size, device, torch_dtype)
+            extra = {"split": split, "doc_id": doc_id}
+            futures = [writers.submit(_write_layer, group, acts, name, lo, hi) for name in layers]
+            futures += [writers.submit(_write, group, name, lo, hi, values) for name, values in extra.items()]
+            pending.append((k, futures))
+            # each writer can hold one chunk: memory stays a fixed number of chunks, and as many
+            # chunks compress at once as there are writers (zarr encodes a chunk on one thread)
+            while len(pending) > max(2, options.writer_threads):
                 finish_oldest()
         while pending:
             finish_oldest()
@@ -227,6 +263,10 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
 
 def _write(group, name: str, lo: int, hi: int, values: np.ndarray) -> None:
     group[name][lo:hi] = values
+
+
+def _write_layer(group, acts: ChunkActivations, name: str, lo: int, hi: int) -> None:
+    group[name][lo:hi] = acts.array(name)
 
 
 def _save_progress(path: Path, provenance: dict, done: set[int]) -> None:

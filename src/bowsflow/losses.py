@@ -103,7 +103,7 @@ class _DecodeMSE(torch.autograd.Function):
     With a ReLU output the gradient (2/N)(x̂ − x)·1[z > 0] is non-zero only where the model predicts a
     word (x̂ > 0); once a model has learned that most words are absent, that is a small share of the
     batch × V entries, and the two backward products dz Wᵀ and rᵀ dz become sparse × dense products.
-    Early in training, while the gradient is dense, the ordinary dense products are used.
+    Early in training, while the gradient is dense, and on a GPU, the ordinary dense products are used.
     """
 
     @staticmethod
@@ -124,7 +124,9 @@ class _DecodeMSE(torch.autograd.Function):
         r, Wt, xhat, rows, cols = ctx.saved_tensors
         B, V = xhat.shape
         scale = 2 * grad / xhat.numel()
-        if ctx.output_relu:
+        # On a GPU the dense products are cheap and finding the non-zeros (a host-device sync, sorting,
+        # sparse kernels) is not: the sparse path is for the CPU only.
+        if ctx.output_relu and xhat.device.type == "cpu":
             on_r, on_c = (xhat > 0).nonzero(as_tuple=True)
             if on_r.numel() < SPARSE_GRADIENT_DENSITY * xhat.numel():
                 values = xhat[on_r, on_c] * scale

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .batches import BowsBatches
+from .batches import BowsBatches, prefetch
 from .checkpoints import save_checkpoint
 from .losses import sparse_target_loss
 from .models import BowsAutoencoder, build_model, count_parameters
@@ -162,7 +162,8 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
     if batches.n_samples == 0:
         raise TrainingError(f"{store}: the train split is empty")
     model = build_model(cfg.arch, batches.vocab_size, cfg.d_latent, cfg.d_hidden, cfg.output).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # on a GPU, one fused kernel updates every parameter (the same AdamW arithmetic)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda")
     per_epoch = batches.batches_per_epoch()
     total = int(cfg.steps) if cfg.steps else int(cfg.epochs or 1) * per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, total, cfg.warmup_steps))
@@ -187,8 +188,30 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
     t_window = t_start = time.perf_counter()
     eval_every = cfg.eval_every or per_epoch
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (cfg.bf16 and device.type == "cuda") else None
+    # On a GPU, reading a loss back every step would make the host wait for the device: losses are
+    # kept on the device and checked (exactly, step by step) at each log point instead. On the CPU
+    # every step is checked at once.
+    check_every = 1 if device.type == "cpu" else max(1, int(cfg.log_every))
+    unchecked: list[tuple[torch.Tensor, int]] = []  # (batch loss, batch size)
+
+    def check_losses(last_step: int) -> float:
+        """Sum of the batch-weighted losses not yet checked (the last one is step ``last_step``'s);
+        raises at the first non-finite one, naming its step."""
+        values = torch.stack([loss for loss, _ in unchecked]).double().cpu().numpy() if unchecked else np.zeros(0)
+        sizes = np.array([size for _, size in unchecked], dtype=np.float64)
+        first_step = last_step - len(unchecked) + 1
+        unchecked.clear()
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            _save_last_good(model, good_state, workdir, meta | {"step": good_step})
+            where = f" (last good weights, step {good_step}, in {workdir}/last_good.safetensors)" if workdir else ""
+            bad_step = first_step + int(bad[0])
+            raise TrainingError(f"loss is {values[bad[0]]} at step {bad_step} (epoch {(bad_step - 1) // per_epoch + 1}); training stopped{where}")
+        return float(values @ sizes)
+
     while step < total:
-        for batch in batches.epoch(epoch):
+        epoch_batches = batches.epoch(epoch)
+        for batch in (prefetch(epoch_batches) if device.type == "cuda" else epoch_batches):
             indices, offsets, rows, cols = batch.torch(device)
             if autocast is not None:
                 with autocast:
@@ -196,11 +219,9 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
                 loss = sparse_target_loss(z.float(), rows, cols, cfg.loss, output_relu)
             else:
                 loss = model.training_loss(indices, offsets, rows, cols, cfg.loss)
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                _save_last_good(model, good_state, workdir, meta | {"step": good_step})
-                where = f" (last good weights, step {good_step}, in {workdir}/last_good.safetensors)" if workdir else ""
-                raise TrainingError(f"loss is {value} at step {step + 1} (epoch {epoch + 1}); training stopped{where}")
+            unchecked.append((loss.detach(), batch.size))
+            if check_every == 1:  # before the update: a bad batch never reaches the weights
+                window_loss += check_losses(step + 1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -208,13 +229,13 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
             optimizer.step()
             schedule.step()
             step += 1
-            window_loss += value * batch.size
             window_n += batch.size
             window_samples += batch.size
             if bar is not None:
                 bar.update(1)
             is_eval = step % eval_every == 0 or step == total
             if step % cfg.log_every == 0 or is_eval:
+                window_loss += check_losses(step)
                 now = time.perf_counter()
                 row = {
                     "step": step,
