@@ -53,7 +53,7 @@ def child(args) -> None:
         setup(d, args.samples, args.vocab, args.chunk)
         return
     t = time.perf_counter()
-    extract_activations(d / "m.safetensors", d / "bows.zarr", d / "act.zarr", ExtractOptions(device=args.device, writer_threads=args.writer_threads, compressor=args.compressor))
+    stages = extract_activations(d / "m.safetensors", d / "bows.zarr", d / "act.zarr", ExtractOptions(device=args.device, writer_threads=args.writer_threads, compressor=args.compressor))
     seconds = time.perf_counter() - t
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the baseline's buffer
     nbytes = activation_bytes(d / "act.zarr")
@@ -71,7 +71,8 @@ def child(args) -> None:
     raw_seconds = time.perf_counter() - t
     stored = sum(p.stat().st_size for p in (d / "act.zarr").rglob("*") if p.is_file())
     print(json.dumps({"samples": args.samples, "mb": nbytes / 1e6, "seconds": seconds, "raw_seconds": raw_seconds,
-                      "stored_mb": stored / 1e6, "rss_mb": rss_mb}))
+                      "stored_mb": stored / 1e6, "rss_mb": rss_mb,
+                      "stages": stages["seconds"]}))
 
 
 def main() -> None:
@@ -106,6 +107,8 @@ def main() -> None:
     for r in results:
         print(f"{r['samples']:>9}{r['mb']:>9.0f}{r['stored_mb']:>11.0f}{r['mb'] / r['seconds']:>14.0f}{r['mb'] / r['raw_seconds']:>10.0f}"
               f"{(r['mb'] / r['seconds']) / (r['mb'] / r['raw_seconds']):>7.2f}{r['rss_mb']:>13.0f}")
+    for r in results:
+        print(f"  {r['samples']} samples, main thread: " + ", ".join(f"{k} {v:.2f} s" for k, v in r["stages"].items()))
     print(f"peak RSS ratio (4x samples / 1x): {results[1]['rss_mb'] / results[0]['rss_mb']:.3f}")
 
 

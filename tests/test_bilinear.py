@@ -122,3 +122,18 @@ def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
     assert rows[-1]["k"] == 3 and rows[-1]["val_loss"] == pytest.approx(full, rel=1e-5)
     shares = summary["paths"]["all_entries"]
     assert sum(shares.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("V,m,max_mb,threads", [(4000, 64, 256.0, 2), (4000, 64, 1.0, 3), (5, 8, 256.0, 16), (1000, 128, 0.01, 1)])
+def test_word_chunks_cover_the_words_and_bound_the_arrays_in_flight(V, m, max_mb, threads):
+    from bowsflow.bilinear import word_chunks, words_per_chunk
+
+    chunks = word_chunks(V, m, max_mb, threads)
+    assert chunks[0][0] == 0 and chunks[-1][1] == V
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:])) and all(hi > lo for lo, hi in chunks)
+    biggest = max(hi - lo for lo, hi in chunks)
+    # each chunk holds its matrices and their eigenvectors, 2 · 8 · m² bytes a word; a chunk has at
+    # least one word, so the bound can only be exceeded when one word alone exceeds it
+    if words_per_chunk(m, max_mb / threads) > 1:
+        assert threads * biggest * 2 * 8 * m * m <= max_mb * 2**20
+    assert len(chunks) >= min(threads, V)

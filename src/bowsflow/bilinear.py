@@ -40,6 +40,23 @@ def words_per_chunk(m: int, max_array_mb: float) -> int:
     return max(1, int(max_array_mb * 2**20 // (2 * 8 * m * m)))
 
 
+CHUNK_MB = 16.0  # preferred size of one chunk's matrices and eigenvectors
+
+
+def word_chunks(V: int, m: int, max_array_mb: float, threads: int = 1) -> list[tuple[int, int]]:
+    """(lo, hi) ranges of output words for the eigendecompositions, run ``threads`` at a time.
+
+    LAPACK's eigh on one small matrix uses one core, so the parallelism is across chunks: each chunk
+    gets at most ``max_array_mb / threads`` (so the chunks in flight together stay within
+    ``max_array_mb``), and there are at least ``threads`` chunks when V allows. Chunks are also kept
+    near :data:`CHUNK_MB`: larger stacks only add memory traffic (measured: 256 MB chunks ran about
+    1.5x slower than 16 MB ones, benchmarks/bench_bilinear.py --max-array-mb).
+    """
+    threads = max(1, int(threads))
+    step = min(words_per_chunk(m, min(max_array_mb / threads, CHUNK_MB)), max(1, -(-V // threads)))
+    return [(lo, min(lo + step, V)) for lo in range(0, V, step)]
+
+
 def eig_sorted(B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Batched eigendecomposition of symmetric [c, m, m] in float64, sorted by descending |λ|:
     (eigvals [c, m], eigvecs [c, m, m] with eigenvector i in [:, :, i])."""

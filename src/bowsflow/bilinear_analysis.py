@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .bilinear import contraction, effective_rank, eig_sorted, interaction_matrices, output_map, unfolding_spectrum, weights, words_per_chunk
+from .bilinear import contraction, effective_rank, eig_sorted, interaction_matrices, output_map, unfolding_spectrum, weights, word_chunks, words_per_chunk
+from .parallel import torch_threads
 from .word_lists import TARGET_WORDS
 
 
@@ -39,14 +40,15 @@ def write_eigendecomposition(model, words: list[str], out, options: BilinearOpti
     U = output_map(p)
     V, m = U.shape[0], p["L"].shape[1]
     k = min(options.top_k, m)
-    step = words_per_chunk(m, options.max_array_mb)
+    chunks = word_chunks(V, m, options.max_array_mb, threads)  # dask runs ``threads`` of them at once
+    step = chunks[0][1] - chunks[0][0]
 
     def chunk(lo: int, hi: int):
         vals, vecs = eig_sorted(interaction_matrices(p, U[lo:hi]))
         return vals.numpy(), vecs[:, :, :k].transpose(1, 2).numpy(), effective_rank(vals).numpy()
 
-    parts = [dask.delayed(chunk, nout=3)(lo, min(lo + step, V)) for lo in range(0, V, step)]
-    sizes = [min(lo + step, V) - lo for lo in range(0, V, step)]
+    parts = [dask.delayed(chunk, nout=3)(lo, hi) for lo, hi in chunks]
+    sizes = [hi - lo for lo, hi in chunks]
     vals = da.concatenate([da.from_delayed(c[0], (s, m), np.float64) for c, s in zip(parts, sizes)])
     vecs = da.concatenate([da.from_delayed(c[1], (s, k, m), np.float64) for c, s in zip(parts, sizes)])
     eff = da.concatenate([da.from_delayed(c[2], (s,), np.float64) for c, s in zip(parts, sizes)])
@@ -54,9 +56,11 @@ def write_eigendecomposition(model, words: list[str], out, options: BilinearOpti
         {"eigvals": (("word", "rank"), vals), "eigvecs": (("word", "rank_top", "latent"), vecs), "effective_rank": ("word", eff)},
         coords={"word": np.asarray(words, dtype=object)},
         attrs={"order": "eigenvalues sorted by descending |λ|; eigvecs holds the top k", "max_array_mb": options.max_array_mb,
-               "words_per_chunk": step, "largest_array_bytes": int(step * m * m * 8 * 2)},
+               "words_per_chunk": step, "chunks_in_flight": max(1, int(threads)),
+               "largest_array_bytes": int(step * m * m * 8 * 2)},
     )
-    write_dataset(ds, out, threads)
+    with torch_threads(1):  # the chunks run in parallel (dask threads), each on one core
+        write_dataset(ds, out, threads)
     return np.asarray(xr.open_zarr(str(out))["effective_rank"].values)
 
 

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -112,24 +113,28 @@ def chunk_activations(model, bows: np.ndarray, layers, batch_size: int, device: 
     """Activations of the named layers for a block of BOWS rows: name → [n, width] host tensors.
 
     On a GPU the device-to-host copies go, without blocking, into page-locked buffers: the call returns
-    as soon as the work is queued, and :meth:`ChunkActivations.arrays` waits for it (in the writer
+    as soon as the work is queued, and :meth:`ChunkActivations.array` waits for it (in the writer
     thread), so the host prepares the next chunk while the device computes and copies this one.
     """
     n = bows.shape[0]
     cuda = device.type == "cuda"
-    out = {}
+    out: dict[str, torch.Tensor] = {}
+    parts: dict[str, list] = {name: [] for name in layers}
     for lo in range(0, n, batch_size):
         idx, off, _, _ = SparseBatch.from_dense(bows[lo : lo + batch_size]).torch(device)
         acts = model.layers_from_latent(model.encode(idx, off))
         for name in layers:
             values = acts[name].to(dtype)
-            if name not in out:
-                out[name] = torch.empty((n, values.shape[1]), dtype=dtype, pin_memory=cuda)
-            out[name][lo : lo + values.shape[0]].copy_(values, non_blocking=cuda)
-    ready = None
-    if cuda:
-        ready = torch.cuda.Event()
-        ready.record()
+            if not cuda:
+                parts[name].append(values)
+                continue
+            if name not in out:  # page-locked, from torch's caching host allocator
+                out[name] = torch.empty((n, values.shape[1]), dtype=dtype, pin_memory=True)
+            out[name][lo : lo + values.shape[0]].copy_(values, non_blocking=True)
+    if not cuda:  # one batch per chunk (the usual case) needs no copy at all
+        return ChunkActivations({name: p[0] if len(p) == 1 else torch.cat(p) for name, p in parts.items()})
+    ready = torch.cuda.Event()
+    ready.record()
     return ChunkActivations(out, ready)
 
 
@@ -158,6 +163,7 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     """
     import zarr
 
+    t_start = time.perf_counter()
     checkpoint, bows_store, out = Path(checkpoint), Path(bows_store), Path(out)
     if not checkpoint.is_file():
         raise CheckpointError(f"{checkpoint}: no such checkpoint")
@@ -232,33 +238,46 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
         todo = todo[:stop_after_chunks]
     # Three stages overlap: a reader thread decompresses chunk k+1 of the BOWS store, the model runs on
     # chunk k (queued on the GPU when there is one), and writer threads compress and store chunk k-1.
+    # Where the main thread's time goes (logged; a slow stage shows up as the main thread waiting on it).
+    seconds = {"setup": time.perf_counter() - t_start, "waiting_for_reader": 0.0, "computing": 0.0, "waiting_for_writers": 0.0}
     with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=max(1, options.writer_threads)) as writers:
         bounds = [(k, k * chunk, min((k + 1) * chunk, n)) for k in todo]
         next_read = reader.submit(_read_chunk, bows_group, *bounds[0][1:]) if bounds else None
         for i, (k, lo, hi) in enumerate(bounds):
+            t = time.perf_counter()
             rows, split, doc_id = next_read.result()
+            seconds["waiting_for_reader"] += time.perf_counter() - t
             if i + 1 < len(bounds):
                 next_read = reader.submit(_read_chunk, bows_group, *bounds[i + 1][1:])
+            t = time.perf_counter()
             acts = chunk_activations(model, rows, layers, options.batch_size, device, torch_dtype)
+            seconds["computing"] += time.perf_counter() - t
             extra = {"split": split, "doc_id": doc_id}
             futures = [writers.submit(_write_layer, group, acts, name, lo, hi) for name in layers]
             futures += [writers.submit(_write, group, name, lo, hi, values) for name, values in extra.items()]
             pending.append((k, futures))
             # each writer can hold one chunk: memory stays a fixed number of chunks, and as many
             # chunks compress at once as there are writers (zarr encodes a chunk on one thread)
+            t = time.perf_counter()
             while len(pending) > max(2, options.writer_threads):
                 finish_oldest()
+            seconds["waiting_for_writers"] += time.perf_counter() - t
+        t = time.perf_counter()
         while pending:
             finish_oldest()
+        seconds["waiting_for_writers"] += time.perf_counter() - t
     bar.close()
+    log.info("extraction of %d chunks on %s: %s", len(todo), device, ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items()))
     if len(done) < n_chunks:  # stopped early (tests simulate a killed job this way)
         return {"n_chunks": n_chunks, "done": len(done), "stopped": True}
+    t = time.perf_counter()
     progress_file.unlink(missing_ok=True)
     consolidate(partial)
     if out.exists():
         shutil.rmtree(out)
     os.replace(partial, out)
-    return {"n_chunks": n_chunks, "done": len(done), "stopped": False, "n_samples": n, "layers": list(layers)}
+    seconds["finishing"] = time.perf_counter() - t
+    return {"n_chunks": n_chunks, "done": len(done), "stopped": False, "n_samples": n, "layers": list(layers), "seconds": seconds}
 
 
 def _write(group, name: str, lo: int, hi: int, values: np.ndarray) -> None:
