@@ -109,12 +109,13 @@ def _device(name: str) -> torch.device:
 
 
 @torch.no_grad()
-def chunk_activations(model, bows: np.ndarray, layers, batch_size: int, device: torch.device, dtype) -> "ChunkActivations":
+def chunk_activations(model, bows: np.ndarray, layers, batch_size: int, device: torch.device, dtype, host_buffers: dict | None = None) -> "ChunkActivations":
     """Activations of the named layers for a block of BOWS rows: name → [n, width] host tensors.
 
-    On a GPU the device-to-host copies go, without blocking, into page-locked buffers: the call returns
-    as soon as the work is queued, and :meth:`ChunkActivations.array` waits for it (in the writer
-    thread), so the host prepares the next chunk while the device computes and copies this one.
+    On a GPU the device-to-host copies go, without blocking, into page-locked buffers (``host_buffers``,
+    name → [≥ n, width], reused by the caller; allocated here when not given): the call returns as soon
+    as the work is queued, and :meth:`ChunkActivations.array` waits for it (in the writer thread), so
+    the host prepares the next chunk while the device computes and copies this one.
     """
     n = bows.shape[0]
     cuda = device.type == "cuda"
@@ -128,8 +129,13 @@ def chunk_activations(model, bows: np.ndarray, layers, batch_size: int, device: 
             if not cuda:
                 parts[name].append(values)
                 continue
-            if name not in out:  # page-locked, from torch's caching host allocator
-                out[name] = torch.empty((n, values.shape[1]), dtype=dtype, pin_memory=True)
+            if name not in out:
+                if host_buffers is not None and name in host_buffers and host_buffers[name].shape[0] >= n:
+                    out[name] = host_buffers[name][:n]
+                else:
+                    out[name] = torch.empty((n, values.shape[1]), dtype=dtype, pin_memory=True)
+                    if host_buffers is not None:
+                        host_buffers[name] = out[name]
             out[name][lo : lo + values.shape[0]].copy_(values, non_blocking=True)
     if not cuda:  # one batch per chunk (the usual case) needs no copy at all
         return ChunkActivations({name: p[0] if len(p) == 1 else torch.cat(p) for name, p in parts.items()})
@@ -240,6 +246,12 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     # chunk k (queued on the GPU when there is one), and writer threads compress and store chunk k-1.
     # Where the main thread's time goes (logged; a slow stage shows up as the main thread waiting on it).
     seconds = {"setup": time.perf_counter() - t_start, "waiting_for_reader": 0.0, "computing": 0.0, "waiting_for_writers": 0.0}
+    # Each writer can hold one chunk: memory stays a fixed number of chunks, and as many chunks compress
+    # at once as there are writers (zarr encodes a chunk on one thread). On a GPU the chunks' page-locked
+    # host buffers form a ring of one more than that: chunk i reuses chunk i - ring's buffers, whose
+    # writes have finished (fixed pinned memory, and no page-locking cost after the first round).
+    in_flight = max(2, options.writer_threads)
+    ring: list[dict] = [{} for _ in range(in_flight + 1)] if device.type == "cuda" else []
     with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=max(1, options.writer_threads)) as writers:
         bounds = [(k, k * chunk, min((k + 1) * chunk, n)) for k in todo]
         next_read = reader.submit(_read_chunk, bows_group, *bounds[0][1:]) if bounds else None
@@ -250,16 +262,14 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
             if i + 1 < len(bounds):
                 next_read = reader.submit(_read_chunk, bows_group, *bounds[i + 1][1:])
             t = time.perf_counter()
-            acts = chunk_activations(model, rows, layers, options.batch_size, device, torch_dtype)
+            acts = chunk_activations(model, rows, layers, options.batch_size, device, torch_dtype, ring[i % len(ring)] if ring else None)
             seconds["computing"] += time.perf_counter() - t
             extra = {"split": split, "doc_id": doc_id}
             futures = [writers.submit(_write_layer, group, acts, name, lo, hi) for name in layers]
             futures += [writers.submit(_write, group, name, lo, hi, values) for name, values in extra.items()]
             pending.append((k, futures))
-            # each writer can hold one chunk: memory stays a fixed number of chunks, and as many
-            # chunks compress at once as there are writers (zarr encodes a chunk on one thread)
             t = time.perf_counter()
-            while len(pending) > max(2, options.writer_threads):
+            while len(pending) > in_flight:
                 finish_oldest()
             seconds["waiting_for_writers"] += time.perf_counter() - t
         t = time.perf_counter()
