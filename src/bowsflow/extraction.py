@@ -2,8 +2,8 @@
 
 ``results/activations/{model}.zarr`` has one variable per layer, named after the architecture's
 equations (:data:`LAYERS`), with the BOWS store's ``sample`` axis — same order, same chunks — and its
-``split`` and ``doc_id`` carried along. Work goes chunk by chunk, in three overlapping stages: a reader
-thread decompresses the next BOWS chunk, the model runs on this one in batches (on the model's device;
+``split`` and ``doc_id`` carried along. Work goes chunk by chunk, in three overlapping stages: reader
+threads decompress the next two BOWS chunks, the model runs on this one in batches (on the model's device;
 on a GPU the results are copied without blocking into page-locked host buffers), and writer threads
 compress and store the previous one; memory holds a few chunks, whatever the number of samples. The store is written under ``<path>.partial`` with a ``progress.json`` of finished chunks:
 a killed extraction, re-run, skips them and gives the same bytes as an uninterrupted run; the finished
@@ -242,8 +242,9 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     todo = [k for k in range(n_chunks) if k not in done]
     if stop_after_chunks is not None:
         todo = todo[:stop_after_chunks]
-    # Three stages overlap: a reader thread decompresses chunk k+1 of the BOWS store, the model runs on
-    # chunk k (queued on the GPU when there is one), and writer threads compress and store chunk k-1.
+    # Three stages overlap: reader threads decompress chunks k+1 and k+2 of the BOWS store, the model
+    # runs on chunk k (queued on the GPU when there is one), and writer threads compress and store the
+    # chunks before it.
     # Where the main thread's time goes (logged; a slow stage shows up as the main thread waiting on it).
     seconds = {"setup": time.perf_counter() - t_start, "waiting_for_reader": 0.0, "computing": 0.0, "waiting_for_writers": 0.0}
     # Each writer can hold one chunk: memory stays a fixed number of chunks, and as many chunks compress
@@ -252,15 +253,16 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     # writes have finished (fixed pinned memory, and no page-locking cost after the first round).
     in_flight = max(2, options.writer_threads)
     ring: list[dict] = [{} for _ in range(in_flight + 1)] if device.type == "cuda" else []
-    with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=max(1, options.writer_threads)) as writers:
+    reads_ahead = 2  # BOWS chunks being read while one computes (each a bool chunk: small beside the activations)
+    with ThreadPoolExecutor(max_workers=reads_ahead) as reader, ThreadPoolExecutor(max_workers=max(1, options.writer_threads)) as writers:
         bounds = [(k, k * chunk, min((k + 1) * chunk, n)) for k in todo]
-        next_read = reader.submit(_read_chunk, bows_group, *bounds[0][1:]) if bounds else None
+        reads = deque(reader.submit(_read_chunk, bows_group, lo, hi) for _, lo, hi in bounds[:reads_ahead])
         for i, (k, lo, hi) in enumerate(bounds):
             t = time.perf_counter()
-            rows, split, doc_id = next_read.result()
+            rows, split, doc_id = reads.popleft().result()
             seconds["waiting_for_reader"] += time.perf_counter() - t
-            if i + 1 < len(bounds):
-                next_read = reader.submit(_read_chunk, bows_group, *bounds[i + 1][1:])
+            if i + reads_ahead < len(bounds):
+                reads.append(reader.submit(_read_chunk, bows_group, *bounds[i + reads_ahead][1:]))
             t = time.perf_counter()
             acts = chunk_activations(model, rows, layers, options.batch_size, device, torch_dtype, ring[i % len(ring)] if ring else None)
             seconds["computing"] += time.perf_counter() - t
