@@ -91,6 +91,19 @@ def test_fused_training_loss_equals_forward_loss(arch):
             torch.testing.assert_close(u, v, rtol=1e-10, atol=1e-13)
 
 
+def test_fused_loss_refuses_a_second_backward():
+    """Its backward reuses the saved output in place, so retain_graph would give wrong gradients: it raises."""
+    from bowsflow.batches import SparseBatch
+    from bowsflow.models import build_model
+
+    model = build_model("tied_ae", 20, 3)
+    idx, off, rows, cols = SparseBatch.from_dense(np.eye(20, dtype=bool)[:5]).torch()
+    loss = model.training_loss(idx, off, rows, cols)
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="cannot be differentiated twice"):
+        loss.backward()
+
+
 def test_cosine_schedule_closed_form():
     assert cosine_lr(0, 100, 0) == 1.0
     assert cosine_lr(50, 100, 0) == pytest.approx(0.5)

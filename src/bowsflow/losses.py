@@ -121,30 +121,29 @@ class _DecodeMSE(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if getattr(ctx, "used", False):
+            raise RuntimeError("the fused decoder loss cannot be differentiated twice (retain_graph): its saved output is reused in place")
+        ctx.used = True
         r, Wt, xhat, rows, cols = ctx.saved_tensors
         B, V = xhat.shape
         scale = 2 * grad / xhat.numel()
+        # The saved x̂ becomes (x̂ − x)·∂x̂/∂z in place (only the target's ones change): with a ReLU
+        # output, 1 is subtracted where a target word is predicted (x̂ > 0); unpredicted ones stay 0.
+        g = xhat
+        at_ones = g[rows, cols]
+        g.index_put_((rows, cols), at_ones - ((at_ones > 0).to(g.dtype) if ctx.output_relu else 1))
         # On a GPU the dense products are cheap and finding the non-zeros (a host-device sync, sorting,
         # sparse kernels) is not: the sparse path is for the CPU only.
-        if ctx.output_relu and xhat.device.type == "cpu":
-            on_r, on_c = (xhat > 0).nonzero(as_tuple=True)
-            if on_r.numel() < SPARSE_GRADIENT_DENSITY * xhat.numel():
-                values = xhat[on_r, on_c] * scale
-                # the target's ones among the predicted entries (entries sorted row-major on both sides)
-                on_keys, one_keys = on_r * V + on_c, rows * V + cols
-                pos = torch.searchsorted(one_keys, on_keys).clamp_max(max(one_keys.numel() - 1, 0))
-                if one_keys.numel():
-                    values = values - scale * (one_keys[pos] == on_keys)
+        if ctx.output_relu and g.device.type == "cpu":
+            on_r, on_c = g.nonzero(as_tuple=True)  # exactly the entries with a non-zero gradient
+            if on_r.numel() < SPARSE_GRADIENT_DENSITY * g.numel():
+                values = g[on_r, on_c] * scale
                 dz = _csr(on_r, on_c, values, B, V)
                 order = torch.argsort(on_c, stable=True)
                 dz_t = _csr(on_c[order], on_r[order], values[order], V, B)
-                grad_b = torch.zeros(V, dtype=xhat.dtype, device=xhat.device).index_add_(0, on_c, values)
+                grad_b = torch.zeros(V, dtype=g.dtype, device=g.device).index_add_(0, on_c, values)
                 return dz @ Wt, dz_t @ r, grad_b, None, None, None
-        dz = xhat * scale
-        correction = scale.expand(rows.shape)
-        if ctx.output_relu:
-            correction = correction * (xhat[rows, cols] > 0)
-        dz.index_put_((rows, cols), dz[rows, cols] - correction)
+        dz = g.mul_(scale)
         return dz @ Wt, dz.t() @ r, dz.sum(0), None, None, None
 
 
