@@ -242,15 +242,15 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     todo = [k for k in range(n_chunks) if k not in done]
     if stop_after_chunks is not None:
         todo = todo[:stop_after_chunks]
-    # Three stages overlap: reader threads decompress chunks k+1 and k+2 of the BOWS store, the model
-    # runs on chunk k (queued on the GPU when there is one), and writer threads compress and store the
-    # chunks before it.
     # Where the main thread's time goes (logged; a slow stage shows up as the main thread waiting on it).
     seconds = {"setup": time.perf_counter() - t_start, "waiting_for_reader": 0.0, "computing": 0.0, "waiting_for_writers": 0.0}
-    # Each writer can hold one chunk: memory stays a fixed number of chunks, and as many chunks compress
-    # at once as there are writers (zarr encodes a chunk on one thread). On a GPU the chunks' page-locked
-    # host buffers form a ring of one more than that: chunk i reuses chunk i - ring's buffers, whose
-    # writes have finished (fixed pinned memory, and no page-locking cost after the first round).
+    # Three stages overlap: reader threads decompress chunks k+1 and k+2 of the BOWS store, the model
+    # runs on chunk k (queued on the GPU when there is one), and writer threads compress and store the
+    # chunks before it. Each writer can hold one chunk: memory stays a fixed number of chunks, and as
+    # many chunks compress at once as there are writers (zarr encodes a chunk on one thread). On a GPU
+    # the chunks' page-locked host buffers form a ring of one more than that: chunk i reuses chunk
+    # i - ring's buffers, whose writes have finished (fixed pinned memory, and no page-locking cost
+    # after the first round).
     in_flight = max(2, options.writer_threads)
     ring: list[dict] = [{} for _ in range(in_flight + 1)] if device.type == "cuda" else []
     reads_ahead = 2  # BOWS chunks being read while one computes (each a bool chunk: small beside the activations)
