@@ -42,15 +42,17 @@ def _uniform_(t: torch.Tensor, fan_in: int) -> torch.Tensor:
         return t.uniform_(-bound, bound)
 
 
-def _word_major(t: torch.Tensor) -> torch.Tensor:
-    """The same [m, V] values, stored word by word ([V, m] in memory, a transposed view).
+def _embedding_parameter(d_latent: int, vocab_size: int) -> nn.Parameter:
+    """The embedding W / W_e: [m, V] values (nn.Linear's initialization), stored word by word —
+    [V, m] in memory, a transposed view.
 
     Both uses of the embedding read it word-wise — the encoder gathers the active words' directions
     and the decoder's backward pass accumulates per-word gradient rows — so in this layout neither the
     weight nor its gradient (autograd keeps a parameter's strides) nor AdamW's state is ever transposed.
     Checkpoints store the contiguous [m, V] array, as the contract says.
     """
-    return t.t().contiguous().t()
+    values = _uniform_(torch.empty(d_latent, vocab_size), vocab_size)
+    return nn.Parameter(values.t().contiguous().t())
 
 
 class BowsAutoencoder(nn.Module):
@@ -99,9 +101,9 @@ class BowsAutoencoder(nn.Module):
         :func:`bowsflow.losses.decode_and_loss`); equal to the loss of :meth:`forward`'s z."""
         from .losses import decode_and_loss
 
-        # The embedding as [V, m], contiguous (a view, not a copy, in the word-major layout
-        # _word_major gives it): the encoder's gather and both products of the decoder's backward pass
-        # are row-wise, and the gradients of the two uses add up in W's own layout.
+        # The embedding as [V, m], contiguous (a view, not a copy, in the word-major layout that
+        # _embedding_parameter gives it): the encoder's gather and both products of the decoder's
+        # backward pass are row-wise, and the gradients of the two uses add up in W's own layout.
         embedding_t = self.embedding.t().contiguous()
         h = F.embedding_bag(indices, embedding_t, offsets, mode="sum")
         resid = self.middle(h)["resid"]
@@ -121,7 +123,7 @@ class TiedAutoencoder(BowsAutoencoder):
 
     def __init__(self, vocab_size: int, d_latent: int, output: str = "relu", **_):
         super().__init__(vocab_size, d_latent, output)
-        self.W = nn.Parameter(_word_major(_uniform_(torch.empty(d_latent, vocab_size), vocab_size)))
+        self.W = _embedding_parameter(d_latent, vocab_size)
 
     def middle(self, h):
         return {"resid": h}
@@ -132,7 +134,7 @@ class ReluMlpAutoencoder(BowsAutoencoder):
         super().__init__(vocab_size, d_latent, output)
         if d_hidden < 1:
             raise ValueError(f"d_hidden must be >= 1 for relu_mlp, got {d_hidden}")
-        self.W_e = nn.Parameter(_word_major(_uniform_(torch.empty(d_latent, vocab_size), vocab_size)))
+        self.W_e = _embedding_parameter(d_latent, vocab_size)
         self.W_in = nn.Parameter(_uniform_(torch.empty(d_hidden, d_latent), d_latent))
         self.b_in = nn.Parameter(_uniform_(torch.empty(d_hidden), d_latent))
         self.W_out = nn.Parameter(_uniform_(torch.empty(d_latent, d_hidden), d_hidden))
@@ -147,7 +149,7 @@ class BilinearAutoencoder(BowsAutoencoder):
         super().__init__(vocab_size, d_latent, output)
         if d_hidden < 1:
             raise ValueError(f"d_hidden must be >= 1 for bilinear, got {d_hidden}")
-        self.W_e = nn.Parameter(_word_major(_uniform_(torch.empty(d_latent, vocab_size), vocab_size)))
+        self.W_e = _embedding_parameter(d_latent, vocab_size)
         self.L = nn.Parameter(_uniform_(torch.empty(d_hidden, d_latent), d_latent))
         self.R = nn.Parameter(_uniform_(torch.empty(d_hidden, d_latent), d_latent))
         self.W_out = nn.Parameter(_uniform_(torch.empty(d_latent, d_hidden), d_hidden))
