@@ -3,10 +3,11 @@
 ``results/activations/{model}.zarr`` has one variable per layer, named after the architecture's
 equations (:data:`LAYERS`), with the BOWS store's ``sample`` axis — same order, same chunks — and its
 ``split`` and ``doc_id`` carried along. Work goes chunk by chunk, in three overlapping stages: reader
-threads decompress the next two BOWS chunks, the model runs on this one in batches (on the model's device;
-on a GPU the results are copied without blocking into page-locked host buffers), and writer threads
-compress and store the previous one; memory holds a few chunks, whatever the number of samples. The store is written under ``<path>.partial`` with a ``progress.json`` of finished chunks:
-a killed extraction, re-run, skips them and gives the same bytes as an uninterrupted run; the finished
+threads decompress the next two BOWS chunks, the model runs on this one in batches (on the model's
+device; on a GPU the results are copied without blocking into page-locked host buffers), and writer
+threads compress and store the ones before it; memory holds a few chunks, whatever the number of
+samples. The store is written under ``<path>.partial`` with a ``progress.json`` of finished chunks: a
+killed extraction, re-run, skips them and gives the same bytes as an uninterrupted run; the finished
 store is renamed into place.
 """
 

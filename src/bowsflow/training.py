@@ -193,7 +193,7 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
     # On a GPU, reading a loss back every step would make the host wait for the device: losses are
     # kept on the device and checked (exactly, step by step) at each log point instead. On the CPU
     # every step is checked at once.
-    check_every = 1 if device.type == "cpu" else max(1, int(cfg.log_every))
+    check_each_step = device.type == "cpu"
     unchecked: list[tuple[torch.Tensor, int]] = []  # (batch loss, batch size)
 
     def check_losses(last_step: int) -> float:
@@ -222,7 +222,7 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
             else:
                 loss = model.training_loss(indices, offsets, rows, cols, cfg.loss)
             unchecked.append((loss.detach(), batch.size))
-            if check_every == 1:  # before the update: a bad batch never reaches the weights
+            if check_each_step:  # before the update: a bad batch never reaches the weights
                 window_loss += check_losses(step + 1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
