@@ -124,6 +124,31 @@ def test_training_is_byte_identical_on_cpu(circle_store, tmp_path):
     assert not torch.equal(other.model.W_e, result.model.W_e)
 
 
+def test_training_with_output_screening_is_reproducible_and_follows_the_dense_run(tmp_path, monkeypatch):
+    """Screening forced on (as on a CPU with native bf16 products) and, on this small problem, at any
+    share of outputs on: two runs give the same bytes, and the weights follow the run without it
+    (the two differ only in float32 rounding: sampled versus dense products)."""
+    import bowsflow.models as models
+    import bowsflow.output_screening as screening
+
+    monkeypatch.setattr(models, "SCREEN_BELOW_OUTPUT_DENSITY", 1.01)
+
+    store = synthetic_store(tmp_path / "iid.zarr", n_samples=3000, chunk=500, structure="iid", n_features=150, p=0.03)
+    calls = []
+    original = screening.relu_support_candidates
+    monkeypatch.setattr(screening, "relu_support_candidates", lambda *a: calls.append(1) or original(*a))
+    cfg = TrainConfig(arch="tied_ae", d_latent=8, lr=1e-2, batch_size=100, steps=60, seed=1, device="cpu", output_screening=True)
+    runs = [train(store, cfg) for _ in range(2)]
+    assert len(calls) == 2 * 60  # every step of both runs
+    for u, v in zip(runs[0].model.parameters(), runs[1].model.parameters()):
+        assert torch.equal(u, v)
+    dense = train(store, TrainConfig(**{**cfg.__dict__, "output_screening": False}))
+    assert len(calls) == 2 * 60
+    for u, v in zip(runs[0].model.parameters(), dense.model.parameters()):
+        torch.testing.assert_close(u, v, rtol=0, atol=1e-4)
+    assert runs[0].evaluation.loss == pytest.approx(dense.evaluation.loss, rel=1e-3)
+
+
 def test_circle_directions_are_ordered_by_angle(circle_store):
     """12 features on a circle, m = 2: the learned feature directions go round the origin in the
     features' own cyclic order (either way round)."""

@@ -107,7 +107,7 @@ class _DecodeMSE(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, r, Wt, b, rows, cols, output_relu: bool):
+    def forward(ctx, r, Wt, b, rows, cols, output_relu: bool, stats):
         xhat = torch.addmm(b, r, Wt.t())
         if output_relu:
             xhat.clamp_min_(0)
@@ -116,7 +116,7 @@ class _DecodeMSE(torch.autograd.Function):
         # Σ x̂² over all entries (float32 BLAS dot), then swap the active entries' x̂² for (x̂ − 1)²
         total = torch.dot(flat, flat).double() - at_ones.square().sum() + (at_ones - 1).square().sum()
         ctx.save_for_backward(r, Wt, xhat, rows, cols)
-        ctx.output_relu = output_relu
+        ctx.output_relu, ctx.stats = output_relu, stats
         return (total / xhat.numel()).to(r.dtype)
 
     @staticmethod
@@ -125,7 +125,6 @@ class _DecodeMSE(torch.autograd.Function):
             raise RuntimeError("the fused decoder loss cannot be differentiated twice (retain_graph): its saved output is reused in place")
         ctx.used = True
         r, Wt, xhat, rows, cols = ctx.saved_tensors
-        B, V = xhat.shape
         scale = 2 * grad / xhat.numel()
         # The saved x̂ becomes (x̂ − x)·∂x̂/∂z in place (only the target's ones change): with a ReLU
         # output, 1 is subtracted where a target word is predicted (x̂ > 0); unpredicted ones stay 0.
@@ -136,22 +135,82 @@ class _DecodeMSE(torch.autograd.Function):
         # sparse kernels) is not: the sparse path is for the CPU only.
         if ctx.output_relu and g.device.type == "cpu":
             on_r, on_c = g.nonzero(as_tuple=True)  # exactly the entries with a non-zero gradient
+            if ctx.stats is not None:
+                ctx.stats["output_density"] = on_r.numel() / g.numel()
             if on_r.numel() < SPARSE_GRADIENT_DENSITY * g.numel():
-                values = g[on_r, on_c] * scale
-                dz = _csr(on_r, on_c, values, B, V)
-                order = torch.argsort(on_c, stable=True)
-                dz_t = _csr(on_c[order], on_r[order], values[order], V, B)
-                grad_b = torch.zeros(V, dtype=g.dtype, device=g.device).index_add_(0, on_c, values)
-                return dz @ Wt, dz_t @ r, grad_b, None, None, None
+                return (*_sparse_decoder_gradients(on_r, on_c, g[on_r, on_c] * scale, r, Wt), None, None, None, None)
         dz = g.mul_(scale)
-        return dz @ Wt, dz.t() @ r, dz.sum(0), None, None, None
+        return dz @ Wt, dz.t() @ r, dz.sum(0), None, None, None, None
 
 
-def decode_and_loss(r: torch.Tensor, Wt: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, loss: str = "mse", output_relu: bool = True) -> torch.Tensor:
+def _sparse_decoder_gradients(on_r, on_c, values, r, Wt):
+    """Gradients of z = r Wtᵀ + b for r, Wt and b from dL/dz given by its non-zero entries
+    (on_r, on_c, values), sorted by row: two sparse × dense products and a scatter-add."""
+    B, V = r.shape[0], Wt.shape[0]
+    dz = _csr(on_r, on_c, values, B, V)
+    order = torch.argsort(on_c, stable=True)
+    dz_t = _csr(on_c[order], on_r[order], values[order], V, B)
+    grad_b = torch.zeros(V, dtype=values.dtype, device=values.device).index_add_(0, on_c, values)
+    return dz @ Wt, dz_t @ r, grad_b
+
+
+class _ScreenedDecodeMSE(torch.autograd.Function):
+    """The same loss and gradients as _DecodeMSE with a ReLU output, without the dense product: the
+    outputs that can be on are screened with a bf16 product and a rigorous error bound
+    (:mod:`bowsflow.output_screening`), z is computed in float32 on those only (a sampled product),
+    and the positive ones — exactly the outputs that are on — make the loss and its sparse gradient.
+    For a trained model, where a few per cent of outputs are on, on a CPU with native bf16 products."""
+
+    @staticmethod
+    def forward(ctx, r, Wt, b, rows, cols, stats):
+        from .output_screening import relu_support_candidates
+
+        B, V = r.shape[0], Wt.shape[0]
+        cand_r, cand_c = relu_support_candidates(r, Wt, b, rows, cols)
+        pattern = _csr(cand_r, cand_c, torch.zeros(cand_r.numel(), dtype=r.dtype, device=r.device), B, V)
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            xhat = torch.sparse.sampled_addmm(pattern, r, Wt.t()).values()
+        xhat = xhat.add_(b[cand_c]).clamp_min_(0)
+        # the target's ones are among the candidates (row-major, so their flat positions are sorted)
+        at = torch.searchsorted(cand_r * V + cand_c, rows * V + cols)
+        at_ones = xhat[at].double()
+        # Σ x̂² over the candidates (the other outputs are off), then the ones' x̂² swapped for (x̂ − 1)²
+        total = torch.dot(xhat, xhat).double() - at_ones.square().sum() + (at_ones - 1).square().sum()
+        if stats is not None:
+            stats["output_density"] = int(torch.count_nonzero(xhat)) / (B * V)
+        ctx.save_for_backward(r, Wt, xhat, cand_r, cand_c, at)
+        return (total / (B * V)).to(r.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if getattr(ctx, "used", False):
+            raise RuntimeError("the fused decoder loss cannot be differentiated twice (retain_graph): its saved output is reused in place")
+        ctx.used = True
+        r, Wt, g, cand_r, cand_c, at = ctx.saved_tensors
+        # x̂ becomes x̂ − x where x̂ > 0 (as in _DecodeMSE.backward); elsewhere the gradient is 0
+        at_ones = g[at]
+        g[at] = at_ones - (at_ones > 0).to(g.dtype)
+        keep = g != 0
+        values = g[keep] * (2 * grad / (r.shape[0] * Wt.shape[0]))
+        return (*_sparse_decoder_gradients(cand_r[keep], cand_c[keep], values, r, Wt), None, None, None)
+
+
+def decode_and_loss(
+    r: torch.Tensor, Wt: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, loss: str = "mse",
+    output_relu: bool = True, screen: bool = False, stats: dict | None = None,
+) -> torch.Tensor:
     """The loss of z = r Wtᵀ + b (r [B, m], Wt [V, m] — the embedding transposed and contiguous, so
     its gradient is accumulated row-wise — b [V]) against the sparse target, fused: for MSE the
     decoder's backward pass uses sparse products when few outputs are on (see _DecodeMSE).
-    Equals ``sparse_target_loss(torch.addmm(b, r, Wt.t()), rows, cols, ...)``."""
+    Equals ``sparse_target_loss(torch.addmm(b, r, Wt.t()), rows, cols, ...)``.
+
+    ``screen`` (MSE with a ReLU output, CPU): skip the dense product, screening the outputs that can
+    be on with a bf16 product (see _ScreenedDecodeMSE) — worth it when few are on. ``stats``, when
+    given, receives ``output_density``, the share of outputs on, once it is known (the screened
+    forward pass, or the CPU backward pass)."""
     if loss == "mse":
-        return _DecodeMSE.apply(r, Wt, b, rows, cols, output_relu)
+        if screen and output_relu and r.device.type == "cpu":
+            return _ScreenedDecodeMSE.apply(r, Wt, b, rows, cols, stats)
+        return _DecodeMSE.apply(r, Wt, b, rows, cols, output_relu, stats)
     return sparse_target_loss(torch.addmm(b, r, Wt.t()), rows, cols, loss, output_relu)

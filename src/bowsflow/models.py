@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .output_screening import bf16_dot_products_native
+
 ARCHITECTURES = ("tied_ae", "relu_mlp", "bilinear")
 
 PARAMETER_SHAPES = {
@@ -27,6 +29,11 @@ PARAMETER_SHAPES = {
     "relu_mlp": {"W_e": ("m", "V"), "W_in": ("d", "m"), "b_in": ("d",), "W_out": ("m", "d"), "b": ("V",)},
     "bilinear": {"W_e": ("m", "V"), "L": ("d", "m"), "R": ("d", "m"), "W_out": ("m", "d"), "b": ("V",)},
 }
+
+# Below this share of outputs on (at the last training step) the decoder's outputs are screened with
+# a bf16 product: the screen's candidates grow with the outputs on, and the sampled float32 product
+# on them overtakes the dense one it replaces near 10 per cent.
+SCREEN_BELOW_OUTPUT_DENSITY = 0.05
 
 
 def expected_shapes(arch: str, vocab_size: int, d_latent: int, d_hidden: int = 0) -> dict[str, tuple[int, ...]]:
@@ -68,6 +75,11 @@ class BowsAutoencoder(nn.Module):
             raise ValueError(f"output: expected 'relu' or 'linear', got {output!r}")
         self.vocab_size, self.d_latent, self.output = vocab_size, d_latent, output
         self.b = nn.Parameter(torch.zeros(vocab_size))
+        # Training on a CPU: screen the decoder's outputs with a bf16 product (see
+        # bowsflow.output_screening) where that is fast, once few outputs are on: the share of
+        # outputs on at the last training step is kept (not part of the model's state).
+        self.output_screening = bf16_dot_products_native()
+        self.decoder_stats = {"output_density": 1.0}
 
     @property
     def embedding(self) -> torch.Tensor:
@@ -107,7 +119,9 @@ class BowsAutoencoder(nn.Module):
         embedding_t = self.embedding.t().contiguous()
         h = F.embedding_bag(indices, embedding_t, offsets, mode="sum")
         resid = self.middle(h)["resid"]
-        return decode_and_loss(resid, embedding_t, self.b, rows, cols, loss, self.output == "relu")
+        screen = self.output_screening and self.decoder_stats["output_density"] < SCREEN_BELOW_OUTPUT_DENSITY
+        # decoder_stats is updated in place by this step's forward or backward pass, for the next step
+        return decode_and_loss(resid, embedding_t, self.b, rows, cols, loss, self.output == "relu", screen, self.decoder_stats)
 
     def forward(self, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """Output pre-activations z [B, V] (the loss applies the output non-linearity)."""

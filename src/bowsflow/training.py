@@ -46,6 +46,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     bf16: bool = False
+    output_screening: str | bool = "auto"  # auto | true | false (see bowsflow.output_screening)
     threads: int = 1
     log_every: int = 50
     eval_every: int | None = None  # steps; default: at the end of each epoch
@@ -162,6 +163,10 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
     if batches.n_samples == 0:
         raise TrainingError(f"{store}: the train split is empty")
     model = build_model(cfg.arch, batches.vocab_size, cfg.d_latent, cfg.d_hidden, cfg.output).to(device)
+    if cfg.output_screening not in ("auto", True, False):
+        raise TrainingError(f"output_screening: expected auto, true or false, got {cfg.output_screening!r}")
+    if cfg.output_screening != "auto":
+        model.output_screening = cfg.output_screening
     # On a GPU one fused kernel updates every parameter (the same AdamW arithmetic, one launch). On the
     # CPU the fused kernel copies the word-major embedding to a contiguous temporary and back (2.5 ms a
     # step at V = 10,000, m = 256): the multi-tensor (foreach) implementation is as fast there.
