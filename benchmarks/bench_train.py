@@ -5,7 +5,8 @@ of the bundled corpus (64-token windows, about 26 active words per sample), or r
 - bowsflow: sparse input (embedding_bag encoder) and the sparse-target loss with its fused gradient;
 - baseline: the input as a dense float matrix, the encoder an ``nn.Linear`` and ``nn.MSELoss``.
 Timed twice: from initialization, and after a warm-up (the trained regime, where the model predicts
-few words and the sparse backward pass applies). Prints samples/s of each and the ratio; on a GPU also achieved TFLOP/s against the device's dense
+few words and the sparse backward pass applies); each time in blocks that alternate between the two
+(the machine's speed drifts), with the median ratio of adjacent blocks. Prints samples/s of each and the ratio; on a GPU also achieved TFLOP/s against the device's dense
 matmul rate measured in the same run. Run:  python benchmarks/bench_train.py [--vocab 10000 --latent 256 --batch 512]
 """
 
@@ -66,38 +67,30 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_training(model, loss_of, items, device, steps, warmup):
-    """Seconds for ``steps`` AdamW steps of ``loss_of(item)`` after ``warmup`` untimed ones (items cycled)."""
-    # the trainer's optimizer for both (on a GPU the fused AdamW kernel, on the CPU torch's default)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1, fused=device.type == "cuda")
+class Run:
+    """A model, its AdamW (the trainer's choice for both: on a GPU the fused kernel, on the CPU torch's
+    default) and its items, stepped a block at a time."""
 
-    def step(item):
-        loss = loss_of(item)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    def __init__(self, model, loss_of, items, device):
+        self.model, self.loss_of, self.items, self.k = model, loss_of, items, 0
+        self.opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1, fused=device.type == "cuda")
 
-    for k in range(warmup):
-        step(items[k % len(items)])
-    sync(device)
-    t = time.perf_counter()
-    for k in range(steps):
-        step(items[k % len(items)])
-    sync(device)
-    return time.perf_counter() - t
+    def steps(self, n):
+        for _ in range(n):
+            loss = self.loss_of(self.items[self.k % len(self.items)])
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.k += 1
 
 
-def time_ours(batches, V, m, device, steps, warmup):
+def ours(batches, V, m, device):
     torch.manual_seed(0)
     model = build_model("tied_ae", V, m).to(device)
-
-    def loss_of(b):
-        return model.training_loss(*b.torch(device))
-
-    return time_training(model, loss_of, [SparseBatch.from_dense(x) for x in batches], device, steps, warmup)
+    return Run(model, lambda b: model.training_loss(*b.torch(device)), [SparseBatch.from_dense(x) for x in batches], device)
 
 
-def time_baseline(batches, V, m, device, steps, warmup):
+def baseline(batches, V, m, device):
     torch.manual_seed(0)
     model = DenseTiedBaseline(V, m).to(device)
     mse = nn.MSELoss()
@@ -106,7 +99,23 @@ def time_baseline(batches, V, m, device, steps, warmup):
         xf = torch.from_numpy(x).to(device).float()
         return mse(torch.relu(model(xf)), xf)
 
-    return time_training(model, loss_of, batches, device, steps, warmup)
+    return Run(model, loss_of, batches, device)
+
+
+def time_blocks(runs, device, warmup, block, repeats):
+    """Seconds of each run's ``repeats`` blocks of ``block`` steps, after ``warmup`` untimed steps; the
+    runs' blocks alternate, so a change in the machine's speed reaches both alike."""
+    for run in runs:
+        run.steps(warmup)
+    seconds = [[] for _ in runs]
+    for _ in range(repeats):
+        for run, out in zip(runs, seconds):
+            sync(device)
+            t = time.perf_counter()
+            run.steps(block)
+            sync(device)
+            out.append(time.perf_counter() - t)
+    return seconds
 
 
 def matmul_tflops(device, n=8192, dtype=torch.float32, reps=20):
@@ -128,8 +137,9 @@ def main():
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--active", type=int, default=30, help="active words per sample (--data random)")
     ap.add_argument("--data", choices=["corpus", "random"], default="corpus", help="bundled corpus windows, or random rows")
-    ap.add_argument("--steps", type=int, default=120)
+    ap.add_argument("--steps", type=int, default=160)
     ap.add_argument("--warmup", type=int, default=200, help="steps before timing (the trained regime)")
+    ap.add_argument("--repeats", type=int, default=8, help="timed blocks per run, alternating between the two")
     ap.add_argument("--devices", default="all", help="all | cpu | cuda")
     args = ap.parse_args()
     V, m, B = args.vocab, args.latent, args.batch
@@ -141,15 +151,18 @@ def main():
     print(f"data: {args.data}, V = {V}, m = {m}, batch = {B}, {active:.1f} active words per sample, torch threads = {torch.get_num_threads()}")
     for device in devices:
         steps = args.steps if device.type == "cpu" else args.steps * 25
+        block = max(1, steps // args.repeats)
         for label, warmup in [("from initialization", 3), (f"after {args.warmup} steps", args.warmup)]:
-            t_base = time_baseline(batches, V, m, device, steps, warmup)
-            t_ours = time_ours(batches, V, m, device, steps, warmup)
-            sps_base, sps_ours = steps * B / t_base, steps * B / t_ours
+            t_base, t_ours = time_blocks([baseline(batches, V, m, device), ours(batches, V, m, device)], device, warmup, block, args.repeats)
+            ratios = [b / o for b, o in zip(t_base, t_ours)]
+            sps_base, sps_ours = block * B / np.median(t_base), block * B / np.median(t_ours)
             print(f"[{device.type}, {label}] baseline (dense input, nn.Linear): {sps_base:9.0f} samples/s")
-            print(f"[{device.type}, {label}] bowsflow (sparse input and loss):  {sps_ours:9.0f} samples/s   ratio {sps_ours / sps_base:.2f}")
+            print(f"[{device.type}, {label}] bowsflow (sparse input and loss):  {sps_ours:9.0f} samples/s   "
+                  f"ratio {np.median(ratios):.2f} (median of {len(ratios)} alternating blocks of {block} steps: "
+                  + ", ".join(f"{x:.2f}" for x in ratios) + ")")
         if device.type == "cuda":
             flops_per_step = 6 * B * m * V  # decoder forward + its two backward products
-            achieved = flops_per_step * steps / t_ours / 1e12
+            achieved = flops_per_step * block / np.median(t_ours) / 1e12
             print(f"[cuda] achieved {achieved:.1f} TFLOP/s; dense fp32 matmul here {matmul_tflops(device):.1f} TFLOP/s, "
                   f"bf16 {matmul_tflops(device, dtype=torch.bfloat16):.1f} TFLOP/s ({torch.cuda.get_device_name()})")
 

@@ -52,21 +52,21 @@ def relu_support_candidates(r: torch.Tensor, Wt: torch.Tensor, b: torch.Tensor, 
     computes z exactly on them and keeps the positive ones.
     """
     with torch.no_grad():
-        B, V = r.shape[0], Wt.shape[0]
-        r_bf, Wt_bf = r.to(torch.bfloat16), Wt.to(torch.bfloat16)
+        (B, m), V = r.shape, Wt.shape[0]
+        r_aug = torch.empty(B, m + 5, dtype=torch.bfloat16, device=r.device)
+        Wt_aug = torch.empty(V, m + 5, dtype=torch.bfloat16, device=r.device)
+        r_bf, Wt_bf = r_aug[:, :m].copy_(r), Wt_aug[:, :m].copy_(Wt)  # the roundings, in place
         r_norm = torch.linalg.vector_norm(r, dim=1)
         w_norm = torch.linalg.vector_norm(Wt, dim=1)
-        r_err = torch.linalg.vector_norm(r_bf.float() - r, dim=1)
-        w_err = torch.linalg.vector_norm(Wt_bf.float() - Wt, dim=1)
+        r_err = torch.linalg.vector_norm(r - r_bf, dim=1)  # (the difference is taken in float32)
+        w_err = torch.linalg.vector_norm(Wt - Wt_bf, dim=1)
         u, k = BF16_UNIT_ROUNDOFF, NORM_TERM_SLACK
-        accumulation = ACCUMULATION_SLACK_PER_TERM * (r.shape[1] + 5)
-        # Columns pair up: r_aug[:, j] · w_aug[:, j] summed over the appended j is
+        accumulation = ACCUMULATION_SLACK_PER_TERM * (m + 5)
+        # The appended columns pair up: r_aug[:, j] · Wt_aug[:, j] summed over them is
         # b + 2u|b| + k‖δr‖‖w‖ + k‖r‖‖δw‖ + k‖δr‖‖δw‖ + slack·‖r‖‖w‖.
         ones = torch.ones(B, dtype=r.dtype, device=r.device)
-        r_extra = torch.stack([ones, ones, k * r_err + accumulation * r_norm, k * r_norm, k * r_err], 1)
-        w_extra = torch.stack([b, (2 * u) * b.abs(), w_norm, w_err, w_err], 1)
-        r_aug = torch.cat([r_bf, r_extra.to(torch.bfloat16)], 1)
-        Wt_aug = torch.cat([Wt_bf, w_extra.to(torch.bfloat16)], 1)
+        r_aug[:, m:] = torch.stack([ones, ones, k * r_err + accumulation * r_norm, k * r_norm, k * r_err], 1)
+        Wt_aug[:, m:] = torch.stack([b, (2 * u) * b.abs(), w_norm, w_err, w_err], 1)
         screened = torch.mm(r_aug, Wt_aug.t()).clamp_min_(0)
         if rows is not None:
             screened.view(-1)[rows * V + cols] = 1
