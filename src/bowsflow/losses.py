@@ -177,9 +177,8 @@ class _ScreenedDecodeMSE(torch.autograd.Function):
         at_ones = xhat[at].double()
         # Σ x̂² over the candidates (the other outputs are off), then the ones' x̂² swapped for (x̂ − 1)²
         total = torch.dot(xhat, xhat).double() - at_ones.square().sum() + (at_ones - 1).square().sum()
-        if stats is not None:
-            stats["output_density"] = int(torch.count_nonzero(xhat)) / (B * V)
         ctx.save_for_backward(r, Wt, xhat, cand_r, cand_c, at)
+        ctx.stats = stats
         return (total / (B * V)).to(r.dtype)
 
     @staticmethod
@@ -191,9 +190,11 @@ class _ScreenedDecodeMSE(torch.autograd.Function):
         # x̂ becomes x̂ − x where x̂ > 0 (as in _DecodeMSE.backward); elsewhere the gradient is 0
         at_ones = g[at]
         g[at] = at_ones - (at_ones > 0).to(g.dtype)
-        keep = g != 0
-        values = g[keep] * (2 * grad / (r.shape[0] * Wt.shape[0]))
-        return (*_sparse_decoder_gradients(cand_r[keep], cand_c[keep], values, r, Wt), None, None, None)
+        on = g.nonzero().squeeze(1)  # the entries with a non-zero gradient, still row-major
+        if ctx.stats is not None:
+            ctx.stats["output_density"] = on.numel() / (r.shape[0] * Wt.shape[0])
+        values = g.index_select(0, on).mul_(2 * grad / (r.shape[0] * Wt.shape[0]))
+        return (*_sparse_decoder_gradients(cand_r.index_select(0, on), cand_c.index_select(0, on), values, r, Wt), None, None, None)
 
 
 def decode_and_loss(
@@ -207,8 +208,8 @@ def decode_and_loss(
 
     ``screen`` (MSE with a ReLU output, CPU): skip the dense product, screening the outputs that can
     be on with a bf16 product (see _ScreenedDecodeMSE) — worth it when few are on. ``stats``, when
-    given, receives ``output_density``, the share of outputs on, once it is known (the screened
-    forward pass, or the CPU backward pass)."""
+    given, receives ``output_density``, the share of outputs with a non-zero gradient (those on, but
+    for any predicted exactly 1), from the backward pass on the CPU."""
     if loss == "mse":
         if screen and output_relu and r.device.type == "cpu":
             return _ScreenedDecodeMSE.apply(r, Wt, b, rows, cols, stats)
