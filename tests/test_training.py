@@ -64,8 +64,9 @@ def test_prefetch_keeps_order_and_raises_where_the_producer_failed():
 
 @pytest.mark.parametrize("arch", ["tied_ae", "relu_mlp", "bilinear"])
 def test_fused_training_loss_equals_forward_loss(arch):
-    """The training path (fused decoder, sparse backward where few outputs are on) gives the loss and
-    gradients of the plain forward pass, in the sparse and the dense regime."""
+    """The training path (fused decoder, sparse backward where few outputs are on, screened outputs,
+    and for tied_ae the encoder's gradient folded into the decoder's) gives the loss and gradients of
+    the plain forward pass, in the sparse and the dense regime."""
     import bowsflow.losses as losses
     from bowsflow.batches import SparseBatch
     from bowsflow.losses import sparse_target_loss
@@ -74,11 +75,13 @@ def test_fused_training_loss_equals_forward_loss(arch):
     torch.manual_seed(0)
     model = build_model(arch, 40, 3, 4).double()
     with torch.no_grad():
-        model.b.fill_(-0.3)  # most outputs off: the sparse branch
+        model.b.fill_(-0.3)
+        model.embedding.mul_(4)  # about a quarter of the outputs on, the rest off
     x = np.random.default_rng(0).random((16, 40)) < 0.1
     idx, off, rows, cols = SparseBatch.from_dense(x).torch()
-    for threshold in (1.0, 0.0):  # sparse branch always / never
+    for threshold, screen in [(1.0, False), (0.0, False), (0.0, True)]:  # sparse branch always / never; screened
         losses.SPARSE_GRADIENT_DENSITY = threshold
+        model.output_screening, model.decoder_stats["output_density"] = screen, 0.0
         try:
             a = model.training_loss(idx, off, rows, cols)
             ga = torch.autograd.grad(a, list(model.parameters()))
@@ -86,6 +89,7 @@ def test_fused_training_loss_equals_forward_loss(arch):
             gb = torch.autograd.grad(b, list(model.parameters()))
         finally:
             losses.SPARSE_GRADIENT_DENSITY = 0.05
+        assert 0.1 < model.decoder_stats["output_density"] < 0.4
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
         for u, v in zip(ga, gb):
             torch.testing.assert_close(u, v, rtol=1e-10, atol=1e-13)

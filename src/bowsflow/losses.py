@@ -107,7 +107,7 @@ class _DecodeMSE(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, r, Wt, b, rows, cols, output_relu: bool, stats):
+    def forward(ctx, r, Wt, b, rows, cols, output_relu: bool, stats, tied_input: bool):
         xhat = torch.addmm(b, r, Wt.t())
         if output_relu:
             xhat.clamp_min_(0)
@@ -116,7 +116,7 @@ class _DecodeMSE(torch.autograd.Function):
         # Σ x̂² over all entries (float32 BLAS dot), then swap the active entries' x̂² for (x̂ − 1)²
         total = torch.dot(flat, flat).double() - at_ones.square().sum() + (at_ones - 1).square().sum()
         ctx.save_for_backward(r, Wt, xhat, rows, cols)
-        ctx.output_relu, ctx.stats = output_relu, stats
+        ctx.output_relu, ctx.stats, ctx.tied_input = output_relu, stats, tied_input
         return (total / xhat.numel()).to(r.dtype)
 
     @staticmethod
@@ -138,20 +138,36 @@ class _DecodeMSE(torch.autograd.Function):
             if ctx.stats is not None:
                 ctx.stats["output_density"] = on_r.numel() / g.numel()
             if on_r.numel() < SPARSE_GRADIENT_DENSITY * g.numel():
-                return (*_sparse_decoder_gradients(on_r, on_c, g[on_r, on_c] * scale, r, Wt), None, None, None, None)
+                encoder = (rows, cols) if ctx.tied_input else None
+                return (*_sparse_decoder_gradients(on_r, on_c, g[on_r, on_c] * scale, r, Wt, encoder), None, None, None, None, None)
         dz = g.mul_(scale)
-        return dz @ Wt, dz.t() @ r, dz.sum(0), None, None, None, None
+        grad_r, grad_Wt = dz @ Wt, dz.t() @ r
+        if ctx.tied_input:  # the encoder's share: word v's row gains the gradient of each r holding v
+            grad_Wt.index_add_(0, cols, grad_r[rows])
+        return grad_r, grad_Wt, dz.sum(0), None, None, None, None, None
 
 
-def _sparse_decoder_gradients(on_r, on_c, values, r, Wt):
+def _sparse_decoder_gradients(on_r, on_c, values, r, Wt, encoder=None):
     """Gradients of z = r Wtᵀ + b for r, Wt and b from dL/dz given by its non-zero entries
-    (on_r, on_c, values), sorted by row: two sparse × dense products and a scatter-add."""
+    (on_r, on_c, values), sorted by row: two sparse × dense products and a scatter-add.
+
+    ``encoder`` = (rows, cols), the input's ones, when r is the sum of Wt's rows at them (a tied
+    autoencoder, whose input is its target): Wt's gradient then also gets the encoder's share — row v
+    gains the gradient of r for each sample holding word v — in the same sparse product, the input's
+    ones entering it as B more columns against r's gradient (no dense pass of its own)."""
     B, V = r.shape[0], Wt.shape[0]
-    dz = _csr(on_r, on_c, values, B, V)
-    order = torch.argsort(on_c, stable=True)
-    dz_t = _csr(on_c[order], on_r[order], values[order], V, B)
+    grad_r = _csr(on_r, on_c, values, B, V) @ Wt
+    if encoder is None:
+        words, samples, weights, against = on_c, on_r, values, r
+    else:
+        rows, cols = encoder
+        words, samples = torch.cat([on_c, cols]), torch.cat([on_r, rows + B])
+        weights = torch.cat([values, torch.ones(rows.numel(), dtype=values.dtype, device=values.device)])
+        against = torch.cat([r, grad_r])
+    order = torch.argsort(words, stable=True)
+    grad_Wt = _csr(words[order], samples[order], weights[order], V, against.shape[0]) @ against
     grad_b = torch.zeros(V, dtype=values.dtype, device=values.device).index_add_(0, on_c, values)
-    return dz @ Wt, dz_t @ r, grad_b
+    return grad_r, grad_Wt, grad_b
 
 
 class _ScreenedDecodeMSE(torch.autograd.Function):
@@ -162,7 +178,7 @@ class _ScreenedDecodeMSE(torch.autograd.Function):
     For a trained model, where a few per cent of outputs are on, on a CPU with native bf16 products."""
 
     @staticmethod
-    def forward(ctx, r, Wt, b, rows, cols, stats):
+    def forward(ctx, r, Wt, b, rows, cols, stats, tied_input: bool):
         from .output_screening import relu_support_candidates
 
         B, V = r.shape[0], Wt.shape[0]
@@ -177,8 +193,8 @@ class _ScreenedDecodeMSE(torch.autograd.Function):
         at_ones = xhat[at].double()
         # Σ x̂² over the candidates (the other outputs are off), then the ones' x̂² swapped for (x̂ − 1)²
         total = torch.dot(xhat, xhat).double() - at_ones.square().sum() + (at_ones - 1).square().sum()
-        ctx.save_for_backward(r, Wt, xhat, cand_r, cand_c, at)
-        ctx.stats = stats
+        ctx.save_for_backward(r, Wt, xhat, cand_r, cand_c, at, rows, cols)
+        ctx.stats, ctx.tied_input = stats, tied_input
         return (total / (B * V)).to(r.dtype)
 
     @staticmethod
@@ -186,7 +202,7 @@ class _ScreenedDecodeMSE(torch.autograd.Function):
         if getattr(ctx, "used", False):
             raise RuntimeError("the fused decoder loss cannot be differentiated twice (retain_graph): its saved output is reused in place")
         ctx.used = True
-        r, Wt, g, cand_r, cand_c, at = ctx.saved_tensors
+        r, Wt, g, cand_r, cand_c, at, rows, cols = ctx.saved_tensors
         # x̂ becomes x̂ − x where x̂ > 0 (as in _DecodeMSE.backward); elsewhere the gradient is 0
         at_ones = g[at]
         g[at] = at_ones - (at_ones > 0).to(g.dtype)
@@ -194,12 +210,14 @@ class _ScreenedDecodeMSE(torch.autograd.Function):
         if ctx.stats is not None:
             ctx.stats["output_density"] = on.numel() / (r.shape[0] * Wt.shape[0])
         values = g.index_select(0, on).mul_(2 * grad / (r.shape[0] * Wt.shape[0]))
-        return (*_sparse_decoder_gradients(cand_r.index_select(0, on), cand_c.index_select(0, on), values, r, Wt), None, None, None)
+        on_r, on_c = cand_r.index_select(0, on), cand_c.index_select(0, on)
+        encoder = (rows, cols) if ctx.tied_input else None
+        return (*_sparse_decoder_gradients(on_r, on_c, values, r, Wt, encoder), None, None, None, None)
 
 
 def decode_and_loss(
     r: torch.Tensor, Wt: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, loss: str = "mse",
-    output_relu: bool = True, screen: bool = False, stats: dict | None = None,
+    output_relu: bool = True, screen: bool = False, stats: dict | None = None, tied_input: bool = False,
 ) -> torch.Tensor:
     """The loss of z = r Wtᵀ + b (r [B, m], Wt [V, m] — the embedding transposed and contiguous, so
     its gradient is accumulated row-wise — b [V]) against the sparse target, fused: for MSE the
@@ -209,9 +227,14 @@ def decode_and_loss(
     ``screen`` (MSE with a ReLU output, CPU): skip the dense product, screening the outputs that can
     be on with a bf16 product (see _ScreenedDecodeMSE) — worth it when few are on. ``stats``, when
     given, receives ``output_density``, the share of outputs with a non-zero gradient (those on, but
-    for any predicted exactly 1), from the backward pass on the CPU."""
+    for any predicted exactly 1), from the backward pass on the CPU.
+
+    ``tied_input``: r is the sum of Wt's rows at the target's ones, computed outside autograd (a tied
+    autoencoder, input = target): Wt's gradient includes the encoder's share (MSE only)."""
     if loss == "mse":
         if screen and output_relu and r.device.type == "cpu":
-            return _ScreenedDecodeMSE.apply(r, Wt, b, rows, cols, stats)
-        return _DecodeMSE.apply(r, Wt, b, rows, cols, output_relu, stats)
+            return _ScreenedDecodeMSE.apply(r, Wt, b, rows, cols, stats, tied_input)
+        return _DecodeMSE.apply(r, Wt, b, rows, cols, output_relu, stats, tied_input)
+    if tied_input:
+        raise ValueError("decode_and_loss: tied_input is implemented for the mse loss only")
     return sparse_target_loss(torch.addmm(b, r, Wt.t()), rows, cols, loss, output_relu)

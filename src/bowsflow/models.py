@@ -66,6 +66,7 @@ class BowsAutoencoder(nn.Module):
     """Base: sparse encoder, tied decoder, output ReLU. Subclasses define the middle block."""
 
     embedding_name = "W_e"
+    middle_is_identity = False  # True where r = h (no middle block)
 
     def __init__(self, vocab_size: int, d_latent: int, output: str = "relu"):
         super().__init__()
@@ -117,11 +118,17 @@ class BowsAutoencoder(nn.Module):
         # _embedding_parameter gives it): the encoder's gather and both products of the decoder's
         # backward pass are row-wise, and the gradients of the two uses add up in W's own layout.
         embedding_t = self.embedding.t().contiguous()
+        screen = self.output_screening and self.decoder_stats["output_density"] < SCREEN_BELOW_OUTPUT_DENSITY
+        output_relu = self.output == "relu"
+        # decoder_stats is updated in place by this step's backward pass, for the next step
+        if self.middle_is_identity and loss == "mse":
+            # r = h: the encoder's gradient is folded into the decoder's backward products (one
+            # pass over W's gradient instead of two), so h is computed outside autograd
+            h = F.embedding_bag(indices, embedding_t.detach(), offsets, mode="sum")
+            return decode_and_loss(h, embedding_t, self.b, rows, cols, loss, output_relu, screen, self.decoder_stats, tied_input=True)
         h = F.embedding_bag(indices, embedding_t, offsets, mode="sum")
         resid = self.middle(h)["resid"]
-        screen = self.output_screening and self.decoder_stats["output_density"] < SCREEN_BELOW_OUTPUT_DENSITY
-        # decoder_stats is updated in place by this step's forward or backward pass, for the next step
-        return decode_and_loss(resid, embedding_t, self.b, rows, cols, loss, self.output == "relu", screen, self.decoder_stats)
+        return decode_and_loss(resid, embedding_t, self.b, rows, cols, loss, output_relu, screen, self.decoder_stats)
 
     def forward(self, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """Output pre-activations z [B, V] (the loss applies the output non-linearity)."""
@@ -134,6 +141,7 @@ class BowsAutoencoder(nn.Module):
 
 class TiedAutoencoder(BowsAutoencoder):
     embedding_name = "W"
+    middle_is_identity = True
 
     def __init__(self, vocab_size: int, d_latent: int, output: str = "relu", **_):
         super().__init__(vocab_size, d_latent, output)
