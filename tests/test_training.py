@@ -239,6 +239,7 @@ def test_sweep_names_are_readable_and_ordered():
           "sweeps": {"t": {"base": {"corpus": "w", "arch": "tied_ae", "d_latent": 4}, "grid": {"seed": [1]}}}}, "model name 't-s1' clashes with models.t-s1"),
         ({"sweeps": {"t": {"base": {"corpus": "w", "arch": "tied_ae"}, "grid": {"d_latent": [-2]}}}}, "config key sweeps.t.d_latent: -2 is less than"),
         ({"training": {"device": "tpu"}}, "config key training.device"),
+        ({"training": {"output_screening": "sometimes"}}, "config key training.output_screening"),
     ],
 )
 def test_bad_model_config(extra, message):
