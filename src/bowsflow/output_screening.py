@@ -19,8 +19,10 @@ inflated by 3% and an extra 4K·2⁻²⁴·‖r‖‖w‖ is added to cover the 
 the sum of their magnitudes, ≈ ‖r‖‖w‖ + |b|; the extra term is four times that for ‖r‖‖w‖, and 2u|b|
 exceeds the bias' rounding by u|b|, far more than K·2⁻²⁴|b| for any K < 65,000). Every entry with
 z > 0 — exact, or as float32 computes it — then has a positive screened value, so its position is
-returned. (Values below ~1e-37, where bf16 arithmetic flushes
-subnormals to zero, are the only exception; they are zero to the loss anyway.)
+returned. (Values below ~1e-37, where bf16 arithmetic flushes subnormals to zero, are the only
+exception; they are zero to the loss anyway.) The bound takes the bf16 products to be accumulated in
+float32, as oneDNN's kernels and torch's own CPU kernel for bf16 matrices do (the product of two bf16
+numbers is exact in float32).
 """
 
 from __future__ import annotations
