@@ -38,14 +38,15 @@ def test_attaches_to_an_existing_cluster():
 
 
 @pytest.mark.slurm
-def test_slurm_cluster_on_the_local_slurm():
+def test_slurm_cluster_on_the_local_slurm(tmp_path):
     pytest.importorskip("dask_jobqueue")
     from test_slurm import slurm_available
 
     if not slurm_available():
         pytest.skip("no local SLURM (scripts/local-slurm.sh start)")
     x, d = data()
-    spec = {"queue": "debug", "cores": 1, "processes": 1, "memory": "1GB", "walltime": "00:10:00", "jobs": 1, "wait_seconds": 180}
+    spec = {"queue": "debug", "cores": 1, "processes": 1, "memory": "1GB", "walltime": "00:10:00", "jobs": 1, "wait_seconds": 180,
+            "log_directory": str(tmp_path)}  # the worker jobs' slurm-*.out, not in the working directory
     with dask_scheduler({"slurm": spec}) as client:
         assert len(client.scheduler_info()["workers"]) >= 1
         G = dask_gram(d, threads=1)
