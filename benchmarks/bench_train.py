@@ -72,7 +72,7 @@ class Run:
     default) and its items, stepped a block at a time."""
 
     def __init__(self, model, loss_of, items, device):
-        self.model, self.loss_of, self.items, self.k = model, loss_of, items, 0
+        self.loss_of, self.items, self.k = loss_of, items, 0
         self.opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1, fused=device.type == "cuda")
 
     def steps(self, n):

@@ -121,9 +121,7 @@ class _DecodeMSE(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if getattr(ctx, "used", False):
-            raise RuntimeError("the fused decoder loss cannot be differentiated twice (retain_graph): its saved output is reused in place")
-        ctx.used = True
+        _claim_saved_output(ctx)
         r, Wt, xhat, rows, cols = ctx.saved_tensors
         scale = 2 * grad / xhat.numel()
         # The saved x̂ becomes (x̂ − x)·∂x̂/∂z in place (only the target's ones change): with a ReLU
@@ -145,6 +143,14 @@ class _DecodeMSE(torch.autograd.Function):
         if ctx.tied_input:  # the encoder's share: word v's row gains the gradient of each r holding v
             grad_Wt.index_add_(0, cols, grad_r[rows])
         return grad_r, grad_Wt, dz.sum(0), None, None, None, None, None
+
+
+def _claim_saved_output(ctx) -> None:
+    """The fused decoder losses' backward passes turn their saved output into the gradient in place,
+    so a second backward pass (retain_graph) would read a gradient as an output: it is refused."""
+    if getattr(ctx, "used", False):
+        raise RuntimeError("the fused decoder loss cannot be differentiated twice (retain_graph): its saved output is reused in place")
+    ctx.used = True
 
 
 def _sparse_decoder_gradients(on_r, on_c, values, r, Wt, encoder=None):
@@ -199,17 +205,16 @@ class _ScreenedDecodeMSE(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if getattr(ctx, "used", False):
-            raise RuntimeError("the fused decoder loss cannot be differentiated twice (retain_graph): its saved output is reused in place")
-        ctx.used = True
+        _claim_saved_output(ctx)
         r, Wt, g, cand_r, cand_c, at, rows, cols = ctx.saved_tensors
         # x̂ becomes x̂ − x where x̂ > 0 (as in _DecodeMSE.backward); elsewhere the gradient is 0
         at_ones = g[at]
         g[at] = at_ones - (at_ones > 0).to(g.dtype)
+        n_outputs = r.shape[0] * Wt.shape[0]
         on = g.nonzero().squeeze(1)  # the entries with a non-zero gradient, still row-major
         if ctx.stats is not None:
-            ctx.stats["output_density"] = on.numel() / (r.shape[0] * Wt.shape[0])
-        values = g.index_select(0, on).mul_(2 * grad / (r.shape[0] * Wt.shape[0]))
+            ctx.stats["output_density"] = on.numel() / n_outputs
+        values = g.index_select(0, on).mul_(2 * grad / n_outputs)
         on_r, on_c = cand_r.index_select(0, on), cand_c.index_select(0, on)
         encoder = (rows, cols) if ctx.tied_input else None
         return (*_sparse_decoder_gradients(on_r, on_c, values, r, Wt, encoder), None, None, None, None)
