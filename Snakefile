@@ -13,6 +13,8 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (BOWSFLOW_SRC, os.getenv("PYTHONPATH")) if p)
 )
 
+from bowsflow.config import coerce_yaml_numbers
+
 min_version("9.0")
 
 
@@ -23,7 +25,9 @@ if not workflow.config_settings.configfiles:
     configfile: "config.yaml"
 
 
-# Reject bad config before any job runs; defaults are filled from the schema.
+# Numbers written like 1e-9 are strings to YAML 1.1 (PyYAML): read them as numbers where the schema
+# wants one. Then reject bad config before any job runs; defaults are filled from the schema.
+coerce_yaml_numbers(config)
 validate(config, "schemas/config.schema.yaml")
 
 

@@ -53,6 +53,36 @@ def test_bad_config_names_the_key(config, key):
     assert f"config key {key}:" in str(err.value)
 
 
+def test_numbers_in_exponent_notation_are_read_as_numbers(tmp_path):
+    # PyYAML (YAML 1.1) reads 1e-9, 1E5 and 1.0e5 as strings; where the schema wants a number they are numbers
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "corpora:\n"
+        "  w: {source: wiki-vital, bows: {always_include: [1e5]}}\n"  # a word list: stays a string
+        "bows: {vocab_size: 2e3}\n"  # an integer key: a whole value becomes an int
+        "training: {lr: 3e-3, weight_decay: 1.0e2}\n"
+        "models: {m: {corpus: w, arch: tied_ae, d_latent: 4, lr: 1E-4}}\n"
+        "sweeps: {s: {base: {corpus: w, arch: tied_ae, d_latent: 4}, grid: {weight_decay: [0, 1e-3]}}}\n"
+        "analysis: {interaction: {threshold: 1e-9}}\n"
+    )
+    assert yaml.safe_load(path.read_text())["training"]["lr"] == "3e-3"  # the YAML 1.1 reading this undoes
+    cfg = load_config(path)
+    assert cfg["bows"]["vocab_size"] == 2000 and type(cfg["bows"]["vocab_size"]) is int
+    assert cfg["training"]["lr"] == 0.003 and cfg["training"]["weight_decay"] == 100.0
+    assert cfg["models"]["m"]["lr"] == 1e-4
+    assert cfg["analysis"]["interaction"]["threshold"] == 1e-9
+    assert cfg["corpora"]["w"]["bows"]["always_include"] == ["1e5"]
+    from bowsflow.config import model_specs
+
+    assert model_specs(cfg)["s-wd0.001"]["weight_decay"] == 0.001
+
+
+@pytest.mark.parametrize("value", ["1e", "e5", "1.5", "1e-9x", "ten"])
+def test_strings_that_are_not_exponent_numbers_stay_errors(value):
+    with pytest.raises(ConfigError, match="config key training.lr:"):
+        validate_config({"corpora": {"w": {"source": "wiki-vital"}}, "training": {"lr": value}})
+
+
 def test_always_include_must_fit():
     with pytest.raises(ConfigError, match="corpora.w: 3 always_include words do not fit in vocab_size = 2"):
         validate_config({"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"vocab_size": 2, "always_include": ["a", "b", "c"]}})

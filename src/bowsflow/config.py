@@ -59,8 +59,58 @@ def _key_path(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+# YAML 1.1 (PyYAML, and so Snakemake's config files and --config) reads a float only with a dot and a
+# signed exponent: 1e-9, 1E5 and 1.0e5 stay strings, though YAML 1.2 and every researcher read them as
+# numbers. Where the schema wants a number, such a string is taken as one.
+_EXPONENT_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _numbers_for_strings(validator, instance) -> list[tuple[list, int | float]]:
+    """(path, number) for each string like ``1e-9`` at a place where ``validator`` wants a number."""
+    fixes = []
+    for error in validator.iter_errors(copy.deepcopy(instance)):  # deep copy: the validator fills defaults
+        for e in [error, *error.context]:  # anyOf/oneOf branches report their own type errors
+            wanted = e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
+            if e.validator != "type" or not isinstance(e.instance, str) or not _EXPONENT_NUMBER.fullmatch(e.instance.strip()):
+                continue
+            value = float(e.instance)
+            if "number" in wanted:
+                fixes.append((list(e.absolute_path), value))
+            elif "integer" in wanted and value.is_integer():
+                fixes.append((list(e.absolute_path), int(value)))
+    return [(path, value) for path, value in fixes if path]
+
+
+def coerce_yaml_numbers(config: dict, schema: str | Path | None = None) -> list[str]:
+    """Turn strings like ``1e-9`` into numbers, in place, where the schema wants a number (or an
+    integer, when the value is whole) — sweep grid values included, by the model key they set; returns
+    the keys changed. Anything else is left for validation to report."""
+    with open(schema or schema_path(), encoding="utf-8") as f:
+        schema_doc = yaml.safe_load(f)
+    changed: list[str] = []
+    fixes = _numbers_for_strings(_default_filling_validator(schema_doc), config)
+    for path, value in fixes:
+        parent = functools.reduce(lambda node, key: node[key], path[:-1], config)
+        parent[path[-1]] = value
+        changed.append(".".join(map(str, path)))
+    model = _default_filling_validator({"$ref": "#/$defs/model", "$defs": schema_doc["$defs"]})
+    for sweep, body in (config.get("sweeps") or {}).items():
+        if not isinstance(body, dict) or not isinstance(body.get("grid"), dict):
+            continue
+        base = body.get("base") if isinstance(body.get("base"), dict) else {}
+        for key, values in body["grid"].items():
+            for i, value in enumerate(values if isinstance(values, list) else []):
+                for path, number in _numbers_for_strings(model, base | {key: value}):
+                    if path == [key]:
+                        values[i] = number
+                        changed.append(f"sweeps.{sweep}.grid.{key}.{i}")
+    return changed
+
+
 def validate_config(config: dict, schema: str | Path | None = None) -> dict:
-    """Validate ``config`` in place against the schema, filling defaults; raise ConfigError naming the key."""
+    """Validate ``config`` in place against the schema, filling defaults; raise ConfigError naming the key.
+    Numbers written as ``1e-9`` (strings to YAML 1.1) are read as numbers first (:func:`coerce_yaml_numbers`)."""
+    coerce_yaml_numbers(config, schema)
     with open(schema or schema_path(), encoding="utf-8") as f:
         schema_doc = yaml.safe_load(f)
     validator = _default_filling_validator(schema_doc)
