@@ -199,10 +199,10 @@ def bilinear_figure(fig_data: dict, path, title: str = "") -> None:
     t = fig_data["truncation"]
     ax.plot(t["k"], t["loss"], marker=".", label="validation loss")
     ax.set_xlabel("eigencomponents kept per output word (k)")
-    ax.set_ylabel("validation loss")
+    ax.set_ylabel("validation loss", color="C0")
     ax2 = ax.twinx()
     ax2.plot(t["k"], t["recall"], marker=".", color="C1", label="recall")
-    ax2.set_ylabel("recall of present words")
+    ax2.set_ylabel("recall of present words", color="C1")
     ax.grid(alpha=0.3)
     ax = axes[2]
     paths = fig_data["paths"]
@@ -214,7 +214,8 @@ def bilinear_figure(fig_data: dict, path, title: str = "") -> None:
         ax.bar([k.replace("_", " ") for k in kinds], vals, bottom=bottom, label=part)
         bottom += vals
     ax.set_ylabel("share of |z|")
-    ax.legend(frameon=False, fontsize=8)
+    # beside the bars: inside, the first swatch would sit on its own colour
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(title, fontsize=10)
     _save(fig, path)
 
@@ -222,7 +223,7 @@ def bilinear_figure(fig_data: dict, path, title: str = "") -> None:
 def interaction_figure(fig_data: dict, path, title: str = "") -> None:
     """Eigenvalue spectra of the Gram G and the Jacobian Gram M per layer; cumulative edge mass
     against the number of edges, per basis, for each pair of adjacent layers."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), dpi=120)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), dpi=120)
     ax = axes[0]
     for k, (layer, spectra) in enumerate(fig_data["spectra"].items()):
         for kind, style in (("gram", "-"), ("jacobian", "--")):
@@ -242,7 +243,7 @@ def interaction_figure(fig_data: dict, path, title: str = "") -> None:
         ax.set_xlabel("edges, strongest first")
         ax.set_ylabel("share of edge mass")
         ax.axhline(0.99, color="k", lw=0.6)
-        ax.legend(frameon=False, fontsize=7)
+        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # the curves fill the axes
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)
     _save(fig, path)
