@@ -66,6 +66,12 @@ def model_mem_mb(wildcards):
     return 1500 + (16 * params + batch + chunk) // 2**20
 
 
+def interaction_mem_mb(wildcards):
+    """The model's own needs, plus a block of Jacobians and torch's forward-mode copies of it."""
+    block = config["analysis"]["interaction"]["jacobian_block_mb"]
+    return model_mem_mb(wildcards) + int(3 * block)
+
+
 def model_targets():
     return expand("results/models/{model}/model.safetensors", model=sorted(MODELS))
 

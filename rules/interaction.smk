@@ -25,7 +25,7 @@ rule interaction:
         "../envs/analysis.yaml"
     threads: config["analysis"]["threads"]
     resources:
-        mem_mb=model_mem_mb,
+        mem_mb=interaction_mem_mb,
         runtime=60,
     params:
         options=config["analysis"]["interaction"],

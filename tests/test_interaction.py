@@ -12,6 +12,7 @@ from bowsflow.interaction import (
     gram_from_moments,
     interaction_basis,
     jaccard_groups,
+    jacobian_blocks,
     jacobian_gram,
 )
 from bowsflow.models import build_model
@@ -79,6 +80,69 @@ def test_jacobian_gram_closed_form_for_tied_autoencoder():
     np.testing.assert_allclose(S[:3, :3] / n, W @ np.diag(p) @ W.T, rtol=1e-10, atol=1e-12)
     S2, _ = jacobian_gram(model, h, "latent")  # without the ReLU: WWᵀ, the same for every sample
     np.testing.assert_allclose(S2[:3, :3] / 300, W @ W.T, rtol=1e-10)
+
+
+def _reference_jacobian_gram(model, h, layer, through_output_relu):
+    """Σ_b J̃_bᵀ J̃_b one sample at a time, z written out per architecture (no code shared with
+    jacobian_gram), J from reverse-mode autograd."""
+    p = {k: v.detach().double() for k, v in model.named_parameters()}
+    We = model.embedding.detach().double()
+    relu = torch.relu
+    total = 0
+    for x in torch.as_tensor(h, dtype=torch.float64):
+        if "L" in p:  # bilinear
+            g = (p["L"] @ x) * (p["R"] @ x)
+            layers = {"latent": x, "hidden": g, "resid": x + p["W_out"] @ g}
+            z_of = {"latent": lambda f: (f + p["W_out"] @ ((p["L"] @ f) * (p["R"] @ f))) @ We + p["b"],
+                    "hidden": lambda f: (x + p["W_out"] @ f) @ We + p["b"]}
+        elif "W_in" in p:  # relu_mlp
+            a = p["W_in"] @ x + p["b_in"]
+            layers = {"latent": x, "hidden_pre": a, "resid": x + p["W_out"] @ relu(a)}
+            z_of = {"latent": lambda f: (f + p["W_out"] @ relu(p["W_in"] @ f + p["b_in"])) @ We + p["b"],
+                    "hidden_pre": lambda f: (x + p["W_out"] @ relu(f)) @ We + p["b"]}
+        else:  # tied_ae
+            layers = {"latent": x, "resid": x}
+            z_of = {"latent": lambda f: f @ We + p["b"]}
+        z_of["resid"] = lambda f: f @ We + p["b"]
+        f = layers[layer]
+        J = torch.autograd.functional.jacobian(z_of[layer], f)  # [V, w]
+        z = z_of[layer](f)
+        Jt = torch.cat([J, (z - J @ f)[:, None]], dim=1)
+        if through_output_relu:
+            Jt = Jt * (z > 0).double()[:, None]
+        total = total + Jt.t() @ Jt
+    return total.numpy()
+
+
+@pytest.mark.parametrize("arch, layer", [("tied_ae", "latent"), ("tied_ae", "resid"), ("relu_mlp", "latent"), ("relu_mlp", "hidden_pre"),
+                                         ("relu_mlp", "resid"), ("bilinear", "latent"), ("bilinear", "hidden"), ("bilinear", "resid")])
+@pytest.mark.parametrize("through_output_relu", [False, True])
+def test_jacobian_gram_equals_a_per_sample_reference_whatever_the_blocks(arch, layer, through_output_relu):
+    torch.manual_seed(0)
+    model = build_model(arch, 23, 3, 4)
+    with torch.no_grad():
+        model.b.uniform_(-0.5, 0.5)  # some outputs fire, some do not
+    h = np.random.default_rng(1).normal(size=(37, 3))
+    ref = _reference_jacobian_gram(model, h, layer, through_output_relu)
+    w = ref.shape[0] - 1
+    # one block; batches of 8 samples; one sample and the outputs in chunks (of 1 to 5 of the 23)
+    for batch_size, max_block_mb in [(64, 256.0), (8, 256.0), (8, 30 * 8 / 2**20), (8, 1e-9)]:
+        S, n = jacobian_gram(model, h, layer, through_output_relu, batch_size, max_block_mb)
+        assert n == 37
+        np.testing.assert_allclose(S, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+
+
+def test_jacobian_blocks_stay_within_the_bound():
+    mb = 2**20
+    for V, per_pair, batch, bound in [(2000, 34 * 8, 256, 256.0), (10_000, 1002 * 8, 256, 256.0), (10_000, 1002 * 8, 256, 16.0), (50, 24, 7, 1e-3), (10, 40, 256, 1e-9)]:
+        samples, outputs = jacobian_blocks(V, per_pair, batch, bound)
+        assert 1 <= samples <= batch and 1 <= outputs <= V
+        assert samples * outputs * per_pair <= max(bound * mb, per_pair)  # at least one (sample, output) pair
+        if outputs < V:
+            assert samples == 1  # outputs are cut only when one sample is over the bound
+    assert jacobian_blocks(2000, 34 * 8, 256, 256.0) == (256, 2000)  # 2^28 B // 272 B = 986,895 pairs ≥ 256·2000
+    assert jacobian_blocks(10_000, 1002 * 8, 256, 256.0) == (3, 10_000)  # 2^28 // 8,016 = 33,487 pairs
+    assert jacobian_blocks(10_000, 1002 * 8, 256, 16.0) == (1, 2092)  # 2^24 // 8,016
 
 
 def _basis(model, h, layer):

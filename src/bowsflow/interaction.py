@@ -131,46 +131,106 @@ def layer_inputs(model, h: torch.Tensor) -> dict[str, torch.Tensor]:
     return model.layers_from_latent(h)
 
 
-def downstream(model, layer: str):
-    """z as a function of one layer's activations f, the other layers fixed at the sample: returns
-    fn(f [w], acts dict of one sample) → z [V]."""
+def decoder_input(model, layer: str):
+    """The decoder's input r as a function of one layer's activations f, the other layers fixed at the
+    sample: ``(fn, affine)`` with fn(f [w], acts of one sample) → r [m], and whether r is affine in f
+    (∂r/∂f is then the same at every sample). z = Wᵀr + b is linear in r, so ∂z/∂f = Wᵀ ∂r/∂f."""
     p = dict(model.named_parameters())
-    We = model.embedding
-    b = p["b"]
-
-    if layer == "resid" or (layer == "latent" and type(model).__name__ == "TiedAutoencoder"):
-        return lambda f, a: f @ We + b
+    if layer == "resid" or (layer == "latent" and model.middle_is_identity):
+        return (lambda f, a: f), True
     if layer == "latent":
-        return lambda f, a: model.layers_from_latent(f[None])["out_pre"][0]
+        return (lambda f, a: model.middle(f[None])["resid"][0]), False
     if layer == "hidden_pre":  # r = h + W_out ReLU(a): the residual h stays fixed
-        return lambda f, a: (a["latent"] + torch.relu(f) @ p["W_out"].t()) @ We + b
+        return (lambda f, a: a["latent"] + torch.relu(f) @ p["W_out"].t()), False
     if layer == "hidden":  # bilinear g
-        return lambda f, a: (a["latent"] + f @ p["W_out"].t()) @ We + b
+        return (lambda f, a: a["latent"] + f @ p["W_out"].t()), True
     raise ValueError(f"no Jacobian for layer {layer!r}")
 
 
-def jacobian_gram(model, h: np.ndarray, layer: str, through_output_relu: bool = False, batch_size: int = 256) -> tuple[np.ndarray, int]:
-    """Σ over samples of J̃ᵀ J̃ (float64) for latent vectors h [n, m], with J̃ = [∂z/∂f, z − (∂z/∂f) f];
-    vectorized over a batch with ``torch.func`` (no loop over output units). Returns (sum, n)."""
+def jacobian_blocks(n_outputs: int, bytes_per_pair: int, batch_size: int, max_block_mb: float) -> tuple[int, int]:
+    """(samples, outputs) per block so that samples × outputs × ``bytes_per_pair`` stay within
+    ``max_block_mb``: all outputs and up to ``batch_size`` samples when one sample fits, else one
+    sample and the outputs cut into chunks."""
+    pairs = max(1, int(max_block_mb * 2**20 // bytes_per_pair))  # (sample, output) pairs per block
+    outputs = min(n_outputs, pairs)
+    return max(1, min(batch_size, pairs // outputs)), outputs
+
+
+def jacobian_gram(model, h: np.ndarray, layer: str, through_output_relu: bool = False, batch_size: int = 256,
+                  max_block_mb: float = 256.0) -> tuple[np.ndarray, int]:
+    """Σ over samples of J̃ᵀ J̃ (float64) for latent vectors h [n, m], with J̃ = [∂z/∂f, z − (∂z/∂f) f]
+    (rows masked to the outputs that fire when ``through_output_relu``). Returns (sum, n).
+
+    The decoder is linear: with Ŵ = [W; bᵀ] ([m+1, V]) and r̂ = [r, 1], z = r̂ Ŵ, so J̃ = Ŵᵀ Q̂ with
+    Q̂ = [[∂r/∂f, s], [0, 1]] and s = r − (∂r/∂f) f, and J̃ᵀ J̃ = Q̂ᵀ (Ŵ diag(mask) Ŵᵀ) Q̂. ∂r/∂f
+    [m, w] comes from forward-mode autograd (``torch.func.jacfwd``) vectorized over samples with
+    ``vmap``; no [samples, V, w] Jacobian is ever formed and no loop runs over output units. Where r
+    is affine in f (:func:`decoder_input`), ∂r/∂f is taken once and the sums over samples reduce to
+    the firing counts, Σ mask ⊙ offset and Σ mask·offset² per output (offset = ŝ Ŵ). Blocks of
+    samples × outputs stay within ``max_block_mb`` (:func:`jacobian_blocks`)."""
     from torch.func import jacfwd, vmap
 
     model = as_float64(model)
-    fn = downstream(model, layer)
-    total = None
+    n = int(h.shape[0])
+    fn, affine = decoder_input(model, layer)
+    W_hat = torch.cat([model.embedding, model.b[None, :]]).detach()  # [m + 1, V]
+    m1, V = W_hat.shape
     with torch.no_grad():
-        for lo in range(0, h.shape[0], batch_size):
-            hb = torch.as_tensor(np.asarray(h[lo : lo + batch_size], dtype=np.float64))
-            acts = layer_inputs(model, hb)
+        w = int(layer_inputs(model, torch.as_tensor(np.asarray(h[:1], dtype=np.float64)))[layer].shape[1])
+    if affine:  # per (sample, output): z, mask and offset
+        batch, step = jacobian_blocks(V, 3 * 8, batch_size, max_block_mb)
+    elif through_output_relu:  # per (sample, output): z and Ŵ's masked columns
+        batch, step = jacobian_blocks(V, (m1 + 2) * 8, batch_size, max_block_mb)
+    else:  # per sample: Q̂ and K Q̂; V does not enter
+        batch, step = jacobian_blocks(1, 3 * m1 * (w + 1) * 8, batch_size, max_block_mb)
+    K = None if through_output_relu else W_hat @ W_hat.t()
+    fires = torch.zeros(V, dtype=torch.float64)
+    offset_sum = torch.zeros(V, dtype=torch.float64)
+    total = torch.zeros(w + 1, w + 1, dtype=torch.float64)
+    Q_fixed = None
+    with torch.no_grad():
+        for lo in range(0, n, batch):
+            acts = layer_inputs(model, torch.as_tensor(np.asarray(h[lo : lo + batch], dtype=np.float64)))
             f = acts[layer]
-            J = vmap(jacfwd(fn), in_dims=(0, 0))(f, acts)  # [B, V, w]; forward mode: w ≪ V
-            z = vmap(fn, in_dims=(0, 0))(f, acts)  # [B, V]
-            offset = z - torch.einsum("bvw,bw->bv", J, f)
-            Jt = torch.cat([J, offset[:, :, None]], dim=2)
+            B = f.shape[0]
+            r = vmap(fn, in_dims=(0, 0))(f, acts)  # [B, m]
+            if affine:
+                if Q_fixed is None:
+                    Q_fixed = jacfwd(fn)(f[0], {k: v[0] for k, v in acts.items()})  # [m, w]
+                s_hat = torch.cat([r - f @ Q_fixed.t(), torch.ones(B, 1, dtype=torch.float64)], dim=1)  # [B, m + 1]
+                for vlo in range(0, V, step):
+                    cols = W_hat[:, vlo : vlo + step]
+                    offset = s_hat @ cols  # [B, c]: z − J f
+                    if through_output_relu:
+                        mask = (torch.cat([r, torch.ones(B, 1, dtype=torch.float64)], dim=1) @ cols > 0).to(torch.float64)
+                        fires[vlo : vlo + step] += mask.sum(0)
+                        offset = offset * mask
+                    else:
+                        fires[vlo : vlo + step] += B
+                    offset_sum[vlo : vlo + step] += offset.sum(0)
+                    total[w, w] += (offset * offset).sum()
+                continue
+            Q = vmap(jacfwd(fn), in_dims=(0, 0))(f, acts)  # [B, m, w]
+            Q_hat = torch.zeros(B, m1, w + 1, dtype=torch.float64)
+            Q_hat[:, :-1, :w] = Q
+            Q_hat[:, :-1, w] = r - torch.einsum("bmw,bw->bm", Q, f)
+            Q_hat[:, -1, w] = 1.0
             if through_output_relu:
-                Jt = Jt * (z > 0).to(Jt.dtype)[:, :, None]
-            part = torch.einsum("bvi,bvj->ij", Jt, Jt).numpy()
-            total = part if total is None else total + part
-    return total, int(h.shape[0])
+                r_hat = torch.cat([r, torch.ones(B, 1, dtype=torch.float64)], dim=1)
+                K_b = torch.zeros(B, m1, m1, dtype=torch.float64)
+                for vlo in range(0, V, step):
+                    cols = W_hat[:, vlo : vlo + step]
+                    mask = (r_hat @ cols > 0).to(torch.float64)  # [B, c]
+                    K_b += (cols[None] * mask[:, None, :]) @ cols.t()  # Ŵ diag(mask) Ŵᵀ
+                KQ = K_b @ Q_hat
+            else:
+                KQ = K @ Q_hat
+            total += Q_hat.reshape(-1, w + 1).t() @ KQ.reshape(-1, w + 1)  # Σ_b Q̂_bᵀ K_b Q̂_b
+    if affine and Q_fixed is not None:
+        J = W_hat[:-1].t() @ Q_fixed  # [V, w]: the same at every sample
+        total[:w, :w] = (J * fires[:, None]).t() @ J
+        total[:w, w] = total[w, :w] = J.t() @ offset_sum
+    return total.numpy(), n
 
 
 # ---------------------------------------------------------------------------------------------

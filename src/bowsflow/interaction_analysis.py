@@ -36,6 +36,7 @@ class InteractionOptions:
     through_output_relu: bool = False
     jacobian_samples: int = 5000
     jacobian_batch: int = 256
+    jacobian_block_mb: float = 256.0
     edge_samples: int = 2000
     jaccard_threshold: float | None = None
     seed: int = 0
@@ -64,7 +65,7 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
             summary["layers"][layer] = {"skipped": "not in the activation store (extract.layers)"}
             continue
         G = dask_gram(zarr.open_group(str(acts_path), mode="r")[layer], options.centred, threads, np.dtype(options.gram_products))
-        S, count = jacobian_gram(model, h_jac, layer, options.through_output_relu, options.jacobian_batch)
+        S, count = jacobian_gram(model, h_jac, layer, options.through_output_relu, options.jacobian_batch, options.jacobian_block_mb)
         M = S / count
         g_vals, g_vecs = eigh_descending(G)
         m_vals, m_vecs = eigh_descending(M)
