@@ -37,6 +37,20 @@ def test_attaches_to_an_existing_cluster():
     np.testing.assert_allclose(G, reference(x), rtol=1e-12)
 
 
+def test_a_zarr_store_is_read_inside_the_tasks_of_a_process_cluster(tmp_path):
+    # the tasks carry the zarr array and the read buffers to another process (pickled) and read there
+    distributed = pytest.importorskip("distributed")
+    import zarr
+
+    x = np.random.default_rng(1).normal(size=(600, 5)).astype(np.float32)
+    z = zarr.create_array(str(tmp_path / "x.zarr"), shape=x.shape, chunks=(128, 5), dtype="f4")
+    z[:] = x
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
+        with dask_scheduler({"scheduler_address": cluster.scheduler_address}):
+            G = dask_gram(zarr.open_array(str(tmp_path / "x.zarr"), mode="r"), threads=2)
+    np.testing.assert_allclose(G, reference(x.astype(np.float64)), rtol=1e-12)
+
+
 @pytest.mark.slurm
 def test_slurm_cluster_on_the_local_slurm(tmp_path):
     pytest.importorskip("dask_jobqueue")

@@ -82,6 +82,33 @@ def test_jacobian_gram_closed_form_for_tied_autoencoder():
     np.testing.assert_allclose(S2[:3, :3] / 300, W @ W.T, rtol=1e-10)
 
 
+def test_read_buffers_read_what_zarr_reads_and_reuse_one_array_per_thread(tmp_path):
+    import pickle
+    import threading
+
+    import zarr
+
+    from bowsflow.interaction import ReadBuffers
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)).astype(np.float32)
+    z = zarr.create_array(str(tmp_path / "x.zarr"), shape=X.shape, chunks=(16, 3), dtype="f4")
+    z[:] = X
+    buffers = ReadBuffers()
+    first = buffers.read(z, 0, 16)
+    np.testing.assert_array_equal(first, X[:16])
+    second = buffers.read(z, 16, 32)
+    assert np.shares_memory(first, second)  # the same buffer, overwritten
+    np.testing.assert_array_equal(second, X[16:32])
+    np.testing.assert_array_equal(buffers.read(z, 48, 50), X[48:50])  # the short last chunk
+    other = []
+    thread = threading.Thread(target=lambda: other.append(buffers.read(z, 0, 16)))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(other[0], second)  # another thread reads into its own buffer
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(buffers)).read(z, 32, 48), X[32:48])
+
+
 def _reference_jacobian_gram(model, h, layer, through_output_relu):
     """Σ_b J̃_bᵀ J̃_b one sample at a time, z written out per architecture (no code shared with
     jacobian_gram), J from reverse-mode autograd."""

@@ -18,6 +18,7 @@ All expectations are accumulated in float64; eigendecompositions are float64.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,8 +49,36 @@ def _chunk_moments(block: np.ndarray, product_dtype) -> np.ndarray:
     return np.concatenate([xtx.ravel(), x.sum(axis=0, dtype=np.float64)])[None, :]
 
 
-def _zarr_chunk_moments(array, lo: int, hi: int, product_dtype) -> np.ndarray:
-    return _chunk_moments(array[lo:hi], product_dtype)
+class ReadBuffers:
+    """One reusable array per worker thread to read zarr chunks into. A fresh chunk-sized array per
+    read costs its page faults every time (measured: a 134 MB chunk read in 84 ms into a reused
+    buffer, 132–310 ms into a new one); a buffer per thread keeps memory at one chunk per thread.
+    Pickles empty (for dask.distributed workers, which make their own)."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def __getstate__(self):
+        return {}
+
+    def __setstate__(self, state):
+        self._local = threading.local()
+
+    def read(self, array, lo: int, hi: int) -> np.ndarray:
+        """Rows lo:hi of a 2-d zarr array, in this thread's buffer (valid until its next read)."""
+        from zarr.buffer.cpu import NDBuffer
+
+        shape = (hi - lo, *array.shape[1:])
+        buf = getattr(self._local, "buf", None)
+        if buf is None or buf.dtype != array.dtype or buf.shape[1:] != shape[1:] or buf.shape[0] < shape[0]:
+            buf = self._local.buf = np.empty(shape, dtype=array.dtype)
+        out = buf[: shape[0]]
+        array.get_basic_selection((slice(lo, hi),), out=NDBuffer.from_numpy_array(out))
+        return out
+
+
+def _zarr_chunk_moments(array, lo: int, hi: int, product_dtype, buffers: ReadBuffers) -> np.ndarray:
+    return _chunk_moments(buffers.read(array, lo, hi), product_dtype)
 
 
 def dask_gram(data, centred: bool = False, threads: int = 1, product_dtype=np.float64) -> np.ndarray:
@@ -71,8 +100,9 @@ def dask_gram(data, centred: bool = False, threads: int = 1, product_dtype=np.fl
         )
     else:
         step = int(data.chunks[0])
+        buffers = ReadBuffers()
         parts = da.concatenate([
-            da.from_delayed(dask.delayed(_zarr_chunk_moments)(data, lo, min(lo + step, n), product_dtype), (1, w * w + w), np.float64)
+            da.from_delayed(dask.delayed(_zarr_chunk_moments)(data, lo, min(lo + step, n), product_dtype, buffers), (1, w * w + w), np.float64)
             for lo in range(0, n, step)
         ])
     # one BLAS thread per task: the chunks are the parallelism
