@@ -161,15 +161,18 @@ def test_jacobian_gram_equals_a_per_sample_reference_whatever_the_blocks(arch, l
 
 def test_jacobian_blocks_stay_within_the_bound():
     mb = 2**20
-    for V, per_pair, batch, bound in [(2000, 34 * 8, 256, 256.0), (10_000, 1002 * 8, 256, 256.0), (10_000, 1002 * 8, 256, 16.0), (50, 24, 7, 1e-3), (10, 40, 256, 1e-9)]:
-        samples, outputs = jacobian_blocks(V, per_pair, batch, bound)
+    for V, per_pair, batch, bound, per_sample in [(2000, 34 * 8, 256, 256.0, 0), (10_000, 1002 * 8, 256, 256.0, 0), (10_000, 1002 * 8, 256, 16.0, 0),
+                                                  (50, 24, 7, 1e-3, 0), (10, 40, 256, 1e-9, 0), (2000, 34 * 8, 256, 1.0, 100_000), (2000, 34 * 8, 256, 1.0, 10**7)]:
+        samples, outputs = jacobian_blocks(V, per_pair, batch, bound, per_sample)
         assert 1 <= samples <= batch and 1 <= outputs <= V
-        assert samples * outputs * per_pair <= max(bound * mb, per_pair)  # at least one (sample, output) pair
+        assert samples * (outputs * per_pair + per_sample) <= max(bound * mb, per_pair + per_sample)  # at least one pair
         if outputs < V:
             assert samples == 1  # outputs are cut only when one sample is over the bound
     assert jacobian_blocks(2000, 34 * 8, 256, 256.0) == (256, 2000)  # 2^28 B // 272 B = 986,895 pairs ≥ 256·2000
     assert jacobian_blocks(10_000, 1002 * 8, 256, 256.0) == (3, 10_000)  # 2^28 // 8,016 = 33,487 pairs
     assert jacobian_blocks(10_000, 1002 * 8, 256, 16.0) == (1, 2092)  # 2^24 // 8,016
+    assert jacobian_blocks(2000, 34 * 8, 256, 1.0, 100_000) == (1, 2000)  # 2^20 // (544,000 + 100,000) = 1
+    assert jacobian_blocks(2000, 8, 256, 1.0, 16_000) == (32, 2000)  # 2^20 // (16,000 + 16,000) = 32
 
 
 def _basis(model, h, layer):

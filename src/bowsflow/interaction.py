@@ -177,13 +177,15 @@ def decoder_input(model, layer: str):
     raise ValueError(f"no Jacobian for layer {layer!r}")
 
 
-def jacobian_blocks(n_outputs: int, bytes_per_pair: int, batch_size: int, max_block_mb: float) -> tuple[int, int]:
-    """(samples, outputs) per block so that samples × outputs × ``bytes_per_pair`` stay within
-    ``max_block_mb``: all outputs and up to ``batch_size`` samples when one sample fits, else one
-    sample and the outputs cut into chunks."""
-    pairs = max(1, int(max_block_mb * 2**20 // bytes_per_pair))  # (sample, output) pairs per block
+def jacobian_blocks(n_outputs: int, bytes_per_pair: int, batch_size: int, max_block_mb: float, bytes_per_sample: int = 0) -> tuple[int, int]:
+    """(samples, outputs) per block so that samples × (outputs × ``bytes_per_pair`` +
+    ``bytes_per_sample``) stay within ``max_block_mb``: all outputs and up to ``batch_size`` samples
+    when one sample fits, else one sample and the outputs cut into chunks."""
+    budget = max_block_mb * 2**20
+    pairs = max(1, int(max(budget - bytes_per_sample, 0) // bytes_per_pair))  # (sample, output) pairs per block
     outputs = min(n_outputs, pairs)
-    return max(1, min(batch_size, pairs // outputs)), outputs
+    samples = min(batch_size, pairs // outputs, int(budget // (outputs * bytes_per_pair + bytes_per_sample)))
+    return max(1, samples), outputs
 
 
 def jacobian_gram(model, h: np.ndarray, layer: str, through_output_relu: bool = False, batch_size: int = 256,
@@ -207,12 +209,13 @@ def jacobian_gram(model, h: np.ndarray, layer: str, through_output_relu: bool = 
     m1, V = W_hat.shape
     with torch.no_grad():
         w = int(layer_inputs(model, torch.as_tensor(np.asarray(h[:1], dtype=np.float64)))[layer].shape[1])
+    per_sample = (3 * m1 * (w + 1) + m1 * m1) * 8  # Q (from jacfwd), Q̂, K Q̂ and K_b
     if affine:  # per (sample, output): z, mask and offset
         batch, step = jacobian_blocks(V, 3 * 8, batch_size, max_block_mb)
     elif through_output_relu:  # per (sample, output): z and Ŵ's masked columns
-        batch, step = jacobian_blocks(V, (m1 + 2) * 8, batch_size, max_block_mb)
-    else:  # per sample: Q̂ and K Q̂; V does not enter
-        batch, step = jacobian_blocks(1, 3 * m1 * (w + 1) * 8, batch_size, max_block_mb)
+        batch, step = jacobian_blocks(V, (m1 + 2) * 8, batch_size, max_block_mb, per_sample)
+    else:  # V does not enter
+        batch, step = jacobian_blocks(1, per_sample, batch_size, max_block_mb)
     K = None if through_output_relu else W_hat @ W_hat.t()
     fires = torch.zeros(V, dtype=torch.float64)
     offset_sum = torch.zeros(V, dtype=torch.float64)
