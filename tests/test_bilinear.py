@@ -122,6 +122,13 @@ def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
     assert rows[-1]["k"] == 3 and rows[-1]["val_loss"] == pytest.approx(full, rel=1e-5)
     shares = summary["paths"]["all_entries"]
     assert sum(shares.values()) == pytest.approx(1.0)
+    # provenance: the inputs' checksums (the checkpoint's bytes, the BOWS store's attributes)
+    import json
+
+    from bowsflow.provenance import attrs_checksum, sha256_file
+
+    assert json.loads(out.attrs["input_checksums"]) == {"checkpoint": sha256_file(tmp_path / "m.safetensors"), "bows": attrs_checksum(bows.attrs)}
+    assert out.attrs["config_hash"] and out.attrs["bowsflow_version"]
 
 
 @pytest.mark.parametrize("V,m,max_mb,threads", [(4000, 64, 256.0, 2), (4000, 64, 1.0, 3), (5, 8, 256.0, 16), (1000, 128, 0.01, 1)])

@@ -184,3 +184,23 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
         rss.append(json.loads(out.stdout.strip().splitlines()[-1])["rss_mb"])
     assert rss[1] < 1.10 * rss[0], rss
 
+
+
+def test_input_checksums_of_a_file_and_a_store(tmp_path):
+    import hashlib
+
+    import zarr
+
+    from bowsflow.provenance import attrs_checksum, config_hash, input_checksums
+
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"abc")
+    group = zarr.open_group(str(tmp_path / "s.zarr"), mode="w")
+    group.attrs.update({"config_hash": "x", "n": 3, "created_utc": "2026-01-01T00:00:00+00:00"})
+    sums = input_checksums(weights=f, store=tmp_path / "s.zarr")
+    assert sums["weights"] == hashlib.sha256(b"abc").hexdigest()
+    assert sums["store"] == config_hash({"config_hash": "x", "n": 3})  # when it was written is not its identity
+    group.attrs["created_utc"] = "2027-01-01T00:00:00+00:00"
+    assert input_checksums(store=tmp_path / "s.zarr")["store"] == sums["store"]
+    group.attrs["n"] = 4
+    assert attrs_checksum(dict(group.attrs)) != sums["store"]

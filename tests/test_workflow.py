@@ -78,6 +78,12 @@ def test_dry_run_real_run_and_noop_rerun(repo_root, tmp_path):
     assert "ring-tied" in (tmp_path / "results/analysis/geometry_summary.tsv").read_text()
     acts = xr.open_zarr(tmp_path / "results/activations/ring-tied.zarr")
     assert acts["latent"].shape == (500, 2) and acts["out_pre"].shape == (500, 12)
+    stores = sorted((tmp_path / "results").rglob("*.zarr"))
+    assert len(stores) >= 6  # two BOWS stores, correlations, activations, polytope codes, interaction
+    for path in stores:  # every store says what made it: config hash, package version, its inputs' checksums
+        attrs = xr.open_zarr(path).attrs
+        assert attrs.get("config_hash") and attrs.get("bowsflow_version"), path
+        assert any(attrs.get(k) for k in ("input_checksum", "input_checksums", "checkpoint_sha256")), path
 
     again = snakemake(repo_root, tmp_path, config)
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -4,7 +4,7 @@ import numpy as np
 import xarray as xr
 
 from bowsflow.geometry import word_correlations
-from bowsflow.provenance import provenance_attrs
+from bowsflow.provenance import attrs_checksum, provenance_attrs
 from bowsflow.dask_cluster import dask_scheduler
 from bowsflow.script_logging import log_to_file
 from bowsflow.stores import write_dataset
@@ -17,6 +17,10 @@ with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
     ds = xr.Dataset(
         {"correlation": (("word", "word2"), corr.astype(np.float32)), "frequency": ("word", freq)},
         coords={"word": words, "word2": words},
-        attrs=provenance_attrs({"bows_config_hash": bows.attrs.get("config_hash")}, n_samples=n),
+        attrs=provenance_attrs(
+            {"bows_config_hash": bows.attrs.get("config_hash")},
+            n_samples=n,
+            input_checksums={"bows": attrs_checksum(bows.attrs)},
+        ),
     )
     write_dataset(ds, snakemake.output.store)

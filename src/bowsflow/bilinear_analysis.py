@@ -14,6 +14,7 @@ import torch
 
 from .bilinear import contraction, effective_rank, eig_sorted, interaction_matrices, output_map, unfolding_spectrum, weights, word_chunks, words_per_chunk
 from .parallel import torch_threads
+from .provenance import input_checksums, provenance_attrs
 from .word_lists import TARGET_WORDS
 
 
@@ -28,8 +29,9 @@ class BilinearOptions:
     seed: int = 0
 
 
-def write_eigendecomposition(model, words: list[str], out, options: BilinearOptions, threads: int = 1) -> np.ndarray:
-    """Write eigvals / top-k eigvecs / effective rank of every B_v; returns the effective ranks."""
+def write_eigendecomposition(model, words: list[str], out, options: BilinearOptions, threads: int = 1, attrs: dict | None = None) -> np.ndarray:
+    """Write eigvals / top-k eigvecs / effective rank of every B_v (``attrs`` added to the store's,
+    e.g. provenance); returns the effective ranks."""
     import dask
     import dask.array as da
     import xarray as xr
@@ -55,7 +57,7 @@ def write_eigendecomposition(model, words: list[str], out, options: BilinearOpti
     ds = xr.Dataset(
         {"eigvals": (("word", "rank"), vals), "eigvecs": (("word", "rank_top", "latent"), vecs), "effective_rank": ("word", eff)},
         coords={"word": np.asarray(words, dtype=object)},
-        attrs={"order": "eigenvalues sorted by descending |λ|; eigvecs holds the top k", "max_array_mb": options.max_array_mb,
+        attrs=(attrs or {}) | {"order": "eigenvalues sorted by descending |λ|; eigvecs holds the top k", "max_array_mb": options.max_array_mb,
                "words_per_chunk": step, "chunks_in_flight": max(1, int(threads)),
                "largest_array_bytes": int(step * m * m * 8 * 2)},
     )
@@ -79,7 +81,9 @@ def analyze_bilinear(checkpoint, acts_path, bows_path, correlations_path, out, o
     index = {w: i for i, w in enumerate(words)}
     p = weights(model)
     V, m, d = p["W_e"].shape[1], p["W_e"].shape[0], p["L"].shape[0]
-    eff = write_eigendecomposition(model, words, out, options, threads)
+    provenance = provenance_attrs({"top_k": options.top_k, "max_array_mb": options.max_array_mb}, model=meta.get("model"),
+                                  input_checksums=input_checksums(checkpoint=checkpoint, bows=bows_path))
+    eff = write_eigendecomposition(model, words, out, options, threads, provenance)
     store = xr.open_zarr(str(out))
     summary = {"model": meta.get("model"), "V": V, "m": m, "d": d,
                "largest_array_bytes": int(store.attrs["largest_array_bytes"]), "max_array_mb": options.max_array_mb,

@@ -31,6 +31,7 @@ import torch
 from . import __version__
 from .batches import SparseBatch
 from .checkpoints import CheckpointError, load_model
+from .provenance import canonical_json, config_hash, sha256_file
 from .stores import consolidate
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,6 @@ class ExtractOptions:
     writer_threads: int = 2
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def vocabulary_sha256(words) -> str:
@@ -198,7 +193,11 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     widths = {"latent": model.d_latent, "word": model.vocab_size}
     if arch != "tied_ae":
         widths["hidden"] = int(getattr(model, "W_out").shape[1])
+    content_options = {"layers": list(layers), "dtype": options.dtype, "compressor": options.compressor,
+                       "compression_level": options.compression_level}  # what the stored values depend on
     provenance = {
+        "config_hash": config_hash(content_options),
+        "config": canonical_json(content_options),
         "checkpoint_sha256": sha256_file(checkpoint),
         "checkpoint_path": str(checkpoint),
         "bows_store_path": str(bows_store),

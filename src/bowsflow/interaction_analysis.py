@@ -23,6 +23,7 @@ from .interaction import (
     layer_jacobians,
     modularity,
 )
+from .provenance import input_checksums, provenance_attrs
 
 LAYERS = {"tied_ae": ("latent",), "relu_mlp": ("latent", "hidden_pre", "resid"), "bilinear": ("latent", "hidden", "resid")}
 
@@ -92,8 +93,10 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
             f"Lambda_{layer}": ((bdim,), basis.Lambda),
         }
         assert w1 == basis.C.shape[0]
-    ds = xr.Dataset(data_vars, attrs={"note": "f̃ = [f, 1]; the last index of each layer's i/j axes is the constant (bias) direction",
-                                      "centred": int(options.centred), "threshold": options.threshold})
+    attrs = provenance_attrs(dict(options.__dict__), model=meta.get("model"),
+                             input_checksums=input_checksums(activations=acts_path, checkpoint=checkpoint, codes=codes_path))
+    ds = xr.Dataset(data_vars, attrs=attrs | {"note": "f̃ = [f, 1]; the last index of each layer's i/j axes is the constant (bias) direction",
+                                              "centred": int(options.centred), "threshold": options.threshold})
     write_dataset(ds, out, threads)
 
     # ReLU co-firing (from the polytope codes)

@@ -26,6 +26,7 @@ from .polytope import (
     unpack_codes,
 )
 from .models import as_float64
+from .provenance import attrs_checksum, provenance_attrs
 from .word_lists import MONTHS, TOPICS
 
 DEFAULT_PROBES = {"months": MONTHS, **TOPICS}
@@ -72,7 +73,8 @@ def write_codes(acts, model, out: Path, threads: int) -> list[str]:
         n_units = pre.shape[1]
         codes = pre.rechunk({1: -1}).map_blocks(pack_codes, chunks=(pre.chunks[0], ((n_units + 7) // 8,)), dtype=np.uint8)
         data[f"codes_{layer}"] = (("sample", f"byte_{layer}"), codes)
-    ds = xr.Dataset(data, attrs={"bit_order": "numpy packbits (big): unit 8j+k is bit 7-k of byte j", "layers": list(relu_layers(arch))})
+    attrs = provenance_attrs({"layers": list(relu_layers(arch))}, model=acts.attrs.get("model"), input_checksums={"activations": attrs_checksum(acts.attrs)})
+    ds = xr.Dataset(data, attrs=attrs | {"bit_order": "numpy packbits (big): unit 8j+k is bit 7-k of byte j", "layers": list(relu_layers(arch))})
     write_dataset(ds, out, threads)
     return list(relu_layers(arch))
 

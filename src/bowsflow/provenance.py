@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from collections.abc import Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 
 from . import __version__
 
@@ -36,3 +38,29 @@ def provenance_attrs(config_part: dict, **extra) -> dict:
     for key, value in extra.items():
         attrs[key] = canonical_json(value) if isinstance(value, (dict, list, tuple)) else value
     return attrs
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def attrs_checksum(attrs: Mapping) -> str:
+    """Identity of a store we wrote, from its attributes (which carry its own provenance: config hash,
+    input checksums, counts), leaving out when it was written: cheap whatever the store's size."""
+    return config_hash({k: v for k, v in attrs.items() if k != "created_utc"})
+
+
+def input_checksums(**paths) -> dict[str, str]:
+    """name → checksum of each input: a Zarr store (a directory) by :func:`attrs_checksum` of its
+    root attributes, a file by the sha256 of its bytes."""
+    import zarr
+
+    out = {}
+    for name, path in paths.items():
+        path = Path(path)
+        out[name] = attrs_checksum(dict(zarr.open_group(str(path), mode="r").attrs)) if path.is_dir() else sha256_file(path)
+    return out
