@@ -200,8 +200,6 @@ def jacobian_gram(model, h: np.ndarray, layer: str, through_output_relu: bool = 
     is affine in f (:func:`decoder_input`), ∂r/∂f is taken once and the sums over samples reduce to
     the firing counts, Σ mask ⊙ offset and Σ mask·offset² per output (offset = ŝ Ŵ). Blocks of
     samples × outputs stay within ``max_block_mb`` (:func:`jacobian_blocks`)."""
-    from torch.func import jacfwd, vmap
-
     model = as_float64(model)
     n = int(h.shape[0])
     fn, affine = decoder_input(model, layer)
@@ -216,54 +214,81 @@ def jacobian_gram(model, h: np.ndarray, layer: str, through_output_relu: bool = 
         batch, step = jacobian_blocks(V, (m1 + 2) * 8, batch_size, max_block_mb, per_sample)
     else:  # V does not enter
         batch, step = jacobian_blocks(1, per_sample, batch_size, max_block_mb)
-    K = None if through_output_relu else W_hat @ W_hat.t()
+
+    def batches():
+        for lo in range(0, n, batch):
+            acts = layer_inputs(model, torch.as_tensor(np.asarray(h[lo : lo + batch], dtype=np.float64)))
+            yield acts[layer], acts
+
+    with torch.no_grad():
+        sums = _affine_jacobian_sums if affine else _jacobian_sums
+        total = sums(fn, batches(), W_hat, w, step, through_output_relu)
+    return total.numpy(), n
+
+
+def _affine_jacobian_sums(fn, batches, W_hat, w, step, through_output_relu) -> torch.Tensor:
+    """Σ J̃ᵀ J̃ when r is affine in f: ∂r/∂f once, then per output the firing count, Σ mask ⊙ offset and
+    Σ mask·offset² over the samples (offset = z − J f = ŝ Ŵ with ŝ = [r − (∂r/∂f) f, 1])."""
+    from torch.func import jacfwd, vmap
+
+    V = W_hat.shape[1]
     fires = torch.zeros(V, dtype=torch.float64)
     offset_sum = torch.zeros(V, dtype=torch.float64)
     total = torch.zeros(w + 1, w + 1, dtype=torch.float64)
-    Q_fixed = None
-    with torch.no_grad():
-        for lo in range(0, n, batch):
-            acts = layer_inputs(model, torch.as_tensor(np.asarray(h[lo : lo + batch], dtype=np.float64)))
-            f = acts[layer]
-            B = f.shape[0]
-            r = vmap(fn, in_dims=(0, 0))(f, acts)  # [B, m]
-            if affine:
-                if Q_fixed is None:
-                    Q_fixed = jacfwd(fn)(f[0], {k: v[0] for k, v in acts.items()})  # [m, w]
-                s_hat = torch.cat([r - f @ Q_fixed.t(), torch.ones(B, 1, dtype=torch.float64)], dim=1)  # [B, m + 1]
-                for vlo in range(0, V, step):
-                    cols = W_hat[:, vlo : vlo + step]
-                    offset = s_hat @ cols  # [B, c]: z − J f
-                    if through_output_relu:
-                        mask = (torch.cat([r, torch.ones(B, 1, dtype=torch.float64)], dim=1) @ cols > 0).to(torch.float64)
-                        fires[vlo : vlo + step] += mask.sum(0)
-                        offset = offset * mask
-                    else:
-                        fires[vlo : vlo + step] += B
-                    offset_sum[vlo : vlo + step] += offset.sum(0)
-                    total[w, w] += (offset * offset).sum()
-                continue
-            Q = vmap(jacfwd(fn), in_dims=(0, 0))(f, acts)  # [B, m, w]
-            Q_hat = torch.zeros(B, m1, w + 1, dtype=torch.float64)
-            Q_hat[:, :-1, :w] = Q
-            Q_hat[:, :-1, w] = r - torch.einsum("bmw,bw->bm", Q, f)
-            Q_hat[:, -1, w] = 1.0
+    Q = None
+    for f, acts in batches:
+        B = f.shape[0]
+        r = vmap(fn, in_dims=(0, 0))(f, acts)  # [B, m]
+        if Q is None:  # the same at every sample
+            Q = jacfwd(fn)(f[0], {k: v[0] for k, v in acts.items()})  # [m, w]
+        ones = torch.ones(B, 1, dtype=torch.float64)
+        s_hat, r_hat = torch.cat([r - f @ Q.t(), ones], dim=1), torch.cat([r, ones], dim=1)  # [B, m + 1]
+        for vlo in range(0, V, step):
+            cols = W_hat[:, vlo : vlo + step]
+            offset = s_hat @ cols  # [B, c]
             if through_output_relu:
-                r_hat = torch.cat([r, torch.ones(B, 1, dtype=torch.float64)], dim=1)
-                K_b = torch.zeros(B, m1, m1, dtype=torch.float64)
-                for vlo in range(0, V, step):
-                    cols = W_hat[:, vlo : vlo + step]
-                    mask = (r_hat @ cols > 0).to(torch.float64)  # [B, c]
-                    K_b += (cols[None] * mask[:, None, :]) @ cols.t()  # Ŵ diag(mask) Ŵᵀ
-                KQ = K_b @ Q_hat
+                mask = (r_hat @ cols > 0).to(torch.float64)
+                fires[vlo : vlo + step] += mask.sum(0)
+                offset = offset * mask
             else:
-                KQ = K @ Q_hat
-            total += Q_hat.reshape(-1, w + 1).t() @ KQ.reshape(-1, w + 1)  # Σ_b Q̂_bᵀ K_b Q̂_b
-    if affine and Q_fixed is not None:
-        J = W_hat[:-1].t() @ Q_fixed  # [V, w]: the same at every sample
+                fires[vlo : vlo + step] += B
+            offset_sum[vlo : vlo + step] += offset.sum(0)
+            total[w, w] += (offset * offset).sum()
+    if Q is not None:
+        J = W_hat[:-1].t() @ Q  # [V, w]
         total[:w, :w] = (J * fires[:, None]).t() @ J
         total[:w, w] = total[w, :w] = J.t() @ offset_sum
-    return total.numpy(), n
+    return total
+
+
+def _jacobian_sums(fn, batches, W_hat, w, step, through_output_relu) -> torch.Tensor:
+    """Σ_b Q̂_bᵀ K_b Q̂_b with ∂r/∂f per sample (``vmap(jacfwd)``) and K_b = Ŵ diag(mask_b) Ŵᵀ
+    (K = Ŵ Ŵᵀ for every sample without the output ReLU)."""
+    from torch.func import jacfwd, vmap
+
+    m1, V = W_hat.shape
+    K = None if through_output_relu else W_hat @ W_hat.t()
+    total = torch.zeros(w + 1, w + 1, dtype=torch.float64)
+    for f, acts in batches:
+        B = f.shape[0]
+        r = vmap(fn, in_dims=(0, 0))(f, acts)  # [B, m]
+        Q = vmap(jacfwd(fn), in_dims=(0, 0))(f, acts)  # [B, m, w]
+        Q_hat = torch.zeros(B, m1, w + 1, dtype=torch.float64)
+        Q_hat[:, :-1, :w] = Q
+        Q_hat[:, :-1, w] = r - torch.einsum("bmw,bw->bm", Q, f)
+        Q_hat[:, -1, w] = 1.0
+        if through_output_relu:
+            r_hat = torch.cat([r, torch.ones(B, 1, dtype=torch.float64)], dim=1)
+            K_b = torch.zeros(B, m1, m1, dtype=torch.float64)
+            for vlo in range(0, V, step):
+                cols = W_hat[:, vlo : vlo + step]
+                mask = (r_hat @ cols > 0).to(torch.float64)  # [B, c]
+                K_b += (cols[None] * mask[:, None, :]) @ cols.t()
+            KQ = K_b @ Q_hat
+        else:
+            KQ = K @ Q_hat
+        total += Q_hat.reshape(-1, w + 1).t() @ KQ.reshape(-1, w + 1)
+    return total
 
 
 # ---------------------------------------------------------------------------------------------
