@@ -232,6 +232,45 @@ def test_lambda_is_invariant_under_a_rotation_of_a_linear_subspace():
         np.testing.assert_allclose(new.C[:, k], sign * mapped[:, k], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("arch, src, dst", [("relu_mlp", "latent", "hidden_pre"), ("relu_mlp", "hidden_pre", "resid"),
+                                           ("bilinear", "latent", "hidden"), ("bilinear", "hidden", "resid")])
+def test_edge_strengths_equal_a_per_sample_reference_in_any_basis_and_batching(arch, src, dst):
+    from bowsflow.interaction import edge_strengths
+
+    torch.manual_seed(0)
+    model = build_model(arch, 9, 3, 4)
+    p = {k: v.detach().double() for k, v in model.named_parameters()}
+    h = torch.as_tensor(np.random.default_rng(2).normal(size=(23, 3)))
+    relu = torch.relu
+    if arch == "relu_mlp":  # each layer from the one before, written out: f_dst(f_src) for one sample
+        step = {("latent", "hidden_pre"): lambda f, x: p["W_in"] @ f + p["b_in"],
+                ("hidden_pre", "resid"): lambda f, x: x + p["W_out"] @ relu(f)}[(src, dst)]
+        layer = {"latent": lambda x: x, "hidden_pre": lambda x: p["W_in"] @ x + p["b_in"]}[src]
+    else:
+        step = {("latent", "hidden"): lambda f, x: (p["L"] @ f) * (p["R"] @ f),
+                ("hidden", "resid"): lambda f, x: x + p["W_out"] @ f}[(src, dst)]
+        layer = {"latent": lambda x: x, "hidden": lambda x: (p["L"] @ x) * (p["R"] @ x)}[src]
+    rng = np.random.default_rng(3)
+    w_src, w_dst = layer(h[0]).shape[0], step(layer(h[0]), h[0]).shape[0]
+    projections = {"neuron": (np.eye(w_src + 1), np.eye(w_dst + 1)),
+                   "random": (rng.normal(size=(w_src + 1, w_src + 1)), rng.normal(size=(w_dst - 1, w_dst + 1))),
+                   "rank_deficient": (rng.normal(size=(w_src - 1, w_src + 1)), rng.normal(size=(w_dst + 1, w_dst + 1)))}
+    reference = {name: 0 for name in projections}
+    for x in h:
+        f = layer(x)
+        J = torch.autograd.functional.jacobian(lambda g: step(g, x), f)  # [w_dst, w_src]
+        Jt = torch.zeros(w_dst + 1, w_src + 1, dtype=torch.float64)
+        Jt[:w_dst, :w_src], Jt[:w_dst, w_src], Jt[w_dst, w_src] = J, step(f, x) - J @ f, 1.0
+        ft = torch.cat([f, torch.ones(1, dtype=torch.float64)])
+        for name, (Ps, Pd) in projections.items():
+            Ps, Pd = torch.as_tensor(Ps), torch.as_tensor(Pd)
+            reference[name] = reference[name] + ((Pd @ Jt @ torch.linalg.pinv(Ps)) * (Ps @ ft)[None, :]) ** 2 / len(h)
+    for max_block_mb in (256.0, 1e-9):  # one batch; one sample at a time
+        E = edge_strengths(model, h, src, dst, projections, max_block_mb)
+        for name in projections:
+            np.testing.assert_allclose(E[name], reference[name].numpy(), rtol=1e-10, atol=1e-14)
+
+
 def test_edges_for_mass():
     assert edges_for_mass(np.array([[5.0, 0.0], [0.04, 0.01]]), 0.99) == 1
     assert edges_for_mass(np.array([[1.0, 1.0], [1.0, 1.0]]), 0.99) == 4

@@ -195,8 +195,8 @@ def jacobian_gram(model, h: np.ndarray, layer: str, through_output_relu: bool = 
 
     The decoder is linear: with Ŵ = [W; bᵀ] ([m+1, V]) and r̂ = [r, 1], z = r̂ Ŵ, so J̃ = Ŵᵀ Q̂ with
     Q̂ = [[∂r/∂f, s], [0, 1]] and s = r − (∂r/∂f) f, and J̃ᵀ J̃ = Q̂ᵀ (Ŵ diag(mask) Ŵᵀ) Q̂. ∂r/∂f
-    [m, w] comes from forward-mode autograd (``torch.func.jacfwd``) vectorized over samples with
-    ``vmap``; no [samples, V, w] Jacobian is ever formed and no loop runs over output units. Where r
+    [m, w] comes from autograd (``torch.func.jacfwd``, or ``jacrev`` when m < w) vectorized over
+    samples with ``vmap``; no [samples, V, w] Jacobian is ever formed and no loop runs over output units. Where r
     is affine in f (:func:`decoder_input`), ∂r/∂f is taken once and the sums over samples reduce to
     the firing counts, Σ mask ⊙ offset and Σ mask·offset² per output (offset = ŝ Ŵ). Blocks of
     samples × outputs stay within ``max_block_mb`` (:func:`jacobian_blocks`)."""
@@ -262,17 +262,19 @@ def _affine_jacobian_sums(fn, batches, W_hat, w, step, through_output_relu) -> t
 
 
 def _jacobian_sums(fn, batches, W_hat, w, step, through_output_relu) -> torch.Tensor:
-    """Σ_b Q̂_bᵀ K_b Q̂_b with ∂r/∂f per sample (``vmap(jacfwd)``) and K_b = Ŵ diag(mask_b) Ŵᵀ
-    (K = Ŵ Ŵᵀ for every sample without the output ReLU)."""
-    from torch.func import jacfwd, vmap
+    """Σ_b Q̂_bᵀ K_b Q̂_b with ∂r/∂f per sample and K_b = Ŵ diag(mask_b) Ŵᵀ (K = Ŵ Ŵᵀ for every
+    sample without the output ReLU). ∂r/∂f [m, w] by ``vmap`` of forward mode (w tangents pushed
+    through) or, when r has fewer entries than f, reverse mode (m cotangents pulled back)."""
+    from torch.func import jacfwd, jacrev, vmap
 
     m1, V = W_hat.shape
+    jacobian = jacrev if m1 - 1 < w else jacfwd
     K = None if through_output_relu else W_hat @ W_hat.t()
     total = torch.zeros(w + 1, w + 1, dtype=torch.float64)
     for f, acts in batches:
         B = f.shape[0]
         r = vmap(fn, in_dims=(0, 0))(f, acts)  # [B, m]
-        Q = vmap(jacfwd(fn), in_dims=(0, 0))(f, acts)  # [B, m, w]
+        Q = vmap(jacobian(fn), in_dims=(0, 0))(f, acts)  # [B, m, w]
         Q_hat = torch.zeros(B, m1, w + 1, dtype=torch.float64)
         Q_hat[:, :-1, :w] = Q
         Q_hat[:, :-1, w] = r - torch.einsum("bmw,bw->bm", Q, f)
@@ -390,13 +392,35 @@ def folded_jacobian(J: torch.Tensor, f_src: torch.Tensor, f_dst: torch.Tensor) -
     return out
 
 
-def edge_strengths(Jt: torch.Tensor, f_src_t: torch.Tensor, P_src: np.ndarray, P_dst: np.ndarray) -> np.ndarray:
-    """E_ij = mean over samples of (∂f̂ᵢ_dst/∂f̂ⱼ_src · f̂ⱼ_src)², with f̂ = P f̃ in each layer's basis."""
-    Ps, Pd = torch.as_tensor(P_src), torch.as_tensor(P_dst)
-    Ps_pinv = torch.linalg.pinv(Ps)
-    Jhat = Pd[None] @ Jt @ Ps_pinv[None]  # [n, r_dst, r_src]
-    fhat = f_src_t @ Ps.t()  # [n, r_src]
-    return ((Jhat * fhat[:, None, :]) ** 2).mean(0).numpy()
+def edge_strengths(model, h: torch.Tensor, src: str, dst: str, projections: dict, max_block_mb: float = 256.0) -> dict[str, np.ndarray]:
+    """E_ij = mean over samples of (∂f̂ᵢ_dst/∂f̂ⱼ_src · f̂ⱼ_src)² between two adjacent layers, for each
+    named basis in ``projections`` (name → (P_src [r_src, w_src + 1], P_dst [r_dst, w_dst + 1])): with
+    f̂ = P f̃ in each layer, ∂f̂_dst/∂f̂_src = P_dst J̃ P_src⁺. Samples h [n, m] go in batches whose
+    [B, w_dst + 1, w_src + 1] Jacobians stay within ``max_block_mb`` (with their projected copies);
+    an identity P is not multiplied. Returns name → E [r_dst, r_src]."""
+    prepared = {}
+    for name, (P_src, P_dst) in projections.items():
+        Ps, Pd = torch.as_tensor(P_src, dtype=torch.float64), torch.as_tensor(P_dst, dtype=torch.float64)
+        identity = all(P.shape[0] == P.shape[1] and torch.equal(P, torch.eye(P.shape[0], dtype=torch.float64)) for P in (Ps, Pd))
+        prepared[name] = (Ps, Pd, None if identity else torch.linalg.pinv(Ps))
+    n = h.shape[0]
+    J, _, _ = layer_jacobians(model, h[:1], src, dst)  # the widths, from one sample
+    per_sample = 4 * (J.shape[1] + 1) * (J.shape[2] + 1) * 8  # J, J̃, the projected J̃ and its square
+    batch = max(1, int(max_block_mb * 2**20 // per_sample))
+    sums: dict[str, torch.Tensor] = {}
+    for lo in range(0, n, batch):
+        J, fs, fd = layer_jacobians(model, h[lo : lo + batch], src, dst)
+        Jt = folded_jacobian(J, fs, fd)
+        del J
+        fs_t = torch.cat([fs, torch.ones(fs.shape[0], 1, dtype=torch.float64)], dim=1)
+        for name, (Ps, Pd, Ps_pinv) in prepared.items():
+            if Ps_pinv is None:
+                weighted = Jt * fs_t[:, None, :]
+            else:
+                weighted = (Pd[None] @ Jt @ Ps_pinv[None]).mul_((fs_t @ Ps.t())[:, None, :])  # [B, r_dst, r_src]
+            part = weighted.square_().sum(0)
+            sums[name] = part if name not in sums else sums[name] + part
+    return {name: (total / n).numpy() for name, total in sums.items()}
 
 
 def edges_for_mass(E: np.ndarray, share: float = 0.99) -> int:

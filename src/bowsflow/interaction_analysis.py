@@ -16,11 +16,9 @@ from .interaction import (
     edge_strengths,
     edges_for_mass,
     eigh_descending,
-    folded_jacobian,
     interaction_basis,
     jaccard_groups,
     jacobian_gram,
-    layer_jacobians,
     modularity,
 )
 from .provenance import input_checksums, provenance_attrs
@@ -127,19 +125,16 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
         idx = np.sort(rng.choice(n, min(n, options.edge_samples), replace=False))
         h = torch.as_tensor(acts["latent"].isel(sample=idx).values.astype(np.float64))
         for src, dst in pairs:
-            J, fs, fd = layer_jacobians(model, h, src, dst)
-            Jt = folded_jacobian(J, fs, fd)
-            fs_t = torch.cat([fs, torch.ones(fs.shape[0], 1, dtype=torch.float64)], dim=1)
             key = f"{src}->{dst}"
             summary["edges"][key] = {}
             figures["edge_mass"][key] = {}
-            for name in ("interaction", "neuron", "pca"):
-                P = {
-                    "interaction": lambda L: bases[L][0].C.T,
-                    "neuron": lambda L: np.eye(bases[L][0].C.shape[0]),
-                    "pca": lambda L: bases[L][1].T,
-                }[name]
-                E = edge_strengths(Jt, fs_t, P(src), P(dst))
+            projections = {  # f̂ = P f̃ in each basis
+                name: tuple({"interaction": lambda L: bases[L][0].C.T,
+                             "neuron": lambda L: np.eye(bases[L][0].C.shape[0]),
+                             "pca": lambda L: bases[L][1].T}[name](L) for L in (src, dst))
+                for name in ("interaction", "neuron", "pca")
+            }
+            for name, E in edge_strengths(model, h, src, dst, projections, options.jacobian_block_mb).items():
                 edge_sets[name].append((src, dst, E))
                 summary["edges"][key][name] = {"n_edges": int(E.size), "edges_for_99pct_mass": edges_for_mass(E, 0.99), "total_mass": float(E.sum())}
                 flat = np.sort(E.ravel())[::-1]
