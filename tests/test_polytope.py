@@ -77,7 +77,8 @@ def brute_force_flips(model, h0, h1, layer, steps=20001):
     return int((on[1:] != on[:-1]).sum())
 
 
-@pytest.mark.parametrize("arch, layer", [("tied_ae", "out_pre"), ("bilinear", "out_pre"), ("relu_mlp", "hidden_pre")])
+@pytest.mark.parametrize("arch, layer", [("tied_ae", "out_pre"), ("bilinear", "out_pre"), ("relu_mlp", "hidden_pre"),
+                                         ("relu_mlp", "out_pre"), ("relu_mlp", "both")])
 def test_exact_crossings_equal_a_fine_brute_force(arch, layer):
     torch.manual_seed(0)
     model = build_model(arch, 30, 4, 6)
@@ -93,14 +94,22 @@ def test_exact_crossings_equal_a_fine_brute_force(arch, layer):
         assert res.crossings.size == brute_force_flips(model, h0, h1, layer)
 
 
-def test_stepped_crossings_are_a_lower_bound():
+def test_stepped_crossings_are_a_lower_bound_and_relu_mlp_paths_place_them_exactly():
+    from bowsflow.polytope import stepped_crossings
+
     torch.manual_seed(1)
     model = build_model("relu_mlp", 30, 4, 6)
     rng = np.random.default_rng(3)
     h0, h1 = rng.normal(size=4) * 3, rng.normal(size=4) * 3
-    coarse = path_crossings(model, h0, h1, "both", steps=8)
-    assert not coarse.exact
-    assert coarse.crossings.size <= brute_force_flips(model, h0, h1, "both")
+    t = np.linspace(0, 1, 8)
+    pre = layer_pre_activations(model, h0[None] + t[:, None] * (h1 - h0)[None])
+    coarse = stepped_crossings(np.concatenate([pre["hidden_pre"] > 0, pre["out_pre"] > 0], axis=1))
+    exact = path_crossings(model, h0, h1, "both")
+    assert coarse.size <= exact.crossings.size == brute_force_flips(model, h0, h1, "both")
+    # every exact crossing is where a unit's pre-activation is zero
+    for u_t in exact.crossings:
+        at = layer_pre_activations(model, (h0 + u_t * (h1 - h0))[None])
+        assert np.min(np.abs(np.concatenate([at["hidden_pre"][0], at["out_pre"][0]]))) < 1e-9
 
 
 def test_scale_changes_zero_at_one_and_known_for_a_linear_layer():
@@ -146,5 +155,5 @@ def test_codes_in_the_store_equal_codes_from_the_checkpoint(tmp_path):
         assert info["n_unique_codes"] == np.unique(all_codes, axis=0).shape[0]
     assert set(summary["paths"]) == {"hidden_pre", "out_pre", "both"}
     assert summary["paths"]["hidden_pre"]["across_documents"]["exact"] is True
-    assert summary["paths"]["both"]["across_documents"]["exact"] is False
+    assert summary["paths"]["both"]["across_documents"]["exact"] is True
     assert summary["paths"]["out_pre"]["within_document"]["n_paths"] == 0  # one sample per document

@@ -11,7 +11,10 @@ Paths: along a straight segment h(t) = (1 − t) h₀ + t h₁ in latent space, 
 affine in h (``out_pre`` of tied_ae, ``hidden_pre`` of relu_mlp) is affine in t: each unit flips at
 most once, at t = z₀ / (z₀ − z₁), so the crossings are exact. ``out_pre`` of a bilinear model is
 quadratic in t, so each unit flips at most twice, at the roots in (0, 1): also exact. ``out_pre`` of
-relu_mlp goes through the hidden ReLU: it is stepped finely and the count is a lower bound.
+relu_mlp goes through the hidden ReLU, but between two consecutive hidden crossings the hidden code is
+fixed, so the residual and ``out_pre`` are affine in t there: each output flips at most once per
+piece, found exactly piece by piece. (``stepped_crossings`` remains for any layer without such a form:
+stepped finely, a lower bound.)
 """
 
 from __future__ import annotations
@@ -198,6 +201,9 @@ def path_crossings(model, h0: np.ndarray, h1: np.ndarray, layer: str, steps: int
     if layer == "out_pre" and arch == "tied_ae":
         z0, z1 = p["W"].T @ h0 + p["b"], p["W"].T @ h1 + p["b"]
         return PathResult(affine_crossings(z0, z1), length, True)
+    if layer in ("out_pre", "both") and arch == "relu_mlp":
+        hidden_t, out_t = _relu_mlp_crossings(p, h0, h1)
+        return PathResult(np.concatenate([hidden_t, out_t]) if layer == "both" else out_t, length, True)
     if layer == "out_pre" and arch == "bilinear":
         We, L, R, Wo = p["W_e"], p["L"], p["R"], p["W_out"]
         lp, lq, rp, rq = L @ h0, L @ delta, R @ h0, R @ delta
@@ -210,6 +216,26 @@ def path_crossings(model, h0: np.ndarray, h1: np.ndarray, layer: str, steps: int
     pre = layer_pre_activations(model, h0[None, :] + t[:, None] * delta[None, :])
     codes = np.concatenate([pre[k] > 0 for k in (["hidden_pre", "out_pre"] if layer == "both" else [layer])], axis=1)
     return PathResult(stepped_crossings(codes), length, False)
+
+
+def _relu_mlp_crossings(p: dict, h0: np.ndarray, h1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Crossings of relu_mlp's hidden ReLUs and of its outputs along h0 → h1. The hidden
+    pre-activation a(t) is affine, so its flips are exact. Between consecutive flips (the knots) the
+    hidden code is fixed, so z(t) is affine there, and z is continuous: z at the knots (one matrix
+    product) gives each output's flips piece by piece, exactly."""
+    W_in, b_in, W_out, We, b = p["W_in"], p["b_in"], p["W_out"], p["W_e"], p["b"]
+    delta = h1 - h0
+    a0 = W_in @ h0 + b_in
+    hidden_t = affine_crossings(a0, a0 + W_in @ delta)
+    knots = np.unique(np.concatenate([[0.0], hidden_t, [1.0]]))  # [K]
+    H = h0[None, :] + knots[:, None] * delta[None, :]
+    A = H @ W_in.T + b_in
+    Z = (H + np.maximum(A, 0) @ W_out.T) @ We + b  # [K, V]
+    lo, hi = Z[:-1], Z[1:]
+    piece, unit = np.nonzero((lo > 0) != (hi > 0))
+    z0, z1 = lo[piece, unit], hi[piece, unit]
+    out_t = knots[piece] + z0 / (z0 - z1) * (knots[piece + 1] - knots[piece])
+    return hidden_t, out_t
 
 
 def scale_state_changes(model, h: np.ndarray, alphas=(0.25, 0.5, 1.0, 2.0, 4.0)) -> dict[str, list[float]]:

@@ -211,7 +211,8 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
             }
             figures["profiles"].setdefault(layer, {})[kind] = hist
     summary["paths"] = paths
-    summary["paths_note"] = "exact for affine layers (one flip per unit) and bilinear out_pre (quadratic); stepped lower bound otherwise"
+    summary["paths_note"] = ("exact: affine layers (one flip per unit), bilinear out_pre (quadratic), relu_mlp out_pre "
+                             "(affine between hidden flips); stepped lower bound for any other layer")
 
     # monosemanticity: clusters of codes against k-means of the activation vectors
     summary["monosemanticity"] = _monosemanticity(acts, codes_group, bows_group, words, layers, options, rng)
