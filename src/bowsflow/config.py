@@ -68,7 +68,7 @@ _EXPONENT_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 def _numbers_for_strings(validator, instance) -> list[tuple[list, int | float]]:
     """(path, number) for each string like ``1e-9`` at a place where ``validator`` wants a number."""
     fixes = []
-    for error in validator.iter_errors(copy.deepcopy(instance)):  # deep copy: the validator fills defaults
+    for error in validator.iter_errors(instance):
         for e in [error, *error.context]:  # anyOf/oneOf branches report their own type errors
             wanted = e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
             if e.validator != "type" or not isinstance(e.instance, str) or not _EXPONENT_NUMBER.fullmatch(e.instance.strip()):
@@ -81,19 +81,24 @@ def _numbers_for_strings(validator, instance) -> list[tuple[list, int | float]]:
     return [(path, value) for path, value in fixes if path]
 
 
-def coerce_yaml_numbers(config: dict, schema: str | Path | None = None) -> list[str]:
-    """Turn strings like ``1e-9`` into numbers, in place, where the schema wants a number (or an
-    integer, when the value is whole) — sweep grid values included, by the model key they set; returns
-    the keys changed. Anything else is left for validation to report."""
+def _load_schema(schema: str | Path | None) -> dict:
     with open(schema or schema_path(), encoding="utf-8") as f:
-        schema_doc = yaml.safe_load(f)
+        return yaml.safe_load(f)
+
+
+def coerce_yaml_numbers(config: dict, schema: str | Path | dict | None = None) -> list[str]:
+    """Turn strings like ``1e-9`` into numbers, in place, where the schema (a path, or the parsed
+    document) wants a number (or an integer, when the value is whole) — sweep grid values included,
+    by the model key they set; returns the keys changed. Anything else is left for validation to report."""
+    from jsonschema import Draft202012Validator
+
+    schema_doc = schema if isinstance(schema, dict) else _load_schema(schema)
     changed: list[str] = []
-    fixes = _numbers_for_strings(_default_filling_validator(schema_doc), config)
-    for path, value in fixes:
+    for path, value in _numbers_for_strings(Draft202012Validator(schema_doc), config):
         parent = functools.reduce(lambda node, key: node[key], path[:-1], config)
         parent[path[-1]] = value
         changed.append(".".join(map(str, path)))
-    model = _default_filling_validator({"$ref": "#/$defs/model", "$defs": schema_doc["$defs"]})
+    model = Draft202012Validator({"$ref": "#/$defs/model", "$defs": schema_doc["$defs"]})
     for sweep, body in (config.get("sweeps") or {}).items():
         if not isinstance(body, dict) or not isinstance(body.get("grid"), dict):
             continue
@@ -110,9 +115,8 @@ def coerce_yaml_numbers(config: dict, schema: str | Path | None = None) -> list[
 def validate_config(config: dict, schema: str | Path | None = None) -> dict:
     """Validate ``config`` in place against the schema, filling defaults; raise ConfigError naming the key.
     Numbers written as ``1e-9`` (strings to YAML 1.1) are read as numbers first (:func:`coerce_yaml_numbers`)."""
-    coerce_yaml_numbers(config, schema)
-    with open(schema or schema_path(), encoding="utf-8") as f:
-        schema_doc = yaml.safe_load(f)
+    schema_doc = _load_schema(schema)
+    coerce_yaml_numbers(config, schema_doc)
     validator = _default_filling_validator(schema_doc)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:

@@ -62,8 +62,6 @@ class ExtractOptions:
     writer_threads: int = 2
 
 
-
-
 def vocabulary_sha256(words) -> str:
     """Identity of a vocabulary: sha256 of its words in id order, newline-joined."""
     return hashlib.sha256("\n".join(str(w) for w in words).encode("utf-8")).hexdigest()

@@ -128,12 +128,12 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
             key = f"{src}->{dst}"
             summary["edges"][key] = {}
             figures["edge_mass"][key] = {}
-            projections = {  # f̂ = P f̃ in each basis
-                name: tuple({"interaction": lambda L: bases[L][0].C.T,
-                             "neuron": lambda L: np.eye(bases[L][0].C.shape[0]),
-                             "pca": lambda L: bases[L][1].T}[name](L) for L in (src, dst))
-                for name in ("interaction", "neuron", "pca")
+            projection_of = {  # f̂ = P f̃ in each basis, P of a layer
+                "interaction": lambda L: bases[L][0].C.T,
+                "neuron": lambda L: np.eye(bases[L][0].C.shape[0]),
+                "pca": lambda L: bases[L][1].T,
             }
+            projections = {name: (P(src), P(dst)) for name, P in projection_of.items()}
             for name, E in edge_strengths(model, h, src, dst, projections, options.jacobian_block_mb).items():
                 edge_sets[name].append((src, dst, E))
                 summary["edges"][key][name] = {"n_edges": int(E.size), "edges_for_99pct_mass": edges_for_mass(E, 0.99), "total_mass": float(E.sum())}
