@@ -15,9 +15,10 @@ import torch
 
 from concurrent.futures import ThreadPoolExecutor
 
-from bowsflow.bilinear import eig_sorted, interaction_matrices, output_map, weights, word_chunks
+from bowsflow.lenses.bilinear.decomposition import interaction_matrices, output_map, weights, word_chunks
+from bowsflow.linalg import sorted_eigh
 from bowsflow.models import build_model
-from bowsflow.parallel import torch_threads
+from bowsflow.runtime.parallel import torch_threads
 
 
 def main() -> None:
@@ -43,7 +44,7 @@ def main() -> None:
     p_dev, U_dev = {k: v.to(device) for k, v in p.items()}, U.to(device)
 
     def chunk(bounds):
-        vals, vecs = eig_sorted(interaction_matrices(p_dev, U_dev[bounds[0] : bounds[1]]))
+        vals, vecs = sorted_eigh(interaction_matrices(p_dev, U_dev[bounds[0] : bounds[1]]), "magnitude")
         return vals.cpu().numpy()
 
     def batched():

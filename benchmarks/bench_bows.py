@@ -14,13 +14,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from bowsflow.bows import VocabularyIndex, bows_pairs
-from bowsflow.corpus import iter_batches, iter_documents
-from bowsflow.parallel import ordered_map
-from bowsflow.stopwords import ENGLISH_STOPWORDS
-from bowsflow.tokenizer import TOKEN_PATTERN
-from bowsflow.vocabulary import VocabularyOptions, count_words, select_vocabulary
-from bowsflow.windows import WindowSpec
+from bowsflow.data.bows import VocabularyIndex, bows_pairs
+from bowsflow.data.corpus import iter_batches, iter_documents
+from bowsflow.runtime.parallel import ordered_map
+from bowsflow.data.stopwords import ENGLISH_STOPWORDS
+from bowsflow.data.tokenizer import TOKEN_PATTERN
+from bowsflow.data.vocabulary import VocabularyOptions, count_words, select_vocabulary
+from bowsflow.data.windows import WindowSpec
 
 WHOLE_DOCUMENT = WindowSpec("tokens", size=10**9, stride=10**9)
 

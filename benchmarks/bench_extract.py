@@ -25,10 +25,11 @@ import numpy as np
 import torch
 import xarray as xr
 
-from bowsflow.bows_store import build_synthetic_store
-from bowsflow.checkpoints import save_checkpoint
+from bowsflow.data.bows_store import build_synthetic_store
+from bowsflow.models.checkpoints import save_checkpoint
 from bowsflow.config import resolved_bows, validate_config
-from bowsflow.extraction import ExtractOptions, extract_activations, vocabulary_sha256
+from bowsflow.activations.extraction import ExtractOptions, extract_activations
+from bowsflow.data.vocabulary import vocabulary_sha256
 from bowsflow.models import build_model
 
 

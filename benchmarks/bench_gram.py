@@ -33,7 +33,7 @@ def make_store(path: Path, n: int, width: int, chunk: int) -> None:
 def dask_gram_of(path: Path, threads: int, product_dtype=np.float64) -> tuple[np.ndarray, float]:
     import zarr
 
-    from bowsflow.interaction import dask_gram
+    from bowsflow.lenses.interaction.basis import dask_gram
 
     data = zarr.open_array(str(path), mode="r")  # read inside the dask tasks, chunk by chunk
     t = time.perf_counter()

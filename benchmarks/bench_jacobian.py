@@ -1,5 +1,5 @@
 """Jacobian Gram Σ_b J̃_bᵀ J̃_b of the output pre-activations with respect to a layer:
-``bowsflow.interaction.jacobian_gram`` (∂r/∂f by forward-mode autograd, the linear decoder applied in
+``bowsflow.lenses.interaction.basis.jacobian_gram`` (∂r/∂f by forward-mode autograd, the linear decoder applied in
 closed form) against the direct way — the whole [batch, V, w] Jacobian of z by ``vmap(jacfwd)``, then
 its Gram — on the same model and samples, same run; results checked equal. Prints the direct way's
 block size (ours are bounded by --max-block-mb). Run:  python benchmarks/bench_jacobian.py [--vocab 2000 --latent 32 --hidden 95 --samples 5000]
@@ -13,7 +13,7 @@ import time
 import numpy as np
 import torch
 
-from bowsflow.interaction import jacobian_gram, layer_inputs
+from bowsflow.lenses.interaction.basis import jacobian_gram, layer_inputs
 from bowsflow.models import as_float64, build_model
 
 

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from bowsflow.polytope import count_codes, hamming_matmul, hamming_xor, pack_codes
+from bowsflow.lenses.polytope.codes import count_codes, hamming_matmul, hamming_xor, pack_codes
 
 
 def timed(fn):

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bowsflow.batches import SparseBatch
+from bowsflow.data.batches import SparseBatch
 from bowsflow.models import build_model
 
 
@@ -36,11 +36,11 @@ class DenseTiedBaseline(nn.Module):
 
 def corpus_batches(B, V, seed=0):
     """Batches of real BOWS rows: the bundled Wikipedia summaries, 64-token windows, top-V words."""
-    from bowsflow.bows import VocabularyIndex, bows_pairs, dense_rows
-    from bowsflow.corpus import iter_documents
-    from bowsflow.stopwords import ENGLISH_STOPWORDS
-    from bowsflow.vocabulary import VocabularyOptions, count_words, select_vocabulary
-    from bowsflow.windows import WindowSpec
+    from bowsflow.data.bows import VocabularyIndex, bows_pairs, dense_rows
+    from bowsflow.data.corpus import iter_documents
+    from bowsflow.data.stopwords import ENGLISH_STOPWORDS
+    from bowsflow.data.vocabulary import VocabularyOptions, count_words, select_vocabulary
+    from bowsflow.data.windows import WindowSpec
 
     docs = list(iter_documents({"source": "wiki-vital"}))
     counts, dfs = count_words([docs])

@@ -2,7 +2,8 @@
 import re
 
 from bowsflow import config as bowsflow_config
-from bowsflow.corpus import CorpusError, input_files
+from bowsflow.data.corpus import CorpusError, input_files
+from bowsflow.models import n_parameters
 
 # Cross-key checks the schema cannot express (each names the key at fault).
 bowsflow_config.check_config(config)
@@ -59,8 +60,10 @@ def model_mem_mb(wildcards):
     """A store chunk, the model and its optimizer state, a batch of V-wide activations."""
     spec = MODELS[wildcards.model]
     options = bowsflow_config.resolved_bows(config, spec["corpus"])
-    V, m, d = options["vocab_size"], spec["d_latent"], spec.get("d_hidden", 0)
-    params = V * m + 3 * m * d + V
+    params = n_parameters(
+        spec["arch"], options["vocab_size"], spec["d_latent"], spec.get("d_hidden", 0)
+    )
+    V = options["vocab_size"]
     batch = 8 * spec["batch_size"] * V * 4
     chunk = options["chunk_samples"] * V
     return 1500 + (16 * params + batch + chunk) // 2**20

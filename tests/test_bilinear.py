@@ -2,11 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from bowsflow.bilinear import (
+from bowsflow.lenses.bilinear.decomposition import (
     contraction,
     direction_eig,
-    effective_rank,
-    eig_sorted,
     interaction_matrices,
     output_map,
     pair_interaction,
@@ -14,6 +12,7 @@ from bowsflow.bilinear import (
     weights,
     words_per_chunk,
 )
+from bowsflow.linalg import effective_rank, sorted_eigh
 from bowsflow.models import build_model
 
 
@@ -47,7 +46,7 @@ def test_rank_at_most_2d_and_exact_reconstruction(model):
     B = interaction_matrices(p, output_map(p))
     d = p["L"].shape[0]
     assert all(int(torch.linalg.matrix_rank(B[v])) <= 2 * d for v in range(B.shape[0]))
-    vals, vecs = eig_sorted(B)
+    vals, vecs = sorted_eigh(B, "magnitude")
     assert torch.all(vals.abs()[:, :-1] >= vals.abs()[:, 1:])  # sorted by |λ|
     rec = vecs @ torch.diag_embed(vals) @ vecs.transpose(1, 2)
     torch.testing.assert_close(rec, B, rtol=1e-12, atol=1e-13)
@@ -64,7 +63,7 @@ def test_hand_built_layer_with_known_eigenvalues():
         model.L.copy_(torch.eye(2))
         model.R.copy_(torch.tensor([[3.0, 0.0], [0.0, -1.0]]))
     p = weights(model)
-    vals, vecs = eig_sorted(interaction_matrices(p, output_map(p)))
+    vals, vecs = sorted_eigh(interaction_matrices(p, output_map(p)), "magnitude")
     np.testing.assert_allclose(vals.numpy(), [[3.0, 0.0], [-1.0, 0.0]], atol=1e-15)
     np.testing.assert_allclose(np.abs(vecs[0, :, 0].numpy()), [1.0, 0.0])
     # any output direction: Q_u = u_0 B_0 + u_1 B_1 = diag(3 u_0, −u_1)
@@ -94,11 +93,11 @@ def test_pair_interaction_equals_the_contraction(model):
 def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
     import xarray as xr
 
-    from bowsflow.bilinear_analysis import BilinearOptions, analyze_bilinear
-    from bowsflow.extraction import ExtractOptions, extract_activations
-    from bowsflow.geometry import word_correlations
-    from bowsflow.stores import write_dataset
-    from bowsflow.training import TrainConfig, evaluate
+    from bowsflow.lenses.bilinear.analysis import BilinearOptions, analyze_bilinear
+    from bowsflow.activations.extraction import ExtractOptions, extract_activations
+    from bowsflow.lenses.geometry.measures import word_correlations
+    from bowsflow.store.zarr_io import write_dataset
+    from bowsflow.models.training import TrainConfig, evaluate
     from test_extraction import make_checkpoint, make_store
 
     store = make_store(tmp_path / "bows.zarr", n=600, chunk=128)
@@ -125,7 +124,7 @@ def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
     # provenance: the inputs' checksums (the checkpoint's bytes, the BOWS store's attributes)
     import json
 
-    from bowsflow.provenance import attrs_checksum, sha256_file
+    from bowsflow.store.provenance import attrs_checksum, sha256_file
 
     assert json.loads(out.attrs["input_checksums"]) == {"checkpoint": sha256_file(tmp_path / "m.safetensors"), "bows": attrs_checksum(bows.attrs)}
     assert out.attrs["config_hash"] and out.attrs["bowsflow_version"]
@@ -133,7 +132,7 @@ def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
 
 @pytest.mark.parametrize("V,m,max_mb,threads", [(4000, 64, 256.0, 2), (4000, 64, 1.0, 3), (5, 8, 256.0, 16), (1000, 128, 0.01, 1)])
 def test_word_chunks_cover_the_words_and_bound_the_arrays_in_flight(V, m, max_mb, threads):
-    from bowsflow.bilinear import word_chunks, words_per_chunk
+    from bowsflow.lenses.bilinear.decomposition import word_chunks, words_per_chunk
 
     chunks = word_chunks(V, m, max_mb, threads)
     assert chunks[0][0] == 0 and chunks[-1][1] == V

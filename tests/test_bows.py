@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bowsflow.bows import (
+from bowsflow.data.bows import (
     DocumentWindows,
     VocabularyIndex,
     bows_pairs,
@@ -11,8 +11,8 @@ from bowsflow.bows import (
     document_bags,
     token_ids,
 )
-from bowsflow.tokenizer import tokenize
-from bowsflow.windows import WindowSpec, window_bounds
+from bowsflow.data.tokenizer import tokenize
+from bowsflow.data.windows import WindowSpec, window_bounds
 
 
 def reference_rows(texts, words, spec, lowercase=False):
@@ -89,7 +89,7 @@ def test_probing_with_a_crowded_table():
     index = VocabularyIndex([f"w{i}" for i in range(200)])
     index_small = VocabularyIndex([f"w{i}" for i in range(200)])
     # crowd the table: every word probes from slot 0 (keys are still compared exactly)
-    import bowsflow.bows as bows
+    import bowsflow.data.bows as bows
 
     text = " ".join(f"w{i}" for i in range(0, 400, 3))
     assert token_ids([text], index).ids.tolist() == list(range(0, 200, 3))

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from bowsflow.bows import VocabularyIndex, bows_pairs, dense_rows
-from bowsflow.bows_store import EmptyCorpusError, build_synthetic_store, build_text_store
+from bowsflow.data.bows import VocabularyIndex, bows_pairs, dense_rows
+from bowsflow.data.bows_store import EmptyCorpusError, build_synthetic_store, build_text_store
 from bowsflow.config import resolved_bows, validate_config
-from bowsflow.splits import is_validation
-from bowsflow.vocabulary import corpus_vocabulary
-from bowsflow.windows import WindowSpec
+from bowsflow.data.splits import is_validation
+from bowsflow.data.vocabulary import corpus_vocabulary
+from bowsflow.data.windows import WindowSpec
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
 
@@ -86,7 +86,7 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     spec, _ = make_corpus(tmp_path, n_docs=60)
     opts = options(chunk_samples=4, batch_bytes=1024, window={"unit": "tokens", "size": 2, "stride": 2})
     vocab, _ = corpus_vocabulary(spec, "c", opts)
-    import bowsflow.bows_store as store
+    import bowsflow.data.bows_store as store
 
     real = store.iter_rows
 
@@ -107,7 +107,7 @@ def test_no_sample_is_a_clear_error(tmp_path):
     spec = {"source": "text", "path": str(tmp_path / "t.txt")}
     opts = options(vocab_size=2)
     vocab, _ = corpus_vocabulary(spec, "c", opts)
-    from bowsflow.vocabulary import Vocabulary
+    from bowsflow.data.vocabulary import Vocabulary
 
     other = Vocabulary(["zulu", "yankee"], [0, 0], [0, 0])
     with pytest.raises(EmptyCorpusError, match="corpora.c: no sample has any vocabulary word"):
@@ -134,9 +134,9 @@ def test_peak_memory_does_not_grow_with_corpus(tmp_path):
 import json, resource, sys
 from pathlib import Path
 import numpy as np
-from bowsflow.bows_store import build_text_store
+from bowsflow.data.bows_store import build_text_store
 from bowsflow.config import resolved_bows, validate_config
-from bowsflow.vocabulary import Vocabulary
+from bowsflow.data.vocabulary import Vocabulary
 n_docs, out = int(sys.argv[1]), Path(sys.argv[2])
 rng = np.random.default_rng(0)
 words = [f"w{i}" for i in range(3000)]

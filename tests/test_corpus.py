@@ -5,8 +5,8 @@ import os
 import pytest
 
 from bowsflow.config import validate_config, resolved_bows
-from bowsflow.corpus import CorpusError, CorpusStats, checksum_files, input_files, iter_documents
-from bowsflow.vocabulary import VocabularyError, corpus_vocabulary
+from bowsflow.data.corpus import CorpusError, CorpusStats, checksum_files, input_files, iter_documents
+from bowsflow.data.vocabulary import VocabularyError, corpus_vocabulary
 
 
 def options(**over):

@@ -9,10 +9,11 @@ import pytest
 import torch
 import xarray as xr
 
-from bowsflow.bilinear import eig_sorted, interaction_matrices, output_map, weights
-from bowsflow.extraction import ExtractOptions, extract_activations
+from bowsflow.lenses.bilinear.decomposition import interaction_matrices, output_map, weights
+from bowsflow.activations.extraction import ExtractOptions, extract_activations
+from bowsflow.linalg import sorted_eigh
 from bowsflow.models import build_model
-from bowsflow.training import TrainConfig, train
+from bowsflow.models.training import TrainConfig, train
 
 from test_extraction import make_checkpoint, make_store
 from test_training import synthetic_store
@@ -73,8 +74,8 @@ def test_batched_eigh_on_the_gpu_equals_the_cpu():
     torch.manual_seed(0)
     p = weights(build_model("bilinear", 300, 24, 40))
     U = output_map(p)
-    vals_cpu, vecs_cpu = eig_sorted(interaction_matrices(p, U))
-    vals_gpu, vecs_gpu = eig_sorted(interaction_matrices({k: v.cuda() for k, v in p.items()}, U.cuda()))
+    vals_cpu, vecs_cpu = sorted_eigh(interaction_matrices(p, U), "magnitude")
+    vals_gpu, vecs_gpu = sorted_eigh(interaction_matrices({k: v.cuda() for k, v in p.items()}, U.cuda()), "magnitude")
     np.testing.assert_allclose(vals_gpu.cpu().numpy(), vals_cpu.numpy(), atol=1e-12)
     # eigenvectors agree up to sign (the spectra here have no repeated eigenvalues)
     overlap = np.abs(np.einsum("cmi,cmi->ci", vecs_gpu.cpu().numpy(), vecs_cpu.numpy()))

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from bowsflow.dask_cluster import dask_scheduler
-from bowsflow.interaction import dask_gram
+from bowsflow.runtime.dask_cluster import dask_scheduler
+from bowsflow.lenses.interaction.basis import dask_gram
 
 
 def data():

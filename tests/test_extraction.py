@@ -1,4 +1,5 @@
 import hashlib
+import json
 import shutil
 import warnings
 
@@ -8,11 +9,12 @@ import torch
 import xarray as xr
 import zarr
 
-from bowsflow.batches import SparseBatch
-from bowsflow.bows_store import build_synthetic_store
-from bowsflow.checkpoints import CheckpointError, save_checkpoint
+from bowsflow.data.batches import SparseBatch
+from bowsflow.data.bows_store import build_synthetic_store
+from bowsflow.models.checkpoints import CheckpointError, save_checkpoint
 from bowsflow.config import resolved_bows, validate_config
-from bowsflow.extraction import ExtractionError, ExtractOptions, extract_activations, open_activations, vocabulary_sha256
+from bowsflow.activations.extraction import ExtractionError, ExtractOptions, extract_activations, open_activations
+from bowsflow.data.vocabulary import vocabulary_sha256
 from bowsflow.models import build_model
 
 WORDS = [f"f{i}" for i in range(12)]
@@ -22,7 +24,7 @@ def make_store(path, n=1500, chunk=256, seed=0, n_features=12):
     spec = {"source": "synthetic", "structure": "circle", "n_features": n_features, "n_samples": n, "k": 10,
             "bias": 0, "noise": 0, "p": 0.2, "seed": seed}
     cfg = validate_config({"corpora": {"c": spec}, "bows": {"chunk_samples": chunk}})
-    build_synthetic_store(spec, resolved_bows(cfg, "c"), path, {"config_hash": "x", "input_checksum": "synthetic"})
+    build_synthetic_store(spec, resolved_bows(cfg, "c"), path, {"config_hash": "x", "input_checksums": "{}"})
     return path
 
 
@@ -76,7 +78,7 @@ def test_values_equal_a_direct_forward_pass(store, tmp_path, arch):
     np.testing.assert_array_equal(ds.doc_id.values, bows.doc_id.values)
     assert [str(s) for s in ds.split.values] == [str(s) for s in bows.split.values]
     assert [str(w) for w in ds.word.values] == WORDS
-    assert ds.attrs["arch"] == arch and len(ds.attrs["checkpoint_sha256"]) == 64
+    assert ds.attrs["arch"] == arch and len(json.loads(ds.attrs["input_checksums"])["checkpoint"]) == 64
 
 
 def test_resume_after_a_kill_gives_identical_bytes(store, tmp_path):
@@ -88,7 +90,7 @@ def test_resume_after_a_kill_gives_identical_bytes(store, tmp_path):
     assert state == {"n_chunks": 6, "done": 3, "stopped": True}
     assert not part.exists() and (tmp_path / "resumed.zarr.partial" / "progress.json").exists()
     written = []
-    import bowsflow.extraction as extraction
+    import bowsflow.activations.extraction as extraction
 
     real = extraction.chunk_activations
 
@@ -166,7 +168,7 @@ def test_peak_memory_is_bounded_by_the_chunk(tmp_path):
 import json, resource, sys
 sys.path.insert(0, sys.argv[3])
 from test_extraction import make_checkpoint, make_store
-from bowsflow.extraction import ExtractOptions, extract_activations
+from bowsflow.activations.extraction import ExtractOptions, extract_activations
 from pathlib import Path
 d = Path(sys.argv[1]); n = int(sys.argv[2])
 store = make_store(d / "bows.zarr", n=n, chunk=4096, n_features=12)
@@ -191,7 +193,7 @@ def test_input_checksums_of_a_file_and_a_store(tmp_path):
 
     import zarr
 
-    from bowsflow.provenance import attrs_checksum, config_hash, input_checksums
+    from bowsflow.store.provenance import attrs_checksum, config_hash, input_checksums
 
     f = tmp_path / "w.bin"
     f.write_bytes(b"abc")

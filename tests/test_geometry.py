@@ -3,7 +3,7 @@ import pytest
 import torch
 import xarray as xr
 
-from bowsflow.geometry import (
+from bowsflow.lenses.geometry.measures import (
     circularity,
     correlation_from_moments,
     cosine_matrix,
@@ -108,7 +108,7 @@ def test_structure_measure_and_regimes():
 
 
 def test_synthetic_circle_with_m2_recovers_the_cyclic_order_exactly(tmp_path):
-    from bowsflow.training import TrainConfig, train
+    from bowsflow.models.training import TrainConfig, train
     from test_training import synthetic_store
 
     store = synthetic_store(tmp_path / "s.zarr", n_samples=4000)
@@ -124,8 +124,8 @@ def test_umap_is_used_when_installed(monkeypatch, tmp_path):
     import sys
     import types
 
-    from bowsflow.geometry import umap_2d
-    from bowsflow.plots import map_figure
+    from bowsflow.lenses.geometry.measures import umap_2d
+    from bowsflow.report.plots import map_figure
 
     monkeypatch.setitem(sys.modules, "umap", None)  # import fails
     points = np.random.default_rng(0).normal(size=(40, 5))

@@ -2,21 +2,21 @@ import numpy as np
 import pytest
 import torch
 
-from bowsflow.interaction import (
+from bowsflow.lenses.interaction.basis import (
     cofiring_groups,
     cofiring_summary,
     dask_gram,
     degeneracy,
     edges_for_mass,
-    eigh_descending,
     gram_from_moments,
     interaction_basis,
     jaccard_groups,
     jacobian_blocks,
     jacobian_gram,
 )
+from bowsflow.linalg import sorted_eigh
 from bowsflow.models import build_model
-from bowsflow.polytope import pack_codes
+from bowsflow.lenses.polytope.codes import pack_codes
 
 
 def test_gram_eigenvalues_equal_numpy_on_a_chunked_store(tmp_path):
@@ -33,7 +33,7 @@ def test_gram_eigenvalues_equal_numpy_on_a_chunked_store(tmp_path):
     ref = Xt.T @ Xt / 1000
     G = dask_gram(data, threads=2)
     np.testing.assert_allclose(G, ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(eigh_descending(G)[0], np.sort(np.linalg.eigvalsh(ref))[::-1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sorted_eigh(G, "descending")[0], np.sort(np.linalg.eigvalsh(ref))[::-1], rtol=1e-10, atol=1e-12)
     X64 = X.astype(np.float64)
     Xc = np.c_[X64 - X64.mean(0), np.ones(1000)]
     np.testing.assert_allclose(dask_gram(data, centred=True), Xc.T @ Xc / 1000, atol=1e-12)
@@ -44,7 +44,7 @@ def test_planted_degeneracies_are_counted_exactly():
     base = rng.normal(size=(500, 4))
     X = np.c_[base, base[:, 0], np.zeros(500), base[:, 1] + 2 * base[:, 2]]  # duplicate, dead, dependent
     G = gram_from_moments(X.T @ X, X.sum(0), 500)
-    vals, _ = eigh_descending(G)
+    vals, _ = sorted_eigh(G, "descending")
     assert degeneracy(vals, 1e-9)["n_below_threshold"] == 3
     # ReLU co-firing: duplicated neurons and identical firing sets group; dead units apart
     pre = np.c_[base, base[:, 0], -np.ones(500), 2 * base[:, 1], base[:, 3] + 0.01 * (base[:, 3] > 0)]
@@ -88,7 +88,7 @@ def test_read_buffers_read_what_zarr_reads_and_reuse_one_array_per_thread(tmp_pa
 
     import zarr
 
-    from bowsflow.interaction import ReadBuffers
+    from bowsflow.lenses.interaction.basis import ReadBuffers
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 3)).astype(np.float32)
@@ -235,7 +235,7 @@ def test_lambda_is_invariant_under_a_rotation_of_a_linear_subspace():
 @pytest.mark.parametrize("arch, src, dst", [("relu_mlp", "latent", "hidden_pre"), ("relu_mlp", "hidden_pre", "resid"),
                                            ("bilinear", "latent", "hidden"), ("bilinear", "hidden", "resid")])
 def test_edge_strengths_equal_a_per_sample_reference_in_any_basis_and_batching(arch, src, dst):
-    from bowsflow.interaction import edge_strengths
+    from bowsflow.lenses.interaction.basis import edge_strengths
 
     torch.manual_seed(0)
     model = build_model(arch, 9, 3, 4)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from bowsflow.batches import SparseBatch
-from bowsflow.losses import decode_and_loss
+from bowsflow.data.batches import SparseBatch
+from bowsflow.models.losses import decode_and_loss
 from bowsflow.models import build_model
-from bowsflow.output_screening import BF16_UNIT_ROUNDOFF, relu_support_candidates
+from bowsflow.models.output_screening import BF16_UNIT_ROUNDOFF, relu_support_candidates
 
 
 def near_zero_problem(seed=0, B=64, V=300, m=24):
@@ -101,7 +101,7 @@ def test_screened_path_is_deterministic():
 def test_model_screens_once_few_outputs_are_on(monkeypatch):
     """The first step has no density yet (dense product); its backward pass records the share of
     outputs on, and below SCREEN_BELOW_OUTPUT_DENSITY the next step screens."""
-    import bowsflow.output_screening as screening
+    import bowsflow.models.output_screening as screening
 
     calls = []
     original = screening.relu_support_candidates

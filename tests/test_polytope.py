@@ -2,9 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from bowsflow.models import build_model
-from bowsflow.polytope import (
-    affine_crossings,
+from bowsflow.lenses.polytope.codes import (
     count_codes,
     hamming_matmul,
     hamming_xor,
@@ -12,10 +10,11 @@ from bowsflow.polytope import (
     nearest_other_code_distance,
     pack_codes,
     path_crossings,
-    quadratic_crossings,
     scale_state_changes,
     unpack_codes,
 )
+from bowsflow.linalg import affine_crossings, quadratic_crossings
+from bowsflow.models import build_model
 
 
 def test_pack_order_is_numpy_packbits():
@@ -90,22 +89,16 @@ def test_exact_crossings_equal_a_fine_brute_force(arch, layer):
     for _ in range(5):
         h0, h1 = rng.normal(size=4), rng.normal(size=4)
         res = path_crossings(model, h0, h1, layer)
-        assert res.exact
         assert res.crossings.size == brute_force_flips(model, h0, h1, layer)
 
 
-def test_stepped_crossings_are_a_lower_bound_and_relu_mlp_paths_place_them_exactly():
-    from bowsflow.polytope import stepped_crossings
-
+def test_relu_mlp_paths_place_every_crossing_where_a_pre_activation_is_zero():
     torch.manual_seed(1)
     model = build_model("relu_mlp", 30, 4, 6)
     rng = np.random.default_rng(3)
     h0, h1 = rng.normal(size=4) * 3, rng.normal(size=4) * 3
-    t = np.linspace(0, 1, 8)
-    pre = layer_pre_activations(model, h0[None] + t[:, None] * (h1 - h0)[None])
-    coarse = stepped_crossings(np.concatenate([pre["hidden_pre"] > 0, pre["out_pre"] > 0], axis=1))
     exact = path_crossings(model, h0, h1, "both")
-    assert coarse.size <= exact.crossings.size == brute_force_flips(model, h0, h1, "both")
+    assert exact.crossings.size == brute_force_flips(model, h0, h1, "both")
     # every exact crossing is where a unit's pre-activation is zero
     for u_t in exact.crossings:
         at = layer_pre_activations(model, (h0 + u_t * (h1 - h0))[None])
@@ -130,9 +123,9 @@ def test_codes_in_the_store_equal_codes_from_the_checkpoint(tmp_path):
     import xarray as xr
     import zarr
 
-    from bowsflow.checkpoints import load_model
-    from bowsflow.extraction import ExtractOptions, extract_activations
-    from bowsflow.polytope_analysis import PolytopeOptions, analyze_polytope
+    from bowsflow.models.checkpoints import load_model
+    from bowsflow.activations.extraction import ExtractOptions, extract_activations
+    from bowsflow.lenses.polytope.analysis import PolytopeOptions, analyze_polytope
     from test_extraction import make_checkpoint, make_store
 
     store = make_store(tmp_path / "bows.zarr", n=700, chunk=128)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bowsflow.synthetic import (
+from bowsflow.data.synthetic import (
     SyntheticSpec,
     activation_probabilities,
     feature_positions,

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bowsflow.stopwords import ENGLISH_STOPWORDS, stopword_set
-from bowsflow.tokenizer import is_vocabulary_candidate, tokenize, tokenize_batch
+from bowsflow.data.stopwords import ENGLISH_STOPWORDS, stopword_set
+from bowsflow.data.tokenizer import is_vocabulary_candidate, tokenize, tokenize_batch
 
 
 @pytest.mark.parametrize(

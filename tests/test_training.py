@@ -6,12 +6,12 @@ import pytest
 import torch
 import zarr
 
-from bowsflow.batches import BowsBatches, prefetch
-from bowsflow.bows_store import build_synthetic_store
-from bowsflow.checkpoints import load_model, save_checkpoint
+from bowsflow.data.batches import BowsBatches, prefetch
+from bowsflow.data.bows_store import build_synthetic_store
+from bowsflow.models.checkpoints import load_model, save_checkpoint
 from bowsflow.config import ConfigError, model_specs, resolved_bows, sweep_model_names, validate_config
-from bowsflow.training import TrainConfig, TrainingError, cosine_lr, evaluate, resolve_device, train
-from bowsflow.training_outputs import comparison_rows
+from bowsflow.models.training import TrainConfig, TrainingError, cosine_lr, evaluate, resolve_device, train
+from bowsflow.report.tables import comparison_rows
 
 
 def synthetic_store(path, n_samples=2000, chunk=300, structure="circle", **extra):
@@ -67,9 +67,9 @@ def test_fused_training_loss_equals_forward_loss(arch):
     """The training path (fused decoder, sparse backward where few outputs are on, screened outputs,
     and for tied_ae the encoder's gradient folded into the decoder's) gives the loss and gradients of
     the plain forward pass, in the sparse and the dense regime."""
-    import bowsflow.losses as losses
-    from bowsflow.batches import SparseBatch
-    from bowsflow.losses import sparse_target_loss
+    import bowsflow.models.losses as losses
+    from bowsflow.data.batches import SparseBatch
+    from bowsflow.models.losses import sparse_target_loss
     from bowsflow.models import build_model
 
     torch.manual_seed(0)
@@ -97,7 +97,7 @@ def test_fused_training_loss_equals_forward_loss(arch):
 
 def test_fused_loss_refuses_a_second_backward():
     """Its backward reuses the saved output in place, so retain_graph would give wrong gradients: it raises."""
-    from bowsflow.batches import SparseBatch
+    from bowsflow.data.batches import SparseBatch
     from bowsflow.models import build_model
 
     model = build_model("tied_ae", 20, 3)
@@ -132,8 +132,8 @@ def test_training_with_output_screening_is_reproducible_and_follows_the_dense_ru
     """Screening forced on (as on a CPU with native bf16 products) and, on this small problem, at any
     share of outputs on: two runs give the same bytes, and the weights follow the run without it
     (the two differ only in float32 rounding: sampled versus dense products)."""
-    import bowsflow.models as models
-    import bowsflow.output_screening as screening
+    import bowsflow.models.base as models
+    import bowsflow.models.output_screening as screening
 
     monkeypatch.setattr(models, "SCREEN_BELOW_OUTPUT_DENSITY", 1.01)
 
@@ -231,10 +231,10 @@ def test_sweep_names_are_readable_and_ordered():
 @pytest.mark.parametrize(
     "extra, message",
     [
-        ({"models": {"a": {"corpus": "w", "arch": "conv", "d_latent": 4}}}, "config key models.a.arch: 'conv' is not one of"),
+        ({"models": {"a": {"corpus": "w", "arch": "conv", "d_latent": 4}}}, "config key models.a.arch: unknown architecture 'conv'"),
         ({"models": {"a": {"corpus": "w", "arch": "tied_ae", "d_latent": 0}}}, "config key models.a.d_latent: 0 is less than the minimum of 1"),
         ({"models": {"a": {"corpus": "nope", "arch": "tied_ae", "d_latent": 4}}}, "config key models.a.corpus: no corpus named 'nope'"),
-        ({"models": {"a": {"corpus": "w", "arch": "bilinear", "d_latent": 4}}}, "config key models.a: 'd_hidden' is a required property"),
+        ({"models": {"a": {"corpus": "w", "arch": "bilinear", "d_latent": 4}}}, "config key models.a.d_hidden: bilinear needs a hidden size d_hidden"),
         ({"models": {"t-s1": {"corpus": "w", "arch": "tied_ae", "d_latent": 4}},
           "sweeps": {"t": {"base": {"corpus": "w", "arch": "tied_ae", "d_latent": 4}, "grid": {"seed": [1]}}}}, "model name 't-s1' clashes with models.t-s1"),
         ({"sweeps": {"t": {"base": {"corpus": "w", "arch": "tied_ae"}, "grid": {"d_latent": [-2]}}}}, "config key sweeps.t.d_latent: -2 is less than"),

@@ -2,8 +2,8 @@ import logging
 
 import pytest
 
-from bowsflow.stopwords import ENGLISH_STOPWORDS
-from bowsflow.vocabulary import (
+from bowsflow.data.stopwords import ENGLISH_STOPWORDS
+from bowsflow.data.vocabulary import (
     VocabularyError,
     VocabularyOptions,
     count_words,

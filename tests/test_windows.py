@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bowsflow.windows import WindowSpec, unit_window_pairs, window_bounds, windows_per_group
+from bowsflow.data.windows import WindowSpec, unit_window_pairs, window_bounds, windows_per_group
 
 
 def test_window_bounds_hand_cases():

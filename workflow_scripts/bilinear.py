@@ -1,11 +1,11 @@
 """Snakemake script: the bilinear-tensor analyses of one bilinear model."""
 
-from bowsflow.atomic import atomic_path
-from bowsflow.bilinear_analysis import BilinearOptions, analyze_bilinear
-from bowsflow.plots import bilinear_figure
-from bowsflow.dask_cluster import dask_scheduler
-from bowsflow.script_logging import log_to_file
-from bowsflow.training_outputs import write_json
+from bowsflow.store.atomic import atomic_path
+from bowsflow.lenses.bilinear.analysis import BilinearOptions, analyze_bilinear
+from bowsflow.report.plots import bilinear_figure
+from bowsflow.runtime.dask_cluster import dask_scheduler
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.report.tables import write_json
 
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):

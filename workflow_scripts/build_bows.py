@@ -2,19 +2,21 @@
 
 import logging
 
-from bowsflow.bows_store import build_text_store
-from bowsflow.corpus import checksum_files
-from bowsflow.provenance import provenance_attrs
-from bowsflow.script_logging import log_to_file
-from bowsflow.vocabulary import read_vocabulary
+from bowsflow.data.bows_store import build_text_store
+from bowsflow.data.corpus import checksum_files
+from bowsflow.store.provenance import provenance_attrs
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.data.vocabulary import read_vocabulary
 
 log_to_file(snakemake.log[0])
 vocab = read_vocabulary(snakemake.input.vocab)
 attrs = provenance_attrs(
     snakemake.params.part,
     corpus=snakemake.params.name,
-    input_checksum=checksum_files(list(snakemake.input.corpus)),
-    vocab_checksum=checksum_files([snakemake.input.vocab]),
+    input_checksums={
+        "corpus": checksum_files(list(snakemake.input.corpus)),
+        "vocabulary": checksum_files([snakemake.input.vocab]),
+    },
 )
 summary = build_text_store(
     snakemake.params.part["corpus"],

@@ -2,9 +2,9 @@
 
 import json
 
-from bowsflow.script_logging import log_to_file
-from bowsflow.vocabulary import corpus_vocabulary, write_vocabulary
-from bowsflow.atomic import atomic_path
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.data.vocabulary import corpus_vocabulary, write_vocabulary
+from bowsflow.store.atomic import atomic_path
 
 log_to_file(snakemake.log[0])
 spec = snakemake.params.part["corpus"]

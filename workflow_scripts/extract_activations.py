@@ -2,8 +2,8 @@
 
 import logging
 
-from bowsflow.extraction import ExtractOptions, extract_activations
-from bowsflow.script_logging import log_to_file
+from bowsflow.activations.extraction import ExtractOptions, extract_activations
+from bowsflow.runtime.script_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 options = dict(snakemake.params.options)

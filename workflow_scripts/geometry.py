@@ -1,11 +1,11 @@
 """Snakemake script: the feature-geometry analyses of one model, with their figures."""
 
-from bowsflow.atomic import atomic_path
-from bowsflow.geometry_analysis import GeometryOptions, analyze_geometry
-from bowsflow.plots import cycles_figure, interference_figure, map_figure, r2_figure, similarity_figure
-from bowsflow.dask_cluster import dask_scheduler
-from bowsflow.script_logging import log_to_file
-from bowsflow.training_outputs import write_json
+from bowsflow.store.atomic import atomic_path
+from bowsflow.lenses.geometry.analysis import GeometryOptions, analyze_geometry
+from bowsflow.report.plots import cycles_figure, interference_figure, map_figure, r2_figure, similarity_figure
+from bowsflow.runtime.dask_cluster import dask_scheduler
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.report.tables import write_json
 
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):

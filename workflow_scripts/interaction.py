@@ -1,11 +1,11 @@
 """Snakemake script: Gram / Jacobian spectra, degeneracies and the interaction basis of one model."""
 
-from bowsflow.atomic import atomic_path
-from bowsflow.interaction_analysis import InteractionOptions, analyze_interaction
-from bowsflow.plots import interaction_figure
-from bowsflow.dask_cluster import dask_scheduler
-from bowsflow.script_logging import log_to_file
-from bowsflow.training_outputs import write_json
+from bowsflow.store.atomic import atomic_path
+from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction
+from bowsflow.report.plots import interaction_figure
+from bowsflow.runtime.dask_cluster import dask_scheduler
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.report.tables import write_json
 
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):

@@ -1,11 +1,11 @@
 """Snakemake script: polytope codes and analyses of one model, with their figures."""
 
-from bowsflow.atomic import atomic_path
-from bowsflow.plots import boundary_profiles, rank_frequency, scale_curve
-from bowsflow.polytope_analysis import PolytopeOptions, analyze_polytope
-from bowsflow.dask_cluster import dask_scheduler
-from bowsflow.script_logging import log_to_file
-from bowsflow.training_outputs import write_json
+from bowsflow.store.atomic import atomic_path
+from bowsflow.report.plots import boundary_profiles, rank_frequency, scale_curve
+from bowsflow.lenses.polytope.analysis import PolytopeOptions, analyze_polytope
+from bowsflow.runtime.dask_cluster import dask_scheduler
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.report.tables import write_json
 
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import xarray as xr
 
-from bowsflow.checkpoints import load_model
-from bowsflow.polytope_analysis import write_codes
-from bowsflow.dask_cluster import dask_scheduler
-from bowsflow.script_logging import log_to_file
+from bowsflow.models.checkpoints import load_model
+from bowsflow.lenses.polytope.analysis import write_codes
+from bowsflow.runtime.dask_cluster import dask_scheduler
+from bowsflow.runtime.script_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):

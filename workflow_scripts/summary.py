@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from bowsflow.atomic import atomic_path
-from bowsflow.script_logging import log_to_file
-from bowsflow.summary import summary_row, write_summary
+from bowsflow.store.atomic import atomic_path
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.report.summary import summary_row, write_summary
 
 log_to_file(snakemake.log[0])
 

@@ -2,14 +2,14 @@
 
 import logging
 
-from bowsflow.atomic import atomic_path
-from bowsflow.bows_store import build_synthetic_store
-from bowsflow.provenance import provenance_attrs
-from bowsflow.script_logging import log_to_file
-from bowsflow.vocabulary import write_vocabulary
+from bowsflow.store.atomic import atomic_path
+from bowsflow.data.bows_store import build_synthetic_store
+from bowsflow.store.provenance import provenance_attrs
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.data.vocabulary import write_vocabulary
 
 log_to_file(snakemake.log[0])
-attrs = provenance_attrs(snakemake.params.part, corpus=snakemake.params.name, input_checksum="synthetic")
+attrs = provenance_attrs(snakemake.params.part, corpus=snakemake.params.name, input_checksums={})
 summary, vocab = build_synthetic_store(
     snakemake.params.part["corpus"], snakemake.params.part, snakemake.output.store, attrs
 )

@@ -4,14 +4,14 @@ import logging
 from pathlib import Path
 
 from bowsflow import __version__
-from bowsflow.atomic import atomic_path
-from bowsflow.checkpoints import save_checkpoint
-from bowsflow.corpus import checksum_files
-from bowsflow.plots import loss_curves
-from bowsflow.provenance import config_hash
-from bowsflow.script_logging import log_to_file
-from bowsflow.training import TrainConfig, config_dict, train
-from bowsflow.training_outputs import write_json, write_metrics_tsv
+from bowsflow.store.atomic import atomic_path
+from bowsflow.models.checkpoints import save_checkpoint
+from bowsflow.data.corpus import checksum_files
+from bowsflow.report.plots import loss_curves
+from bowsflow.store.provenance import config_hash
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.models.training import TrainConfig, config_dict, train
+from bowsflow.report.tables import write_json, write_metrics_tsv
 
 log_to_file(snakemake.log[0])
 spec = snakemake.params.spec

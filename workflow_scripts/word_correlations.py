@@ -3,11 +3,11 @@
 import numpy as np
 import xarray as xr
 
-from bowsflow.geometry import word_correlations
-from bowsflow.provenance import attrs_checksum, provenance_attrs
-from bowsflow.dask_cluster import dask_scheduler
-from bowsflow.script_logging import log_to_file
-from bowsflow.stores import write_dataset
+from bowsflow.lenses.geometry.measures import word_correlations
+from bowsflow.store.provenance import attrs_checksum, provenance_attrs
+from bowsflow.runtime.dask_cluster import dask_scheduler
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.store.zarr_io import write_dataset
 
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):

@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 def open_bows(corpus: str, results: str = "results"):
     """The BOWS store of ``corpus`` as a lazy, dask-backed :class:`xarray.Dataset`."""
-    from .bows_store import open_bows as _open
+    from bowsflow.data.bows_store import open_bows as _open
 
     return _open(corpus, results)
 
@@ -17,7 +17,7 @@ def open_bows(corpus: str, results: str = "results"):
 def open_activations(model: str, results: str = "results"):
     """The activation store of ``model`` as a lazy, dask-backed :class:`xarray.Dataset` (warns when
     its checkpoint changed since extraction)."""
-    from .extraction import open_activations as _open
+    from bowsflow.activations.extraction import open_activations as _open
 
     return _open(model, results)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from .stopwords import stopword_set
-from .windows import WindowSpec
+from bowsflow.data.stopwords import stopword_set
+from bowsflow.data.windows import WindowSpec
 
 BOWS_KEYS = (
     "vocab_size lowercase stopwords always_include keep_numbers on_small_vocab window "
@@ -271,5 +271,12 @@ def _check_model(spec: dict, key: str, config: dict) -> None:
         e = errors[0]
         where = ".".join([key, *map(str, e.absolute_path)])
         raise ConfigError(f"config key {where}: {e.message}")
+    from bowsflow.models import ARCHITECTURES  # the registry: an architecture is one module there
+
+    arch = ARCHITECTURES.get(spec["arch"])
+    if arch is None:
+        raise ConfigError(f"config key {key}.arch: unknown architecture {spec['arch']!r} (have: {sorted(ARCHITECTURES)})")
+    if arch.needs_hidden and "d_hidden" not in spec:
+        raise ConfigError(f"config key {key}.d_hidden: {spec['arch']} needs a hidden size d_hidden")
     if spec["corpus"] not in config.get("corpora", {}):
         raise ConfigError(f"config key {key}.corpus: no corpus named {spec['corpus']!r} (have: {sorted(config.get('corpora', {}))})")

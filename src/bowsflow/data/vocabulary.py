@@ -11,14 +11,15 @@ alphabetically (by code point), until V words. ``vocab.tsv`` has the columns ``i
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .parallel import ordered_map
-from .tokenizer import is_vocabulary_candidate, tokenize_batch
+from bowsflow.runtime.parallel import ordered_map
+from bowsflow.data.tokenizer import is_vocabulary_candidate, tokenize_batch
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,8 @@ def read_vocabulary(path: str | Path) -> Vocabulary:
 
 def corpus_vocabulary(spec: dict, name: str, bows_options: dict, workers: int = 1):
     """Count a text corpus and choose its vocabulary. Returns (Vocabulary, CorpusStats)."""
-    from .config import tokenizer_options
-    from .corpus import CorpusStats, iter_batches, iter_documents
+    from bowsflow.config import tokenizer_options
+    from bowsflow.data.corpus import CorpusStats, iter_batches, iter_documents
 
     tok = tokenizer_options(bows_options)
     stats = CorpusStats()
@@ -155,3 +156,8 @@ def corpus_vocabulary(spec: dict, name: str, bows_options: dict, workers: int = 
     except VocabularyError as err:
         raise VocabularyError(f"corpora.{name}: {err}") from None
     return vocab, stats
+
+
+def vocabulary_sha256(words) -> str:
+    """Identity of a vocabulary: sha256 of its words in id order, newline-joined."""
+    return hashlib.sha256("\n".join(str(w) for w in words).encode("utf-8")).hexdigest()

@@ -1,34 +1,31 @@
-"""The autoencoders trained on BOWS data. Parameter names and shapes are a contract (checkpoints,
-activation extraction and every analysis read them); m = ``d_latent``, d = ``d_hidden``, V = vocabulary.
+"""The base of the autoencoders trained on BOWS data, and what every architecture declares.
 
-- ``tied_ae`` (the BOWS paper): h = W x; z = Wᵀh + b; x̂ = ReLU(z).             W [m, V], b [V]
-- ``relu_mlp``: h = W_e x; a = W_in h + b_in; r = h + W_out ReLU(a); z = W_eᵀ r + b; x̂ = ReLU(z).
-  W_e [m, V], W_in [d, m], b_in [d], W_out [m, d], b [V]
-- ``bilinear``: h = W_e x; g = (L h) ⊙ (R h); r = h + W_out g; z = W_eᵀ r + b; x̂ = ReLU(z).
-  W_e [m, V], L [d, m], R [d, m], W_out [m, d], b [V]
+Each architecture is one module of this package (``tied_ae``, ``relu_mlp``, ``bilinear``) holding a
+subclass of :class:`BowsAutoencoder` that declares, beside its parameters and forward pass:
 
-With ``output: linear`` x̂ = z. The input is given sparsely — the flat list of active word ids and
-the offset of each sample in it (``torch.nn.functional.embedding_bag`` layout) — so the encoder is a
-sum of columns and no dense batch × V input matrix is ever built.
+- ``arch`` (the config's name), ``parameter_shapes`` (the checkpoint contract, in m, V, d);
+- ``layer_dims``: its stored layers in forward order → dimension (``latent``, ``hidden``, ``word``);
+- ``relu_layers`` (polytope codes), ``jacobian_layers`` (interaction basis), ``adjacent_pairs``
+  (interaction edges), ``path_layers`` (boundaries along paths; ``both`` = every ReLU layer at once);
+- ``hidden_width``; and the maths the lenses need in its own form: :meth:`decoder_input`,
+  :meth:`layer_jacobians`, :meth:`path_crossings`.
+
+The input is given sparsely — the flat list of active word ids and the offset of each sample in it
+(``torch.nn.functional.embedding_bag`` layout) — so the encoder is a sum of columns and no dense
+batch × V input matrix is ever built. With ``output: linear`` x̂ = z.
 """
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .output_screening import bf16_dot_products_native
-
-ARCHITECTURES = ("tied_ae", "relu_mlp", "bilinear")
-
-PARAMETER_SHAPES = {
-    "tied_ae": {"W": ("m", "V"), "b": ("V",)},
-    "relu_mlp": {"W_e": ("m", "V"), "W_in": ("d", "m"), "b_in": ("d",), "W_out": ("m", "d"), "b": ("V",)},
-    "bilinear": {"W_e": ("m", "V"), "L": ("d", "m"), "R": ("d", "m"), "W_out": ("m", "d"), "b": ("V",)},
-}
+from bowsflow.models.output_screening import bf16_dot_products_native
 
 # Below this share of outputs on (at the last training step) the decoder's outputs are screened with
 # a bf16 product: the screen's candidates grow with the outputs on, and the screened step costs as
@@ -36,20 +33,14 @@ PARAMETER_SHAPES = {
 SCREEN_BELOW_OUTPUT_DENSITY = 0.05
 
 
-def expected_shapes(arch: str, vocab_size: int, d_latent: int, d_hidden: int = 0) -> dict[str, tuple[int, ...]]:
-    """Parameter name → shape of an architecture (the checkpoint contract)."""
-    sizes = {"m": d_latent, "V": vocab_size, "d": d_hidden}
-    return {name: tuple(sizes[s] for s in shape) for name, shape in PARAMETER_SHAPES[arch].items()}
-
-
-def _uniform_(t: torch.Tensor, fan_in: int) -> torch.Tensor:
+def uniform_(t: torch.Tensor, fan_in: int) -> torch.Tensor:
     """nn.Linear's default (Kaiming-uniform with a = √5): U(−1/√fan_in, 1/√fan_in)."""
     bound = 1.0 / math.sqrt(max(fan_in, 1))
     with torch.no_grad():
         return t.uniform_(-bound, bound)
 
 
-def _embedding_parameter(d_latent: int, vocab_size: int) -> nn.Parameter:
+def embedding_parameter(d_latent: int, vocab_size: int) -> nn.Parameter:
     """The embedding W / W_e: [m, V] values (nn.Linear's initialization), stored word by word —
     [V, m] in memory, a transposed view.
 
@@ -58,13 +49,22 @@ def _embedding_parameter(d_latent: int, vocab_size: int) -> nn.Parameter:
     weight nor its gradient (autograd keeps a parameter's strides) nor AdamW's state is ever transposed.
     Checkpoints store the contiguous [m, V] array, as the contract says.
     """
-    values = _uniform_(torch.empty(d_latent, vocab_size), vocab_size)
+    values = uniform_(torch.empty(d_latent, vocab_size), vocab_size)
     return nn.Parameter(values.t().contiguous().t())
 
 
 class BowsAutoencoder(nn.Module):
-    """Base: sparse encoder, tied decoder, output ReLU. Subclasses define the middle block."""
+    """Base: sparse encoder, tied decoder, output ReLU. Subclasses define the middle block and
+    declare their layers (see the module doc)."""
 
+    arch: ClassVar[str] = ""
+    parameter_shapes: ClassVar[dict[str, tuple[str, ...]]] = {}
+    layer_dims: ClassVar[dict[str, str]] = {}  # stored layers, in forward order → dimension name
+    relu_layers: ClassVar[tuple[str, ...]] = ("out_pre",)
+    jacobian_layers: ClassVar[tuple[str, ...]] = ("latent",)
+    adjacent_pairs: ClassVar[tuple[tuple[str, str], ...]] = ()
+    path_layers: ClassVar[tuple[str, ...]] = ("out_pre",)
+    needs_hidden: ClassVar[bool] = False  # whether d_hidden must be given
     embedding_name = "W_e"
     middle_is_identity = False  # True where r = h (no middle block)
 
@@ -77,7 +77,7 @@ class BowsAutoencoder(nn.Module):
         self.vocab_size, self.d_latent, self.output = vocab_size, d_latent, output
         self.b = nn.Parameter(torch.zeros(vocab_size))
         # Training on a CPU: screen the decoder's outputs with a bf16 product (see
-        # bowsflow.output_screening) where that is fast, once few outputs are on: the share of
+        # bowsflow.models.output_screening) where that is fast, once few outputs are on: the share of
         # outputs on at the last training step is kept (not part of the model's state).
         self.output_screening = bf16_dot_products_native()
         self.decoder_stats = {"output_density": 1.0}
@@ -111,8 +111,8 @@ class BowsAutoencoder(nn.Module):
 
     def training_loss(self, indices, offsets, rows, cols, loss: str = "mse") -> torch.Tensor:
         """The loss against the batch itself, with the decoder fused into the loss (see
-        :func:`bowsflow.losses.decode_and_loss`); equal to the loss of :meth:`forward`'s z."""
-        from .losses import decode_and_loss
+        :func:`bowsflow.models.losses.decode_and_loss`); equal to the loss of :meth:`forward`'s z."""
+        from bowsflow.models.losses import decode_and_loss
 
         # The embedding as [V, m], contiguous (a view, not a copy, in the word-major layout that
         # _embedding_parameter gives it): the encoder's gather and both products of the decoder's
@@ -138,58 +138,45 @@ class BowsAutoencoder(nn.Module):
         """x̂ from z."""
         return torch.relu(z) if self.output == "relu" else z
 
+    # -- what the lenses read ------------------------------------------------------------------
 
-class TiedAutoencoder(BowsAutoencoder):
-    embedding_name = "W"
-    middle_is_identity = True
+    @property
+    def hidden_width(self) -> int:
+        """d, the width of the hidden layer (0 without one)."""
+        return 0
 
-    def __init__(self, vocab_size: int, d_latent: int, output: str = "relu", **_):
-        super().__init__(vocab_size, d_latent, output)
-        self.W = _embedding_parameter(d_latent, vocab_size)
+    def layer_width(self, layer: str) -> int:
+        """The width of a stored layer."""
+        dim = self.layer_dims[layer]
+        return {"latent": self.d_latent, "hidden": self.hidden_width, "word": self.vocab_size}[dim]
 
-    def middle(self, h):
-        return {"resid": h}
+    def decoder_input(self, layer: str):
+        """The decoder's input r as a function of one layer's activations f, the other layers fixed at
+        the sample: ``(fn, affine)`` with fn(f [w], acts of one sample) → r [m], and whether r is
+        affine in f (∂r/∂f is then the same at every sample). z = Wᵀr + b is linear in r."""
+        if layer == "resid" or (layer == "latent" and self.middle_is_identity):
+            return (lambda f, a: f), True
+        if layer == "latent":
+            return (lambda f, a: self.middle(f[None])["resid"][0]), False
+        raise ValueError(f"{self.arch}: no Jacobian for layer {layer!r} (jacobian layers: {self.jacobian_layers})")
 
+    def layer_jacobians(self, h: torch.Tensor, src: str, dst: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(J [n, w_dst, w_src], f_src [n, w_src], f_dst [n, w_dst]) of one adjacent pair (float64;
+        the model in float64), for latent vectors h [n, m]."""
+        raise ValueError(f"{self.arch}: no edge from {src} to {dst} (adjacent pairs: {self.adjacent_pairs})")
 
-class ReluMlpAutoencoder(BowsAutoencoder):
-    def __init__(self, vocab_size: int, d_latent: int, d_hidden: int, output: str = "relu", **_):
-        super().__init__(vocab_size, d_latent, output)
-        if d_hidden < 1:
-            raise ValueError(f"d_hidden must be >= 1 for relu_mlp, got {d_hidden}")
-        self.W_e = _embedding_parameter(d_latent, vocab_size)
-        self.W_in = nn.Parameter(_uniform_(torch.empty(d_hidden, d_latent), d_latent))
-        self.b_in = nn.Parameter(_uniform_(torch.empty(d_hidden), d_latent))
-        self.W_out = nn.Parameter(_uniform_(torch.empty(d_latent, d_hidden), d_hidden))
+    def path_crossings(self, h0: np.ndarray, h1: np.ndarray, layer: str) -> np.ndarray:
+        """Exact positions t ∈ (0, 1] where the ReLU states of ``layer`` change along the latent
+        segment (1 − t) h0 + t h1; float [k]."""
+        raise NotImplementedError(f"{self.arch} declares no exact path crossings for {layer!r}")
 
-    def middle(self, h):
-        a = torch.addmm(self.b_in, h, self.W_in.t())
-        return {"hidden_pre": a, "resid": h + torch.relu(a) @ self.W_out.t()}
+    def _float64_layers(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every named layer for latent vectors h, computed in float64 (detached)."""
+        return {k: v.detach() for k, v in as_float64(self).layers_from_latent(h.double()).items()}
 
-
-class BilinearAutoencoder(BowsAutoencoder):
-    def __init__(self, vocab_size: int, d_latent: int, d_hidden: int, output: str = "relu", **_):
-        super().__init__(vocab_size, d_latent, output)
-        if d_hidden < 1:
-            raise ValueError(f"d_hidden must be >= 1 for bilinear, got {d_hidden}")
-        self.W_e = _embedding_parameter(d_latent, vocab_size)
-        self.L = nn.Parameter(_uniform_(torch.empty(d_hidden, d_latent), d_latent))
-        self.R = nn.Parameter(_uniform_(torch.empty(d_hidden, d_latent), d_latent))
-        self.W_out = nn.Parameter(_uniform_(torch.empty(d_latent, d_hidden), d_hidden))
-
-    def middle(self, h):
-        left, right = h @ self.L.t(), h @ self.R.t()
-        g = left * right
-        return {"hidden_left": left, "hidden_right": right, "hidden": g, "resid": h + g @ self.W_out.t()}
-
-
-_CLASSES = {"tied_ae": TiedAutoencoder, "relu_mlp": ReluMlpAutoencoder, "bilinear": BilinearAutoencoder}
-
-
-def build_model(arch: str, vocab_size: int, d_latent: int, d_hidden: int = 0, output: str = "relu") -> BowsAutoencoder:
-    """A fresh model of architecture ``arch`` (initialized from torch's current RNG state)."""
-    if arch not in _CLASSES:
-        raise ValueError(f"arch: unknown architecture {arch!r}; expected one of {ARCHITECTURES}")
-    return _CLASSES[arch](vocab_size=vocab_size, d_latent=d_latent, d_hidden=d_hidden, output=output)
+    def float64_parameters(self) -> dict[str, np.ndarray]:
+        """name → float64 numpy copy of each parameter."""
+        return {k: v.detach().cpu().double().numpy() for k, v in self.named_parameters()}
 
 
 def as_float64(model: BowsAutoencoder) -> BowsAutoencoder:
@@ -204,8 +191,3 @@ def as_float64(model: BowsAutoencoder) -> BowsAutoencoder:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def n_parameters(arch: str, vocab_size: int, d_latent: int, d_hidden: int = 0) -> int:
-    """Parameter count of an architecture without building it."""
-    return sum(math.prod(s) for s in expected_shapes(arch, vocab_size, d_latent, d_hidden).values())

@@ -249,7 +249,7 @@ def iter_documents(spec: dict, name: str = "corpus", stats: CorpusStats | None =
     """Stream the documents of a corpus spec (texts, in order; trailing newlines stripped)."""
     source = spec.get("source")
     if source == "synthetic":
-        raise CorpusError(f"corpora.{name}: synthetic corpora have no text (see bowsflow.synthetic)")
+        raise CorpusError(f"corpora.{name}: synthetic corpora have no text (see bowsflow.data.synthetic)")
     if source not in _READERS:
         raise CorpusError(f"corpora.{name}.source: unknown source {source!r}; expected one of {SOURCES}")
     stats = stats if stats is not None else CorpusStats()

@@ -179,13 +179,13 @@ def _sparse_decoder_gradients(on_r, on_c, values, r, Wt, encoder=None):
 class _ScreenedDecodeMSE(torch.autograd.Function):
     """The same loss and gradients as _DecodeMSE with a ReLU output, without the dense product: the
     outputs that can be on are screened with a bf16 product and a rigorous error bound
-    (:mod:`bowsflow.output_screening`), z is computed in float32 on those only (a sampled product),
+    (:mod:`bowsflow.models.output_screening`), z is computed in float32 on those only (a sampled product),
     and the positive ones — exactly the outputs that are on — make the loss and its sparse gradient.
     For a trained model, where a few per cent of outputs are on, on a CPU with native bf16 products."""
 
     @staticmethod
     def forward(ctx, r, Wt, b, rows, cols, stats, tied_input: bool):
-        from .output_screening import relu_support_candidates
+        from bowsflow.models.output_screening import relu_support_candidates
 
         B, V = r.shape[0], Wt.shape[0]
         cand_r, cand_c = relu_support_candidates(r, Wt, b, rows, cols)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from bowsflow.linalg import sorted_eigh
+
 
 def weights(model) -> dict[str, torch.Tensor]:
     """The bilinear model's parameters in float64."""
@@ -57,27 +59,11 @@ def word_chunks(V: int, m: int, max_array_mb: float, threads: int = 1) -> list[t
     return [(lo, min(lo + step, V)) for lo in range(0, V, step)]
 
 
-def eig_sorted(B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Batched eigendecomposition of symmetric [c, m, m] in float64, sorted by descending |λ|:
-    (eigvals [c, m], eigvecs [c, m, m] with eigenvector i in [:, :, i])."""
-    vals, vecs = torch.linalg.eigh(B.double())
-    order = torch.argsort(vals.abs(), dim=1, descending=True, stable=True)
-    vals = torch.gather(vals, 1, order)
-    vecs = torch.gather(vecs, 2, order[:, None, :].expand_as(vecs))
-    return vals, vecs
-
-
-def effective_rank(vals: torch.Tensor) -> torch.Tensor:
-    """(‖λ‖₁ / ‖λ‖₂)² per row (0 for an all-zero row)."""
-    l1, l2 = vals.abs().sum(-1), vals.norm(dim=-1)
-    return torch.where(l2 > 0, (l1 / l2.clamp_min(1e-300)) ** 2, torch.zeros_like(l1))
-
-
 def direction_eig(model, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigendecomposition of Q_u = Σ_v u_v B_v for an output direction u [V] (any, not only a word)."""
     p = weights(model)
     coeff = torch.as_tensor(np.asarray(u, dtype=np.float64))[None, :] @ output_map(p)
-    vals, vecs = eig_sorted(interaction_matrices(p, coeff))
+    vals, vecs = sorted_eigh(interaction_matrices(p, coeff), "magnitude")
     return vals[0].numpy(), vecs[0].numpy()
 
 

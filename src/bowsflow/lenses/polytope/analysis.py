@@ -1,4 +1,4 @@
-"""The polytope-lens analyses of one model, from its activation store (see :mod:`bowsflow.polytope`).
+"""The polytope-lens analyses of one model, from its activation store (see :mod:`bowsflow.lenses.polytope.codes`).
 
 Everything over all samples (codes, firing rates, distinct codes) streams the activation store chunk
 by chunk with dask; the rest (pairs, paths, clusters, scaling) works on seeded subsamples whose sizes
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .polytope import (
+from bowsflow.lenses.polytope.codes import (
     count_codes,
     jaccard_distance,
     nearest_other_code_distance,
@@ -21,13 +21,12 @@ from .polytope import (
     pack_codes,
     path_crossings,
     purity,
-    relu_layers,
     scale_state_changes,
     unpack_codes,
 )
-from .models import as_float64
-from .provenance import attrs_checksum, provenance_attrs
-from .word_lists import MONTHS, TOPICS
+from bowsflow.models import as_float64
+from bowsflow.store.provenance import attrs_checksum, provenance_attrs
+from bowsflow.data.word_lists import MONTHS, TOPICS
 
 DEFAULT_PROBES = {"months": MONTHS, **TOPICS}
 
@@ -39,7 +38,6 @@ class PolytopeOptions:
     n_pairs: int = 20_000
     neighbourhood_subsample: int = 2000
     n_paths: int = 200
-    path_steps: int = 512
     profile_bins: int = 20
     cluster_subsample: int = 2000
     probe_words: dict = field(default_factory=lambda: dict(DEFAULT_PROBES))
@@ -57,26 +55,26 @@ def write_codes(acts, model, out: Path, threads: int) -> list[str]:
     the activation store; a layer not stored is recomputed from ``latent`` with the model."""
     import xarray as xr
 
-    from .polytope import layer_pre_activations
-    from .stores import write_dataset
+    from bowsflow.lenses.polytope.codes import layer_pre_activations
+    from bowsflow.store.zarr_io import write_dataset
 
-    arch = acts.attrs["arch"]
+    layers = list(model.relu_layers)
     model = as_float64(model)  # once, not per block (blocks run in parallel threads)
     data = {}
-    for layer in relu_layers(arch):
+    for layer in layers:
         if layer in acts.variables:
             pre = acts[layer].data
         else:
             latent = acts["latent"].data
-            width = model.vocab_size if layer == "out_pre" else model.W_in.shape[0]
+            width = model.layer_width(layer)
             pre = latent.map_blocks(lambda h, name=layer: layer_pre_activations(model, h)[name], chunks=(latent.chunks[0], (width,)), dtype=np.float64)
         n_units = pre.shape[1]
         codes = pre.rechunk({1: -1}).map_blocks(pack_codes, chunks=(pre.chunks[0], ((n_units + 7) // 8,)), dtype=np.uint8)
         data[f"codes_{layer}"] = (("sample", f"byte_{layer}"), codes)
-    attrs = provenance_attrs({"layers": list(relu_layers(arch))}, model=acts.attrs.get("model"), input_checksums={"activations": attrs_checksum(acts.attrs)})
-    ds = xr.Dataset(data, attrs=attrs | {"bit_order": "numpy packbits (big): unit 8j+k is bit 7-k of byte j", "layers": list(relu_layers(arch))})
+    attrs = provenance_attrs({"layers": layers}, model=acts.attrs.get("model"), input_checksums={"activations": attrs_checksum(acts.attrs)})
+    ds = xr.Dataset(data, attrs=attrs | {"bit_order": "numpy packbits (big): unit 8j+k is bit 7-k of byte j", "layers": layers})
     write_dataset(ds, out, threads)
-    return list(relu_layers(arch))
+    return layers
 
 
 def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: PolytopeOptions = PolytopeOptions(), threads: int = 1):
@@ -85,14 +83,14 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
     import xarray as xr
     import zarr
 
-    from .checkpoints import load_model
+    from bowsflow.models.checkpoints import load_model
 
     model, meta = load_model(checkpoint)
     model = as_float64(model)  # once: paths and scaling evaluate it many times in float64
     acts = xr.open_zarr(acts_path)
     arch = acts.attrs["arch"]
     rng = np.random.default_rng(options.seed)
-    layers = list(relu_layers(arch))
+    layers = list(model.relu_layers)
     if not Path(codes_path).exists():
         write_codes(acts, model, Path(codes_path), threads)
     codes_group = zarr.open_group(str(codes_path), mode="r")
@@ -104,7 +102,7 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
 
     for layer in layers:
         codes = codes_group[f"codes_{layer}"]
-        n_units = model.vocab_size if layer == "out_pre" else int(model.W_in.shape[0])
+        n_units = model.layer_width(layer)
         chunk = int(codes.chunks[0])
         counts: Counter = Counter()
         fired = np.zeros(n_units, dtype=np.int64)
@@ -181,7 +179,7 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
         a, b = rng.integers(0, n, 2)
         if doc[a] != doc[b]:
             pairs["across_documents"].append((a, b))
-    path_layers = list(layers) + (["both"] if arch == "relu_mlp" else [])
+    path_layers = list(model.path_layers)
     latent = acts["latent"]
     paths = {}
     for kind, plist in pairs.items():
@@ -193,10 +191,9 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
         h = latent.isel(sample=idx).values.astype(np.float64)
         pos = {k: r for r, k in enumerate(idx.tolist())}
         for layer in path_layers:
-            per_length, all_t, exact = [], [], True
+            per_length, all_t = [], []
             for a, b in plist:
-                res = path_crossings(model, h[pos[a]], h[pos[b]], layer, options.path_steps)
-                exact &= res.exact
+                res = path_crossings(model, h[pos[a]], h[pos[b]], layer)
                 if res.length > 0:
                     per_length.append(res.crossings.size / res.length)
                 all_t.append(res.crossings)
@@ -206,13 +203,13 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
                 "n_paths": len(plist),
                 "crossings_per_unit_length_mean": float(np.mean(per_length)) if per_length else None,
                 "crossings_per_path_mean": float(t.size / len(plist)),
-                "exact": bool(exact),
+                "exact": True,
                 "profile": hist.tolist(),
             }
             figures["profiles"].setdefault(layer, {})[kind] = hist
     summary["paths"] = paths
     summary["paths_note"] = ("exact: affine layers (one flip per unit), bilinear out_pre (quadratic), relu_mlp out_pre "
-                             "(affine between hidden flips); stepped lower bound for any other layer")
+                             "(affine between hidden flips); each architecture declares its exact crossings")
 
     # monosemanticity: clusters of codes against k-means of the activation vectors
     summary["monosemanticity"] = _monosemanticity(acts, codes_group, bows_group, words, layers, options, rng)

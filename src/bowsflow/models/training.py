@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .batches import BowsBatches, prefetch
-from .checkpoints import save_checkpoint
-from .losses import sparse_target_loss
-from .models import BowsAutoencoder, build_model, count_parameters
+from bowsflow.data.batches import BowsBatches, prefetch
+from bowsflow.models.checkpoints import save_checkpoint
+from bowsflow.models.losses import sparse_target_loss
+from bowsflow.models import BowsAutoencoder, build_model, count_parameters
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     bf16: bool = False
-    output_screening: str | bool = "auto"  # auto | true | false (see bowsflow.output_screening)
+    output_screening: str | bool = "auto"  # auto | true | false (see bowsflow.models.output_screening)
     threads: int = 1
     log_every: int = 50
     eval_every: int | None = None  # steps; default: at the end of each epoch
@@ -175,7 +175,7 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
     total = int(cfg.steps) if cfg.steps else int(cfg.epochs or 1) * per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, total, cfg.warmup_steps))
     output_relu = model.output == "relu"
-    from .extraction import vocabulary_sha256
+    from bowsflow.data.vocabulary import vocabulary_sha256
 
     words = [str(w) for w in np.asarray(batches.group["word"][:])]
     meta = dict(meta or {}) | {

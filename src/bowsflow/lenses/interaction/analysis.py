@@ -1,4 +1,4 @@
-"""The degeneracy / interaction-basis analyses of one model (see :mod:`bowsflow.interaction`)."""
+"""The degeneracy / interaction-basis analyses of one model (see :mod:`bowsflow.lenses.interaction.basis`)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .interaction import (
-    adjacent_pairs,
+from bowsflow.lenses.interaction.basis import (
     cofiring_groups,
     cofiring_summary,
     dask_gram,
     degeneracy,
     edge_strengths,
     edges_for_mass,
-    eigh_descending,
     interaction_basis,
     jaccard_groups,
     jacobian_gram,
     modularity,
 )
-from .provenance import input_checksums, provenance_attrs
-
-LAYERS = {"tied_ae": ("latent",), "relu_mlp": ("latent", "hidden_pre", "resid"), "bilinear": ("latent", "hidden", "resid")}
-
+from bowsflow.linalg import sorted_eigh
+from bowsflow.store.provenance import input_checksums, provenance_attrs
 
 @dataclass(frozen=True)
 class InteractionOptions:
@@ -45,9 +41,8 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
     import xarray as xr
     import zarr
 
-    from .checkpoints import load_model
-    from .polytope import relu_layers
-    from .stores import write_dataset
+    from bowsflow.models.checkpoints import load_model
+    from bowsflow.store.zarr_io import write_dataset
 
     model, meta = load_model(checkpoint)
     arch = meta["arch"]
@@ -59,15 +54,15 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
     summary = {"model": meta.get("model"), "arch": arch, "layers": {}, "options": options.__dict__}
     figures = {"spectra": {}, "edge_mass": {}}
     data_vars, bases = {}, {}
-    for layer in LAYERS[arch]:
+    for layer in model.jacobian_layers:
         if layer not in acts.variables:
             summary["layers"][layer] = {"skipped": "not in the activation store (extract.layers)"}
             continue
         G = dask_gram(zarr.open_group(str(acts_path), mode="r")[layer], options.centred, threads, np.dtype(options.gram_products))
         S, count = jacobian_gram(model, h_jac, layer, options.through_output_relu, options.jacobian_batch, options.jacobian_block_mb)
         M = S / count
-        g_vals, g_vecs = eigh_descending(G)
-        m_vals, m_vecs = eigh_descending(M)
+        g_vals, g_vecs = sorted_eigh(G, "descending")
+        m_vals, m_vecs = sorted_eigh(M, "descending")
         basis = interaction_basis(G, M, options.threshold)
         bases[layer] = (basis, g_vecs)
         lam_rel = np.abs(basis.Lambda) / max(np.abs(basis.Lambda).max(), 1e-300)
@@ -100,9 +95,9 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
     # ReLU co-firing (from the polytope codes)
     codes_group = zarr.open_group(str(codes_path), mode="r")
     summary["cofiring"] = {}
-    for layer in relu_layers(arch):
+    for layer in model.relu_layers:
         codes = codes_group[f"codes_{layer}"]
-        n_units = model.vocab_size if layer == "out_pre" else int(model.W_in.shape[0])
+        n_units = model.layer_width(layer)
         chunk = int(codes.chunks[0])
 
         def blocks():
@@ -119,7 +114,7 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
         summary["cofiring"][layer] = info
 
     # interactions between adjacent layers, in three bases
-    pairs = [(s, d) for s, d in adjacent_pairs(arch) if s in bases and d in bases]
+    pairs = [(s, d) for s, d in model.adjacent_pairs if s in bases and d in bases]
     summary["edges"], edge_sets = {}, {"interaction": [], "neuron": [], "pca": []}
     if pairs:
         idx = np.sort(rng.choice(n, min(n, options.edge_samples), replace=False))

@@ -1,4 +1,4 @@
-"""The bilinear-tensor analyses of one bilinear model (see :mod:`bowsflow.bilinear`).
+"""The bilinear-tensor analyses of one bilinear model (see :mod:`bowsflow.lenses.bilinear.decomposition`).
 
 Writes ``bilinear.zarr`` — ``eigvals`` (word, rank), ``eigvecs`` (word, rank, latent; the top k),
 ``effective_rank`` (word) — computed over chunks of output words with dask, each chunk's stack of
@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .bilinear import contraction, effective_rank, eig_sorted, interaction_matrices, output_map, unfolding_spectrum, weights, word_chunks, words_per_chunk
-from .parallel import torch_threads
-from .provenance import input_checksums, provenance_attrs
-from .word_lists import TARGET_WORDS
+from bowsflow.lenses.bilinear.decomposition import contraction, interaction_matrices, output_map, unfolding_spectrum, weights, word_chunks, words_per_chunk
+from bowsflow.linalg import effective_rank, sorted_eigh
+from bowsflow.runtime.parallel import torch_threads
+from bowsflow.store.provenance import input_checksums, provenance_attrs
+from bowsflow.data.word_lists import TARGET_WORDS
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def write_eigendecomposition(model, words: list[str], out, options: BilinearOpti
     import dask.array as da
     import xarray as xr
 
-    from .stores import write_dataset
+    from bowsflow.store.zarr_io import write_dataset
 
     p = weights(model)
     U = output_map(p)
@@ -46,7 +47,7 @@ def write_eigendecomposition(model, words: list[str], out, options: BilinearOpti
     step = chunks[0][1] - chunks[0][0]
 
     def chunk(lo: int, hi: int):
-        vals, vecs = eig_sorted(interaction_matrices(p, U[lo:hi]))
+        vals, vecs = sorted_eigh(interaction_matrices(p, U[lo:hi]), "magnitude")
         return vals.numpy(), vecs[:, :, :k].transpose(1, 2).numpy(), effective_rank(vals).numpy()
 
     parts = [dask.delayed(chunk, nout=3)(lo, hi) for lo, hi in chunks]
@@ -71,7 +72,7 @@ def analyze_bilinear(checkpoint, acts_path, bows_path, correlations_path, out, o
     import zarr
     from scipy.stats import spearmanr
 
-    from .checkpoints import load_model
+    from bowsflow.models.checkpoints import load_model
 
     model, meta = load_model(checkpoint)
     if meta["arch"] != "bilinear":
@@ -159,7 +160,7 @@ def _truncation(p, h, x, options):
     step = max(1, words_per_chunk(m, options.max_array_mb) // max(1, n // 64 + 1))
     for lo in range(0, V, step):
         hi = min(lo + step, V)
-        vals, vecs = eig_sorted(interaction_matrices(p, U[lo:hi]))
+        vals, vecs = sorted_eigh(interaction_matrices(p, U[lo:hi]), "magnitude")
         proj = torch.einsum("ni,vik->nvk", h, vecs)  # [n, c, m] coordinates on each word's eigenvectors
         contrib = (proj**2 * vals[None]).numpy()
         z = np.repeat(base[:, lo:hi, None], m + 1, axis=2)

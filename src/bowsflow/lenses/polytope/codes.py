@@ -13,8 +13,8 @@ most once, at t = z₀ / (z₀ − z₁), so the crossings are exact. ``out_pre`
 quadratic in t, so each unit flips at most twice, at the roots in (0, 1): also exact. ``out_pre`` of
 relu_mlp goes through the hidden ReLU, but between two consecutive hidden crossings the hidden code is
 fixed, so the residual and ``out_pre`` are affine in t there: each output flips at most once per
-piece, found exactly piece by piece. (``stepped_crossings`` remains for any layer without such a form:
-stepped finely, a lower bound.)
+piece, found exactly piece by piece. Each architecture computes its crossings in its own module
+(:meth:`bowsflow.models.base.BowsAutoencoder.path_crossings`); one without an exact form declares none.
 """
 
 from __future__ import annotations
@@ -117,125 +117,33 @@ def nearest_other_code_distance(packed: np.ndarray, n_units: int | None = None) 
 # Boundaries along straight paths
 
 
-def affine_crossings(z0: np.ndarray, z1: np.ndarray) -> np.ndarray:
-    """Crossing points t ∈ (0, 1] of units whose affine pre-activation changes sign from z0 to z1
-    (strictly: the ReLU state 1[z > 0] differs at the ends). Returns float [k]."""
-    flip = (z0 > 0) != (z1 > 0)
-    t = z0[flip] / (z0[flip] - z1[flip])
-    return np.clip(t, 0.0, 1.0)
-
-
-def quadratic_crossings(c0: np.ndarray, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
-    """Crossing points t ∈ (0, 1) of units whose pre-activation z(t) = c0 + c1 t + c2 t² changes
-    sign there (each unit at most twice). Returns float [k]."""
-    out = []
-    disc = c1 * c1 - 4 * c2 * c0
-    quad = np.abs(c2) > 1e-12 * (np.abs(c0) + np.abs(c1) + 1e-30)
-    lin = ~quad & (np.abs(c1) > 0)
-    out.append(-c0[lin] / c1[lin])
-    ok = quad & (disc > 0)
-    sq = np.sqrt(disc[ok])
-    a2 = 2 * c2[ok]
-    out += [(-c1[ok] - sq) / a2, (-c1[ok] + sq) / a2]
-    t = np.concatenate(out) if out else np.zeros(0)
-    return t[(t > 0) & (t < 1)]
-
-
-def stepped_crossings(codes_along: np.ndarray) -> np.ndarray:
-    """Crossings counted between consecutive steps of codes along a path (bool [steps, units]):
-    the positions (step index + 0.5) / (steps − 1) of every unit flip seen. A lower bound."""
-    flips = codes_along[1:] != codes_along[:-1]
-    steps = codes_along.shape[0]
-    where = np.nonzero(flips)[0]
-    return (where + 0.5) / (steps - 1)
-
-
 @dataclass(frozen=True)
 class PathResult:
     crossings: np.ndarray  # float [k], positions in (0, 1)
     length: float  # ‖h1 − h0‖
-    exact: bool
 
 
 def _np(t) -> np.ndarray:
     return t.detach().cpu().double().numpy()
 
 
-def relu_layers(arch: str) -> tuple[str, ...]:
-    """The ReLU layers whose codes the lens studies."""
-    return ("hidden_pre", "out_pre") if arch == "relu_mlp" else ("out_pre",)
-
-
 def layer_pre_activations(model, h: np.ndarray) -> dict[str, np.ndarray]:
-    """Pre-activations of the ReLU layers for latent vectors h [n, m] (float64)."""
+    """Pre-activations of the model's ReLU layers for latent vectors h [n, m] (float64)."""
     import torch
 
-    from .models import as_float64
+    from bowsflow.models import as_float64
 
     with torch.no_grad():
         layers = as_float64(model).layers_from_latent(torch.as_tensor(np.asarray(h, dtype=np.float64)))
-    return {name: _np(layers[name]) for name in relu_layers(type_name(model))}
+    return {name: _np(layers[name]) for name in model.relu_layers}
 
 
-def type_name(model) -> str:
-    from .models import BilinearAutoencoder, ReluMlpAutoencoder
-
-    if isinstance(model, BilinearAutoencoder):
-        return "bilinear"
-    if isinstance(model, ReluMlpAutoencoder):
-        return "relu_mlp"
-    return "tied_ae"
-
-
-def path_crossings(model, h0: np.ndarray, h1: np.ndarray, layer: str, steps: int = 512) -> PathResult:
-    """Where the ReLU states of ``layer`` change along the segment from h0 to h1 (see module doc).
-    ``layer`` is ``out_pre``, ``hidden_pre`` or ``both`` (relu_mlp: the code over both layers)."""
-    arch = type_name(model)
+def path_crossings(model, h0: np.ndarray, h1: np.ndarray, layer: str) -> PathResult:
+    """Where the ReLU states of ``layer`` change along the segment from h0 to h1, exactly, by the
+    architecture's own form (:meth:`~bowsflow.models.base.BowsAutoencoder.path_crossings`; see the
+    module doc). ``layer`` is one of the architecture's ``path_layers``."""
     h0, h1 = np.asarray(h0, dtype=np.float64), np.asarray(h1, dtype=np.float64)
-    delta = h1 - h0
-    length = float(np.linalg.norm(delta))
-    p = {k: _np(v) for k, v in model.named_parameters()}
-    if layer == "hidden_pre" and arch == "relu_mlp":
-        z0, z1 = p["W_in"] @ h0 + p["b_in"], p["W_in"] @ h1 + p["b_in"]
-        return PathResult(affine_crossings(z0, z1), length, True)
-    if layer == "out_pre" and arch == "tied_ae":
-        z0, z1 = p["W"].T @ h0 + p["b"], p["W"].T @ h1 + p["b"]
-        return PathResult(affine_crossings(z0, z1), length, True)
-    if layer in ("out_pre", "both") and arch == "relu_mlp":
-        hidden_t, out_t = _relu_mlp_crossings(p, h0, h1)
-        return PathResult(np.concatenate([hidden_t, out_t]) if layer == "both" else out_t, length, True)
-    if layer == "out_pre" and arch == "bilinear":
-        We, L, R, Wo = p["W_e"], p["L"], p["R"], p["W_out"]
-        lp, lq, rp, rq = L @ h0, L @ delta, R @ h0, R @ delta
-        c0 = We.T @ (h0 + Wo @ (lp * rp)) + p["b"]
-        c1 = We.T @ (delta + Wo @ (lp * rq + lq * rp))
-        c2 = We.T @ (Wo @ (lq * rq))
-        return PathResult(quadratic_crossings(c0, c1, c2), length, True)
-    # through a hidden ReLU: step finely, a lower bound
-    t = np.linspace(0.0, 1.0, steps)
-    pre = layer_pre_activations(model, h0[None, :] + t[:, None] * delta[None, :])
-    codes = np.concatenate([pre[k] > 0 for k in (["hidden_pre", "out_pre"] if layer == "both" else [layer])], axis=1)
-    return PathResult(stepped_crossings(codes), length, False)
-
-
-def _relu_mlp_crossings(p: dict, h0: np.ndarray, h1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Crossings of relu_mlp's hidden ReLUs and of its outputs along h0 → h1. The hidden
-    pre-activation a(t) is affine, so its flips are exact. Between consecutive flips (the knots) the
-    hidden code is fixed, so z(t) is affine there, and z is continuous: z at the knots (one matrix
-    product) gives each output's flips piece by piece, exactly."""
-    W_in, b_in, W_out, We, b = p["W_in"], p["b_in"], p["W_out"], p["W_e"], p["b"]
-    delta = h1 - h0
-    a0 = W_in @ h0 + b_in
-    hidden_t = affine_crossings(a0, a0 + W_in @ delta)
-    knots = np.unique(np.concatenate([[0.0], hidden_t, [1.0]]))  # [K]
-    H = h0[None, :] + knots[:, None] * delta[None, :]
-    A = H @ W_in.T + b_in
-    Z = (H + np.maximum(A, 0) @ W_out.T) @ We + b  # [K, V]
-    lo, hi = Z[:-1], Z[1:]
-    piece, unit = np.nonzero((lo > 0) != (hi > 0))
-    z0, z1 = lo[piece, unit], hi[piece, unit]
-    out_t = knots[piece] + z0 / (z0 - z1) * (knots[piece + 1] - knots[piece])
-    return hidden_t, out_t
+    return PathResult(model.path_crossings(h0, h1, layer), float(np.linalg.norm(h1 - h0)))
 
 
 def scale_state_changes(model, h: np.ndarray, alphas=(0.25, 0.5, 1.0, 2.0, 4.0)) -> dict[str, list[float]]:

@@ -1,4 +1,12 @@
-"""Provenance attributes for every store and file we write.
+"""Provenance attributes for every store and file we write — the one place that says what a store is.
+
+Conventions, the same for every store (BOWS, correlations, activations, every lens store):
+
+- ``config_hash`` / ``config``: the part of the config that determines the content;
+- ``input_checksums``: a JSON object, input name → checksum (a file: the sha256 of its bytes; a store
+  of ours: its :func:`store_checksum`);
+- a store's identity is :func:`store_checksum`: the hash of its attributes without the time it was
+  written — cheap whatever its size, and it changes whenever its content can.
 
 Zarr attributes must be JSON; xarray accepts only flat values, so nested specs are stored as sorted
 JSON strings (``json.loads`` them back). ``config_hash`` is the sha256 of the sorted JSON of the part
@@ -14,7 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__
+from bowsflow import __version__
 
 
 def canonical_json(obj) -> str:
@@ -54,13 +62,14 @@ def attrs_checksum(attrs: Mapping) -> str:
     return config_hash({k: v for k, v in attrs.items() if k != "created_utc"})
 
 
+def store_checksum(path: str | Path) -> str:
+    """The identity of the Zarr store at ``path`` (:func:`attrs_checksum` of its root attributes)."""
+    import zarr
+
+    return attrs_checksum(dict(zarr.open_group(str(path), mode="r").attrs))
+
+
 def input_checksums(**paths) -> dict[str, str]:
     """name → checksum of each input: a Zarr store (a directory) by :func:`attrs_checksum` of its
     root attributes, a file by the sha256 of its bytes."""
-    import zarr
-
-    out = {}
-    for name, path in paths.items():
-        path = Path(path)
-        out[name] = attrs_checksum(dict(zarr.open_group(str(path), mode="r").attrs)) if path.is_dir() else sha256_file(path)
-    return out
+    return {name: store_checksum(path) if Path(path).is_dir() else sha256_file(path) for name, path in paths.items()}

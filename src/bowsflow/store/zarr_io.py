@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from .atomic import atomic_path
+from bowsflow.store.atomic import atomic_path
 
 
 def consolidate(path: str | Path) -> None:
@@ -23,7 +23,7 @@ def consolidate(path: str | Path) -> None:
 def write_dataset(ds, path: str | Path, threads: int = 1, encoding: dict | None = None) -> None:
     """Write ``ds`` to ``path`` (a temporary sibling first, renamed when complete), computing dask
     arrays with ``threads`` threads."""
-    from .dask_cluster import compute_context
+    from bowsflow.runtime.dask_cluster import compute_context
 
     with atomic_path(path) as tmp, compute_context(threads):
         ds.to_zarr(str(tmp), zarr_format=3, consolidated=False, encoding=encoding or {})

@@ -15,7 +15,7 @@ def word_correlations(bows, threads: int = 1) -> tuple[np.ndarray, np.ndarray, i
     ``bows`` DataArray (sample, word), reduced chunk by chunk with dask in float64."""
     import dask
 
-    from .dask_cluster import compute_context
+    from bowsflow.runtime.dask_cluster import compute_context
 
     x = bows.data.astype(np.float32)
     n = int(x.shape[0])

@@ -1,7 +1,7 @@
 """Text → binary bag-of-words rows, fast and exact.
 
 :func:`bows_pairs` turns a batch of documents into the (window, word) pairs of their BOWS rows. The
-tokens are those of :mod:`bowsflow.tokenizer`; a window's row holds the vocabulary words among its
+tokens are those of :mod:`bowsflow.data.tokenizer`; a window's row holds the vocabulary words among its
 tokens. It avoids one Python object per token:
 
 - token boundaries come from one ``bytes.translate`` (ASCII non-alphanumerics → space) and a numpy
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tokenizer import _TABLES, _TOKEN_RE, join_documents
-from .windows import WindowSpec, unit_window_pairs, windows_per_group
+from bowsflow.data.tokenizer import _TABLES, _TOKEN_RE, join_documents
+from bowsflow.data.windows import WindowSpec, unit_window_pairs, windows_per_group
 
 MAX_KEY_BYTES = 16
 _LOW_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], dtype=np.uint64)

@@ -1,7 +1,7 @@
 """Activation extraction: run a trained model over every sample of its BOWS store into a Zarr store.
 
 ``results/activations/{model}.zarr`` has one variable per layer, named after the architecture's
-equations (:data:`LAYERS`), with the BOWS store's ``sample`` axis — same order, same chunks — and its
+equations (its architecture's ``layer_dims``), with the BOWS store's ``sample`` axis — same order, same chunks — and its
 ``split`` and ``doc_id`` carried along. Work goes chunk by chunk, in three overlapping stages: reader
 threads decompress the next two BOWS chunks, the model runs on this one in batches (on the model's
 device; on a GPU the results are copied without blocking into page-locked host buffers), and writer
@@ -13,7 +13,6 @@ store is renamed into place.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,24 +27,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
-from .batches import SparseBatch
-from .checkpoints import CheckpointError, load_model
-from .provenance import canonical_json, config_hash, sha256_file
-from .stores import consolidate
+from bowsflow import __version__
+from bowsflow.data.batches import SparseBatch
+from bowsflow.models.checkpoints import CheckpointError, load_model
+from bowsflow.models.registry import all_layers
+from bowsflow.data.vocabulary import vocabulary_sha256
+from bowsflow.store.provenance import attrs_checksum, canonical_json, config_hash, sha256_file
+from bowsflow.store.zarr_io import consolidate
 
 log = logging.getLogger(__name__)
-
-LAYERS = {
-    "tied_ae": ("latent", "out_pre"),
-    "relu_mlp": ("latent", "hidden_pre", "resid", "out_pre"),
-    "bilinear": ("latent", "hidden_left", "hidden_right", "hidden", "resid", "out_pre"),
-}
-LAYER_DIM = {
-    "latent": "latent", "resid": "latent", "hidden_pre": "hidden", "hidden_left": "hidden",
-    "hidden_right": "hidden", "hidden": "hidden", "out_pre": "word",
-}
-
 
 class ExtractionError(ValueError):
     """The checkpoint and the BOWS store do not go together, or the options are wrong."""
@@ -62,25 +52,16 @@ class ExtractOptions:
     writer_threads: int = 2
 
 
-def vocabulary_sha256(words) -> str:
-    """Identity of a vocabulary: sha256 of its words in id order, newline-joined."""
-    return hashlib.sha256("\n".join(str(w) for w in words).encode("utf-8")).hexdigest()
-
-
-def bows_store_checksum(group) -> str:
-    """Identity of a BOWS store: sha256 of its provenance attrs (config hash, input and vocabulary
-    checksums, sample counts), which change whenever its content can."""
-    keys = ("config_hash", "input_checksum", "vocab_checksum", "n_samples", "vocab_size")
-    return hashlib.sha256(json.dumps({k: group.attrs.get(k) for k in keys}, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def layers_for(arch: str, requested) -> tuple[str, ...]:
-    available = LAYERS[arch]
+def layers_for(model_class, requested) -> tuple[str, ...]:
+    """The stored layers of an architecture (its ``layer_dims``, in forward order) that ``requested``
+    names (``all``: every one)."""
+    available = tuple(model_class.layer_dims)
     if requested in ("all", None):
         return available
-    unknown = [name for name in requested if name not in LAYER_DIM]
+    known = all_layers()
+    unknown = [name for name in requested if name not in known]
     if unknown:
-        raise ExtractionError(f"extract.layers: unknown layer(s) {unknown}; layers are {sorted(LAYER_DIM)}")
+        raise ExtractionError(f"extract.layers: unknown layer(s) {unknown}; layers are {sorted(known)}")
     return tuple(name for name in available if name in requested)
 
 
@@ -97,7 +78,7 @@ def _compressors(options: ExtractOptions):
 
 
 def _device(name: str) -> torch.device:
-    from .training import resolve_device
+    from bowsflow.models.training import resolve_device
 
     return resolve_device(name)
 
@@ -175,9 +156,9 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     if meta.get("vocab_sha256") and meta["vocab_sha256"] != vocabulary_sha256(words):
         raise ExtractionError(f"{bows_store}: its vocabulary differs from the one {checkpoint} was trained on")
     arch = meta["arch"]
-    layers = layers_for(arch, options.layers)
+    layers = layers_for(type(model), options.layers)
     if not layers:
-        raise ExtractionError(f"extract.layers: none of the requested layers exists in {arch} ({LAYERS[arch]})")
+        raise ExtractionError(f"extract.layers: none of the requested layers exists in {arch} ({tuple(model.layer_dims)})")
     device = _device(options.device)
     model = model.to(device).eval()
     torch_dtype = {"float32": torch.float32, "float16": torch.float16}[options.dtype]
@@ -188,22 +169,18 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     n = int(bows.shape[0])
     chunk = min(int(bows.chunks[0]), n)
     n_chunks = -(-n // chunk)
-    widths = {"latent": model.d_latent, "word": model.vocab_size}
-    if arch != "tied_ae":
-        widths["hidden"] = int(getattr(model, "W_out").shape[1])
     content_options = {"layers": list(layers), "dtype": options.dtype, "compressor": options.compressor,
                        "compression_level": options.compression_level}  # what the stored values depend on
     provenance = {
         "config_hash": config_hash(content_options),
         "config": canonical_json(content_options),
-        "checkpoint_sha256": sha256_file(checkpoint),
+        "input_checksums": canonical_json({"checkpoint": sha256_file(checkpoint), "bows": attrs_checksum(dict(bows_group.attrs))}),
         "checkpoint_path": str(checkpoint),
         "bows_store_path": str(bows_store),
-        "bows_store_checksum": bows_store_checksum(bows_group),
         "model": meta.get("model", checkpoint.parent.name),
         "arch": arch,
         "layers": list(layers),
-        "layer_shapes": json.dumps({name: [n, widths[LAYER_DIM[name]]] for name in layers}),
+        "layer_shapes": json.dumps({name: [n, model.layer_width(name)] for name in layers}),
         "dtype": options.dtype,
         "compressor": options.compressor,
         "bowsflow_version": __version__,
@@ -217,11 +194,15 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
             done = set(state["done"])
             log.info("resuming %s: %d of %d chunks already written", partial, len(done), n_chunks)
         else:
+            old = state.get("provenance") or {}
+            changed = sorted(k for k in set(old) | set(provenance) if old.get(k) != provenance.get(k))
+            log.warning("discarding %s: it was written under other settings or inputs (%s differ); extracting anew",
+                        partial, ", ".join(changed))
             shutil.rmtree(partial)
     if not done:
         if partial.exists():
             shutil.rmtree(partial)
-        _create_store(partial, layers, widths, n, chunk, options, words, provenance)
+        _create_store(partial, model, layers, n, chunk, options, words, provenance)
     group = zarr.open_group(str(partial), mode="r+")
 
     from tqdm import tqdm
@@ -304,7 +285,7 @@ def _save_progress(path: Path, provenance: dict, done: set[int]) -> None:
     os.replace(tmp, path)
 
 
-def _create_store(path: Path, layers, widths: dict, n: int, chunk: int, options: ExtractOptions, words: list[str], attrs: dict) -> None:
+def _create_store(path: Path, model, layers, n: int, chunk: int, options: ExtractOptions, words: list[str], attrs: dict) -> None:
     """Write the store's metadata (arrays of the final shape, no data) with xarray."""
     import dask.array as da
     import xarray as xr
@@ -312,14 +293,14 @@ def _create_store(path: Path, layers, widths: dict, n: int, chunk: int, options:
     data_vars, encoding = {}, {}
     compressors = _compressors(options)
     for name in layers:
-        dim = LAYER_DIM[name]
-        shape = (n, widths[dim])
+        dim = model.layer_dims[name]
+        shape = (n, model.layer_width(name))
         data_vars[name] = (("sample", dim), da.zeros(shape, chunks=(chunk, shape[1]), dtype=options.dtype))
         encoding[name] = {"chunks": (chunk, shape[1]), "compressors": compressors}
     data_vars["doc_id"] = (("sample",), da.zeros((n,), chunks=chunk, dtype=np.int64))
     encoding["doc_id"] = {"chunks": (chunk,)}
     coords = {}
-    if "word" in {LAYER_DIM[name] for name in layers}:
+    if "word" in {model.layer_dims[name] for name in layers}:
         coords["word"] = ("word", np.asarray(words, dtype=object))
     ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
     ds.to_zarr(str(path), mode="w", compute=False, encoding=encoding, zarr_format=3, consolidated=False)
@@ -341,6 +322,8 @@ def open_activations(model: str, results: str | Path = "results"):
         raise FileNotFoundError(f"no activation store for model {model!r} at {path} (run: snakemake --cores 2 {path})")
     ds = xr.open_zarr(path)
     checkpoint = Path(results) / "models" / model / "model.safetensors"
-    if checkpoint.is_file() and sha256_file(checkpoint) != ds.attrs.get("checkpoint_sha256"):
+    # stores written before input_checksums held the checkpoint's sha256 as checkpoint_sha256
+    extracted_from = json.loads(ds.attrs.get("input_checksums", "{}")).get("checkpoint", ds.attrs.get("checkpoint_sha256"))
+    if checkpoint.is_file() and sha256_file(checkpoint) != extracted_from:
         warnings.warn(f"{path} was extracted from an earlier version of {checkpoint}: re-run the workflow to refresh it", stacklevel=2)
     return ds

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
-from .bows import DocumentWindows, VocabularyIndex, bows_pairs, document_bags
-from .parallel import ordered_map
-from .stores import consolidate
-from .splits import is_validation, split_labels
-from .windows import WindowSpec
+from bowsflow.store.atomic import atomic_path
+from bowsflow.data.bows import DocumentWindows, VocabularyIndex, bows_pairs, document_bags
+from bowsflow.runtime.parallel import ordered_map
+from bowsflow.store.zarr_io import consolidate
+from bowsflow.data.splits import is_validation, split_labels
+from bowsflow.data.windows import WindowSpec
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +233,8 @@ def open_bows(corpus: str, results: str | Path = "results"):
 
 
 def synthetic_row_blocks(spec) -> Iterator[RowBlock]:
-    """Row blocks of a synthetic corpus (see :mod:`bowsflow.synthetic`); doc_id is the sample index."""
-    from .synthetic import generate_blocks
+    """Row blocks of a synthetic corpus (see :mod:`bowsflow.data.synthetic`); doc_id is the sample index."""
+    from bowsflow.data.synthetic import generate_blocks
 
     start = 0
     for bows, latent in generate_blocks(spec):
@@ -247,8 +247,8 @@ def build_text_store(
     spec: dict, name: str, bows_options: dict, vocab, path: str | Path, attrs: dict, workers: int = 1, show_progress: bool = False
 ) -> dict:
     """Stream a text corpus into its BOWS store at ``path``; returns the summary counts."""
-    from .config import window_spec
-    from .corpus import CorpusStats, iter_batches, iter_documents
+    from bowsflow.config import window_spec
+    from bowsflow.data.corpus import CorpusStats, iter_batches, iter_documents
 
     index = VocabularyIndex(vocab.words, lowercase=bool(bows_options["lowercase"]))
     spec_w = window_spec(bows_options)
@@ -271,8 +271,8 @@ def build_text_store(
 
 def build_synthetic_store(spec: dict, bows_options: dict, path: str | Path, attrs: dict) -> tuple[dict, object]:
     """Generate a synthetic corpus into its BOWS store; returns (summary, Vocabulary)."""
-    from .synthetic import SyntheticSpec, feature_names, feature_positions
-    from .vocabulary import Vocabulary
+    from bowsflow.data.synthetic import SyntheticSpec, feature_names, feature_positions
+    from bowsflow.data.vocabulary import Vocabulary
 
     syn = SyntheticSpec(**{k: v for k, v in spec.items() if k not in ("source", "bows")})
     words = feature_names(syn.n_features)

@@ -2,7 +2,7 @@
 
 safetensors writes a metadata dict of several keys in hash-map order, so the metadata is one key,
 ``bowsflow``, holding a sorted JSON string. Loading checks parameter names and shapes against the
-architecture's contract (:data:`bowsflow.models.PARAMETER_SHAPES`).
+architecture's contract (each architecture's ``parameter_shapes``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .atomic import atomic_path
-from .models import BowsAutoencoder, build_model, expected_shapes
+from bowsflow.store.atomic import atomic_path
+from bowsflow.models import BowsAutoencoder, build_model, expected_shapes
 
 
 class CheckpointError(ValueError):

@@ -1,4 +1,4 @@
-"""The BOWS geometry analyses of one model (see :mod:`bowsflow.geometry`); returns a JSON-able summary
+"""The BOWS geometry analyses of one model (see :mod:`bowsflow.lenses.geometry.measures`); returns a JSON-able summary
 and the arrays behind the figures. Corpus statistics come from the corpus' correlation store."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .geometry import (
+from bowsflow.lenses.geometry.measures import (
     circularity,
     cosine_matrix,
     cyclic_order_recovered,
@@ -19,7 +19,7 @@ from .geometry import (
     umap_2d,
     upper_triangle_spearman,
 )
-from .word_lists import MONTHS, PLANETS, TARGET_WORDS, TOPICS, WEEKDAYS
+from bowsflow.data.word_lists import MONTHS, PLANETS, TARGET_WORDS, TOPICS, WEEKDAYS
 
 DEFAULT_CATEGORIES = {"months": MONTHS, "weekdays": WEEKDAYS, "planets": PLANETS, **TOPICS}
 
@@ -51,8 +51,8 @@ def analyze_geometry(checkpoint, bows_path, correlations_path, options: Geometry
     import xarray as xr
     import zarr
 
-    from .checkpoints import load_model
-    from .training import TrainConfig, evaluate
+    from bowsflow.models.checkpoints import load_model
+    from bowsflow.models.training import TrainConfig, evaluate
 
     model, meta = load_model(checkpoint)
     arch = meta["arch"]
@@ -90,9 +90,9 @@ def analyze_geometry(checkpoint, bows_path, correlations_path, options: Geometry
     pick = rng.choice(iu[0].size, min(iu[0].size, 20000), replace=False)
     figures["similarity"] = {"corr": corr[np.ix_(top, top)][iu][pick], "cos": cos[np.ix_(top, top)][iu][pick]}
 
-    # 2. constructive interference (the decomposition is exact for tied_ae: z = WᵀW x + b)
+    # 2. constructive interference (exact where the middle block is the identity, as in tied_ae: z = WᵀW x + b)
     val = _val_rows(bows_group, rng)
-    if arch == "tied_ae":
+    if model.middle_is_identity:
         summary["interference"], figures["interference"] = _interference(W, b, corr, bows_group, val, index, options, rng)
     else:
         summary["interference"] = {"skipped": f"z is not WᵀWx + b for {arch}: the decomposition applies to tied_ae"}

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .models import as_float64
+from bowsflow.linalg import effective_rank, sorted_eigh
+from bowsflow.models import as_float64
 
 
 def gram_from_moments(xtx: np.ndarray, sums: np.ndarray, n: int, centred: bool = False) -> np.ndarray:
@@ -90,7 +91,7 @@ def dask_gram(data, centred: bool = False, threads: int = 1, product_dtype=np.fl
     import dask.array as da
     from threadpoolctl import threadpool_limits
 
-    from .dask_cluster import compute_context
+    from bowsflow.runtime.dask_cluster import compute_context
 
     n, w = (int(s) for s in data.shape)
     if isinstance(data, da.Array):
@@ -111,22 +112,13 @@ def dask_gram(data, centred: bool = False, threads: int = 1, product_dtype=np.fl
     return gram_from_moments(total[: w * w].reshape(w, w), total[w * w :], n, centred)
 
 
-def eigh_descending(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenvalues (descending) and eigenvectors (columns) of a symmetric matrix, float64."""
-    vals, vecs = np.linalg.eigh(np.asarray(A, dtype=np.float64))
-    order = np.argsort(vals)[::-1]
-    return vals[order], vecs[:, order]
-
-
 def degeneracy(vals: np.ndarray, threshold: float) -> dict:
     """Counts from a spectrum: eigenvalues below ``threshold`` × the largest, and the effective rank
-    (Σλ)²/Σλ² (participation ratio)."""
+    (:func:`bowsflow.linalg.effective_rank`)."""
     vals = np.asarray(vals)
     top = vals.max() if vals.size else 0.0
     small = int((vals < threshold * top).sum()) if top > 0 else int(vals.size)
-    pos = np.clip(vals, 0, None)
-    eff = float(pos.sum() ** 2 / (pos**2).sum()) if (pos**2).sum() > 0 else 0.0
-    return {"n": int(vals.size), "n_below_threshold": small, "effective_rank": eff, "threshold": threshold}
+    return {"n": int(vals.size), "n_below_threshold": small, "effective_rank": float(effective_rank(vals)), "threshold": threshold}
 
 
 @dataclass(frozen=True)
@@ -139,15 +131,13 @@ class InteractionBasis:
 
 def interaction_basis(G: np.ndarray, M: np.ndarray, threshold: float = 1e-10) -> InteractionBasis:
     """C, C⁺ and Λ from the Gram G and the Jacobian Gram M of one layer (both in f̃ coordinates)."""
-    d, U = eigh_descending(G)
+    d, U = sorted_eigh(G, "descending")
     keep = d > threshold * d[0]
     U, d = U[:, keep], d[keep]
     R = U / np.sqrt(d)  # U D^{-1/2}
     R_pinv = (U * np.sqrt(d)).T  # D^{1/2} Uᵀ
     Mw = R_pinv @ M @ R_pinv.T
-    lam, V = np.linalg.eigh(0.5 * (Mw + Mw.T))
-    order = np.argsort(-np.abs(lam), kind="stable")
-    lam, V = lam[order], V[:, order]
+    lam, V = sorted_eigh(0.5 * (Mw + Mw.T), "magnitude")
     C = R @ V * np.sqrt(np.abs(lam))
     return InteractionBasis(C, np.linalg.pinv(C), lam, int(keep.sum()))
 
@@ -159,22 +149,6 @@ def interaction_basis(G: np.ndarray, M: np.ndarray, threshold: float = 1e-10) ->
 def layer_inputs(model, h: torch.Tensor) -> dict[str, torch.Tensor]:
     """Every named layer for latent vectors h (float64), to evaluate the downstream functions at."""
     return model.layers_from_latent(h)
-
-
-def decoder_input(model, layer: str):
-    """The decoder's input r as a function of one layer's activations f, the other layers fixed at the
-    sample: ``(fn, affine)`` with fn(f [w], acts of one sample) → r [m], and whether r is affine in f
-    (∂r/∂f is then the same at every sample). z = Wᵀr + b is linear in r, so ∂z/∂f = Wᵀ ∂r/∂f."""
-    p = dict(model.named_parameters())
-    if layer == "resid" or (layer == "latent" and model.middle_is_identity):
-        return (lambda f, a: f), True
-    if layer == "latent":
-        return (lambda f, a: model.middle(f[None])["resid"][0]), False
-    if layer == "hidden_pre":  # r = h + W_out ReLU(a): the residual h stays fixed
-        return (lambda f, a: a["latent"] + torch.relu(f) @ p["W_out"].t()), False
-    if layer == "hidden":  # bilinear g
-        return (lambda f, a: a["latent"] + f @ p["W_out"].t()), True
-    raise ValueError(f"no Jacobian for layer {layer!r}")
 
 
 def jacobian_blocks(n_outputs: int, bytes_per_pair: int, batch_size: int, max_block_mb: float, bytes_per_sample: int = 0) -> tuple[int, int]:
@@ -197,12 +171,12 @@ def jacobian_gram(model, h: np.ndarray, layer: str, through_output_relu: bool = 
     Q̂ = [[∂r/∂f, s], [0, 1]] and s = r − (∂r/∂f) f, and J̃ᵀ J̃ = Q̂ᵀ (Ŵ diag(mask) Ŵᵀ) Q̂. ∂r/∂f
     [m, w] comes from autograd (``torch.func.jacfwd``, or ``jacrev`` when m < w) vectorized over
     samples with ``vmap``; no [samples, V, w] Jacobian is ever formed and no loop runs over output units. Where r
-    is affine in f (:func:`decoder_input`), ∂r/∂f is taken once and the sums over samples reduce to
+    is affine in f (the architecture's ``decoder_input``), ∂r/∂f is taken once and the sums over samples reduce to
     the firing counts, Σ mask ⊙ offset and Σ mask·offset² per output (offset = ŝ Ŵ). Blocks of
     samples × outputs stay within ``max_block_mb`` (:func:`jacobian_blocks`)."""
     model = as_float64(model)
     n = int(h.shape[0])
-    fn, affine = decoder_input(model, layer)
+    fn, affine = model.decoder_input(layer)
     W_hat = torch.cat([model.embedding, model.b[None, :]]).detach()  # [m + 1, V]
     m1, V = W_hat.shape
     with torch.no_grad():
@@ -354,32 +328,11 @@ def jaccard_groups(code_blocks, n_units: int, threshold: float) -> list[list[int
 # Interactions between adjacent layers
 
 
-def adjacent_pairs(arch: str) -> list[tuple[str, str]]:
-    """(source, target) layer pairs along the computation through the hidden layer."""
-    if arch == "relu_mlp":
-        return [("latent", "hidden_pre"), ("hidden_pre", "resid")]
-    if arch == "bilinear":
-        return [("latent", "hidden"), ("hidden", "resid")]
-    return []
-
-
 def layer_jacobians(model, h: torch.Tensor, src: str, dst: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(J [n, w_dst, w_src], f_src [n, w_src], f_dst [n, w_dst]) of one layer pair, float64; the
-    path through the hidden layer (the residual skip from latent to resid is not an edge here)."""
-    p = {k: v.detach().double() for k, v in model.named_parameters()}
-    acts = {k: v.detach() for k, v in as_float64(model).layers_from_latent(h.double()).items()}
-    n = h.shape[0]
-    if (src, dst) == ("latent", "hidden_pre"):
-        J = p["W_in"].expand(n, -1, -1)
-    elif (src, dst) == ("hidden_pre", "resid"):
-        J = p["W_out"][None] * (acts["hidden_pre"] > 0).double()[:, None, :]
-    elif (src, dst) == ("latent", "hidden"):
-        J = acts["hidden_right"][:, :, None] * p["L"][None] + acts["hidden_left"][:, :, None] * p["R"][None]
-    elif (src, dst) == ("hidden", "resid"):
-        J = p["W_out"].expand(n, -1, -1)
-    else:
-        raise ValueError(f"no edge from {src} to {dst}")
-    return J, acts[src], acts[dst]
+    """(J [n, w_dst, w_src], f_src [n, w_src], f_dst [n, w_dst]) of one adjacent layer pair, float64,
+    from the architecture's own form (the path through the hidden layer: the residual skip from
+    latent to resid is not an edge here)."""
+    return model.layer_jacobians(h, src, dst)
 
 
 def folded_jacobian(J: torch.Tensor, f_src: torch.Tensor, f_dst: torch.Tensor) -> torch.Tensor:
