@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-
-from concurrent.futures import ThreadPoolExecutor
 
 from bowsflow.lenses.bilinear.decomposition import interaction_matrices, output_map, weights, word_chunks
 from bowsflow.linalg import sorted_eigh
@@ -28,8 +27,15 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--max-array-mb", type=float, default=256.0)
     ap.add_argument("--repeats", type=int, default=2, help="best of this many timings of each")
-    ap.add_argument("--threads", type=int, default=torch.get_num_threads(), help="chunks in flight at once (the analysis rule's threads)")
-    ap.add_argument("--device", default="cpu", help="where the batched eigh runs: cpu | cuda (the loop is numpy, on the CPU)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help="chunks in flight at once (the analysis rule's threads)",
+    )
+    ap.add_argument(
+        "--device", default="cpu", help="where the batched eigh runs: cpu | cuda (the loop is numpy, on the CPU)"
+    )
     args = ap.parse_args()
     torch.manual_seed(0)
     model = build_model("bilinear", args.vocab, args.latent, args.hidden)
@@ -49,7 +55,9 @@ def main() -> None:
 
     def batched():
         with ThreadPoolExecutor(threads) as pool, torch_threads(1 if device.type == "cpu" else torch.get_num_threads()):
-            return np.concatenate(list(pool.map(chunk, chunks)))  # as the analysis's dask threads run them, one core each
+            return np.concatenate(
+                list(pool.map(chunk, chunks))
+            )  # as the analysis's dask threads run them, one core each
 
     def numpy_loop():
         out = []
@@ -73,11 +81,17 @@ def main() -> None:
     t_ours, ours = best_time(batched)
     t_loop, loop = best_time(numpy_loop)
     np.testing.assert_allclose(np.sort(ours, axis=1), np.sort(loop, axis=1), atol=1e-10)
-    print(f"V = {V}, m = {m}, d = {args.hidden}, float64, torch threads = {torch.get_num_threads()}, batched on {device}, best of {args.repeats}; eigenvalues identical")
+    print(
+        f"V = {V}, m = {m}, d = {args.hidden}, float64, torch threads = {torch.get_num_threads()}, batched on {device}, best of {args.repeats}; eigenvalues identical"
+    )
     in_flight = step * m * m * 8 * 2 * threads / 2**20
-    print(f"  batched eigh, {len(chunks)} chunks of {step} words, {threads} at a time: {t_ours:7.2f} s   "
-          f"arrays in flight {in_flight:7.1f} MB (bound {args.max_array_mb:g} MB)")
-    print(f"  Python loop of numpy.linalg.eigh:   {t_loop:7.2f} s   largest array {m * m * 8 * 2 / 2**20:7.3f} MB   ratio {t_loop / t_ours:.1f}x")
+    print(
+        f"  batched eigh, {len(chunks)} chunks of {step} words, {threads} at a time: {t_ours:7.2f} s   "
+        f"arrays in flight {in_flight:7.1f} MB (bound {args.max_array_mb:g} MB)"
+    )
+    print(
+        f"  Python loop of numpy.linalg.eigh:   {t_loop:7.2f} s   largest array {m * m * 8 * 2 / 2**20:7.3f} MB   ratio {t_loop / t_ours:.1f}x"
+    )
 
 
 if __name__ == "__main__":

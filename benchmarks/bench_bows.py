@@ -16,11 +16,11 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from bowsflow.data.bows import VocabularyIndex, bows_pairs
 from bowsflow.data.corpus import iter_batches, iter_documents
-from bowsflow.runtime.parallel import ordered_map
 from bowsflow.data.stopwords import ENGLISH_STOPWORDS
 from bowsflow.data.tokenizer import TOKEN_PATTERN
 from bowsflow.data.vocabulary import VocabularyOptions, count_words, select_vocabulary
 from bowsflow.data.windows import WindowSpec
+from bowsflow.runtime.parallel import ordered_map
 
 WHOLE_DOCUMENT = WindowSpec("tokens", size=10**9, stride=10**9)
 
@@ -50,7 +50,9 @@ def main() -> None:
     docs = base * max(1, int(round(args.mb / base_mb)))
     mb = sum(len(d.encode()) for d in docs) / 1e6
     counts, dfs = count_words([base])
-    vocab = select_vocabulary(counts, dfs, VocabularyOptions(vocab_size=args.vocab, stopwords=ENGLISH_STOPWORDS, on_small_vocab="warn"))
+    vocab = select_vocabulary(
+        counts, dfs, VocabularyOptions(vocab_size=args.vocab, stopwords=ENGLISH_STOPWORDS, on_small_vocab="warn")
+    )
     index = VocabularyIndex(vocab.words)
     batches = list(iter_batches(iter(docs), 1 << 20))
     print(f"text: {mb:.1f} MB, {len(docs)} documents, V = {len(vocab)}")
@@ -73,7 +75,11 @@ def main() -> None:
         assert m.shape == m_sk.shape and (m != m_sk).nnz == 0, "matrices differ"
     print("identical matrices: yes")
     print(f"{'method':<34}{'seconds':>9}{'MB/s':>9}{'ratio':>8}")
-    for name, t in [("scikit-learn CountVectorizer", t_sk), ("bowsflow, 1 process", t_1), ("bowsflow, 2 processes", t_2)]:
+    for name, t in [
+        ("scikit-learn CountVectorizer", t_sk),
+        ("bowsflow, 1 process", t_1),
+        ("bowsflow, 2 processes", t_2),
+    ]:
         print(f"{name:<34}{t:>9.2f}{mb / t:>9.1f}{t_sk / t:>8.2f}")
 
 

@@ -34,7 +34,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         config = {
             "corpora": {"ring": {"source": "synthetic", "n_samples": 1000}},
-            "sweeps": {"many": {"base": {"corpus": "ring", "arch": "tied_ae", "d_latent": 2}, "grid": {"seed": list(range(args.models))}}},
+            "sweeps": {
+                "many": {
+                    "base": {"corpus": "ring", "arch": "tied_ae", "d_latent": 2},
+                    "grid": {"seed": list(range(args.models))},
+                }
+            },
         }
         cfg = Path(d) / "config.yaml"
         cfg.write_text(yaml.safe_dump(config))
@@ -44,8 +49,12 @@ def main() -> None:
     t_noop, out = timed([*snakemake, "--cores", "2"], REPO)
     noop = "Nothing to be done" in out
     print(f"dry run, default config (reference):        {t_default:5.2f} s")
-    print(f"dry run, {args.models} models ({jobs[0].split()[-1] if jobs else '?'} jobs):        {t_many:5.2f} s   (goal < 5 s)")
-    print(f"no-op rerun of the default workflow:        {t_noop:5.2f} s   (goal < 5 s){'' if noop else '  [it was not a no-op: run snakemake first]'}")
+    print(
+        f"dry run, {args.models} models ({jobs[0].split()[-1] if jobs else '?'} jobs):        {t_many:5.2f} s   (goal < 5 s)"
+    )
+    print(
+        f"no-op rerun of the default workflow:        {t_noop:5.2f} s   (goal < 5 s){'' if noop else '  [it was not a no-op: run snakemake first]'}"
+    )
 
 
 if __name__ == "__main__":

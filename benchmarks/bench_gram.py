@@ -74,23 +74,35 @@ def main() -> None:
         ref64 = X64.T @ X64
         t_np64 = time.perf_counter() - t
         del X64
-        print(f"{args.samples} x {args.width} float32 ({X.nbytes / 1e9:.1f} GB), chunks of {args.chunk} samples; results equal")
+        print(
+            f"{args.samples} x {args.width} float32 ({X.nbytes / 1e9:.1f} GB), chunks of {args.chunk} samples; results equal"
+        )
         print(f"  numpy X.T @ X in memory (float32):          {t_np:6.2f} s  {flops / t_np / 1e9:6.1f} GFLOP/s")
         print(f"  numpy X.T @ X in memory (float64 copy):     {t_np64:6.2f} s  {flops / t_np64 / 1e9:6.1f} GFLOP/s")
         for dtype in (np.float64, np.float32):
             G, t_dask = dask_gram_of(d / "x.zarr", 2, dtype)
-            np.testing.assert_allclose(G[: args.width, : args.width] * args.samples, ref, rtol=2e-3, atol=1e-2 * args.samples ** 0.5)
+            np.testing.assert_allclose(
+                G[: args.width, : args.width] * args.samples, ref, rtol=2e-3, atol=1e-2 * args.samples**0.5
+            )
             if dtype == np.float64:  # float64 products are exact, so the sums agree with numpy's float64 to rounding
-                np.testing.assert_allclose(G[: args.width, : args.width] * args.samples, ref64, rtol=1e-12, atol=1e-9 * args.samples ** 0.5)
-            print(f"  dask Gram over the store, {np.dtype(dtype).name} products: {t_dask:6.2f} s  {flops / t_dask / 1e9:6.1f} GFLOP/s"
-                  f"   ratio {t_np / t_dask:.2f} to numpy float32, {t_np64 / t_dask:.2f} to numpy float64 (read included; sums across chunks in float64)")
+                np.testing.assert_allclose(
+                    G[: args.width, : args.width] * args.samples, ref64, rtol=1e-12, atol=1e-9 * args.samples**0.5
+                )
+            print(
+                f"  dask Gram over the store, {np.dtype(dtype).name} products: {t_dask:6.2f} s  {flops / t_dask / 1e9:6.1f} GFLOP/s"
+                f"   ratio {t_np / t_dask:.2f} to numpy float32, {t_np64 / t_dask:.2f} to numpy float64 (read included; sums across chunks in float64)"
+            )
         del X
         if args.big_gb:
             n_big = int(args.big_gb * 1e9 / (4 * args.width))
             make_store(d / "big.zarr", n_big, args.width, args.chunk)
-            out = subprocess.run([sys.executable, __file__, "--child", "--dir", str(d)], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", "--dir", str(d)], capture_output=True, text=True, check=True
+            )
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"  dask Gram over {n_big} x {args.width} ({args.big_gb:g} GB on disk): {r['seconds']:.1f} s, peak RSS {r['rss_mb']:.0f} MB")
+            print(
+                f"  dask Gram over {n_big} x {args.width} ({args.big_gb:g} GB on disk): {r['seconds']:.1f} s, peak RSS {r['rss_mb']:.0f} MB"
+            )
     finally:
         shutil.rmtree(d, ignore_errors=True)
 

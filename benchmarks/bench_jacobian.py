@@ -56,8 +56,10 @@ def main() -> None:
     ap.add_argument("--max-block-mb", type=float, default=256.0)
     args = ap.parse_args()
     torch.manual_seed(0)
-    print(f"V = {args.vocab}, m = {args.latent}, d = {args.hidden}, {args.samples} samples, float64, "
-          f"torch threads = {torch.get_num_threads()}; sums checked equal (rtol 1e-9); our blocks ≤ {args.max_block_mb:g} MB")
+    print(
+        f"V = {args.vocab}, m = {args.latent}, d = {args.hidden}, {args.samples} samples, float64, "
+        f"torch threads = {torch.get_num_threads()}; sums checked equal (rtol 1e-9); our blocks ≤ {args.max_block_mb:g} MB"
+    )
     for arch, layers in (("relu_mlp", ("latent", "hidden_pre", "resid")), ("bilinear", ("latent", "hidden", "resid"))):
         model = build_model(arch, args.vocab, args.latent, args.hidden)
         with torch.no_grad():
@@ -73,8 +75,10 @@ def main() -> None:
                 ref, largest = direct_jacobian_gram(model, h, layer, relu, args.batch)
                 t_ref = time.perf_counter() - t
                 np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
-                print(f"  {arch:8s} {layer:10s} {'x̂ (ReLU)' if relu else 'z':9s} ours {t_ours:7.2f} s   direct {t_ref:7.2f} s"
-                      f" (blocks of {largest / 2**20:6.0f} MB)   ratio {t_ref / t_ours:6.1f}x")
+                print(
+                    f"  {arch:8s} {layer:10s} {'x̂ (ReLU)' if relu else 'z':9s} ours {t_ours:7.2f} s   direct {t_ref:7.2f} s"
+                    f" (blocks of {largest / 2**20:6.0f} MB)   ratio {t_ref / t_ours:6.1f}x"
+                )
 
 
 if __name__ == "__main__":

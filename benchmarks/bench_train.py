@@ -44,7 +44,9 @@ def corpus_batches(B, V, seed=0):
 
     docs = list(iter_documents({"source": "wiki-vital"}))
     counts, dfs = count_words([docs])
-    vocab = select_vocabulary(counts, dfs, VocabularyOptions(vocab_size=V, stopwords=ENGLISH_STOPWORDS, on_small_vocab="warn"))
+    vocab = select_vocabulary(
+        counts, dfs, VocabularyOptions(vocab_size=V, stopwords=ENGLISH_STOPWORDS, on_small_vocab="warn")
+    )
     x = dense_rows(bows_pairs(docs, VocabularyIndex(vocab.words), WindowSpec("tokens", 64, 64)), len(vocab))
     x = x[x.any(axis=1)]
     x = x[np.random.default_rng(seed).permutation(x.shape[0])]
@@ -87,7 +89,9 @@ class Run:
 def ours(batches, V, m, device):
     torch.manual_seed(0)
     model = build_model("tied_ae", V, m).to(device)
-    return Run(model, lambda b: model.training_loss(*b.torch(device)), [SparseBatch.from_dense(x) for x in batches], device)
+    return Run(
+        model, lambda b: model.training_loss(*b.torch(device)), [SparseBatch.from_dense(x) for x in batches], device
+    )
 
 
 def baseline(batches, V, m, device):
@@ -136,7 +140,9 @@ def main():
     ap.add_argument("--latent", type=int, default=256)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--active", type=int, default=30, help="active words per sample (--data random)")
-    ap.add_argument("--data", choices=["corpus", "random"], default="corpus", help="bundled corpus windows, or random rows")
+    ap.add_argument(
+        "--data", choices=["corpus", "random"], default="corpus", help="bundled corpus windows, or random rows"
+    )
     ap.add_argument("--steps", type=int, default=160)
     ap.add_argument("--warmup", type=int, default=200, help="steps before timing (the trained regime)")
     ap.add_argument("--repeats", type=int, default=8, help="timed blocks per run, alternating between the two")
@@ -148,23 +154,32 @@ def main():
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     devices = [d for d in devices if args.devices in ("all", d.type)]
     active = np.mean([x.sum(axis=1).mean() for x in batches])
-    print(f"data: {args.data}, V = {V}, m = {m}, batch = {B}, {active:.1f} active words per sample, torch threads = {torch.get_num_threads()}")
+    print(
+        f"data: {args.data}, V = {V}, m = {m}, batch = {B}, {active:.1f} active words per sample, torch threads = {torch.get_num_threads()}"
+    )
     for device in devices:
         steps = args.steps if device.type == "cpu" else args.steps * 25
         block = max(1, steps // args.repeats)
         for label, warmup in [("from initialization", 3), (f"after {args.warmup} steps", args.warmup)]:
-            t_base, t_ours = time_blocks([baseline(batches, V, m, device), ours(batches, V, m, device)], device, warmup, block, args.repeats)
+            t_base, t_ours = time_blocks(
+                [baseline(batches, V, m, device), ours(batches, V, m, device)], device, warmup, block, args.repeats
+            )
             ratios = [b / o for b, o in zip(t_base, t_ours)]
             sps_base, sps_ours = block * B / np.median(t_base), block * B / np.median(t_ours)
             print(f"[{device.type}, {label}] baseline (dense input, nn.Linear): {sps_base:9.0f} samples/s")
-            print(f"[{device.type}, {label}] bowsflow (sparse input and loss):  {sps_ours:9.0f} samples/s   "
-                  f"ratio {np.median(ratios):.2f} (median of {len(ratios)} alternating blocks of {block} steps: "
-                  + ", ".join(f"{x:.2f}" for x in ratios) + ")")
+            print(
+                f"[{device.type}, {label}] bowsflow (sparse input and loss):  {sps_ours:9.0f} samples/s   "
+                f"ratio {np.median(ratios):.2f} (median of {len(ratios)} alternating blocks of {block} steps: "
+                + ", ".join(f"{x:.2f}" for x in ratios)
+                + ")"
+            )
         if device.type == "cuda":
             flops_per_step = 6 * B * m * V  # decoder forward + its two backward products
             achieved = flops_per_step * block / np.median(t_ours) / 1e12
-            print(f"[cuda] achieved {achieved:.1f} TFLOP/s; dense fp32 matmul here {matmul_tflops(device):.1f} TFLOP/s, "
-                  f"bf16 {matmul_tflops(device, dtype=torch.bfloat16):.1f} TFLOP/s ({torch.cuda.get_device_name()})")
+            print(
+                f"[cuda] achieved {achieved:.1f} TFLOP/s; dense fp32 matmul here {matmul_tflops(device):.1f} TFLOP/s, "
+                f"bf16 {matmul_tflops(device, dtype=torch.bfloat16):.1f} TFLOP/s ({torch.cuda.get_device_name()})"
+            )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,11 @@ def test_corpus_overrides_and_text_defaults():
     cfg = validate_config(
         {
             "corpora": {
-                "mine": {"source": "text", "path": "data/*.txt", "bows": {"vocab_size": 50, "window": {"unit": "lines", "size": 20, "stride": 1}}},
+                "mine": {
+                    "source": "text",
+                    "path": "data/*.txt",
+                    "bows": {"vocab_size": 50, "window": {"unit": "lines", "size": 20, "stride": 1}},
+                },
                 "wiki": {"source": "wiki-vital"},
             },
             "bows": {"window": {"size": 32}},
@@ -42,7 +46,10 @@ def test_corpus_overrides_and_text_defaults():
         ({"corpora": {"w": {"source": "text"}}}, "corpora.w"),
         ({"corpora": {"w": {"source": "tweets"}}}, "corpora.w.source"),
         ({"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"val_fraction": 1.5}}, "bows.val_fraction"),
-        ({"corpora": {"w": {"source": "wiki-vital", "bows": {"window": {"unit": "chars"}}}}}, "corpora.w.bows.window.unit"),
+        (
+            {"corpora": {"w": {"source": "wiki-vital", "bows": {"window": {"unit": "chars"}}}}},
+            "corpora.w.bows.window.unit",
+        ),
         ({"corpora": {"bad name!": {"source": "wiki-vital"}}}, "corpora"),
         ({"corpora": {}}, "corpora"),
     ],
@@ -85,7 +92,9 @@ def test_strings_that_are_not_exponent_numbers_stay_errors(value):
 
 def test_always_include_must_fit():
     with pytest.raises(ConfigError, match="corpora.w: 3 always_include words do not fit in vocab_size = 2"):
-        validate_config({"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"vocab_size": 2, "always_include": ["a", "b", "c"]}})
+        validate_config(
+            {"corpora": {"w": {"source": "wiki-vital"}}, "bows": {"vocab_size": 2, "always_include": ["a", "b", "c"]}}
+        )
 
 
 def test_default_config_file_is_valid(repo_root):
@@ -105,14 +114,25 @@ def test_paper_config_states_the_papers_setup(repo_root):
 
     cfg = load_config(f"{repo_root}/configs/paper_bows.yaml")
     assert cfg["corpora"]["wikitext"] == {
-        "source": "huggingface", "name": "wikitext", "config": "wikitext-103-raw-v1", "split": "train",
-        "rows_as": "lines", "text_field": "text", "streaming": False,
+        "source": "huggingface",
+        "name": "wikitext",
+        "config": "wikitext-103-raw-v1",
+        "split": "train",
+        "rows_as": "lines",
+        "text_field": "text",
+        "streaming": False,
     }
     assert cfg["bows"]["vocab_size"] == 10_000 and cfg["bows"]["window"] == {"unit": "lines", "size": 20, "stride": 1}
     specs = model_specs(cfg)
     assert sorted(specs) == ["paper-tied-wd1", "paper-tied-wd4"]
     for spec in specs.values():
-        assert (spec["arch"], spec["d_latent"], spec["batch_size"], spec["epochs"], spec["lr"]) == ("tied_ae", 1000, 512, 10, 5e-4)
+        assert (spec["arch"], spec["d_latent"], spec["batch_size"], spec["epochs"], spec["lr"]) == (
+            "tied_ae",
+            1000,
+            512,
+            10,
+            5e-4,
+        )
 
 
 def test_default_config_trains_the_promised_models(repo_root):
@@ -125,6 +145,8 @@ def test_default_config_trains_the_promised_models(repo_root):
     assert 0.0 in tied_wiki and max(tied_wiki) >= 1.0
     assert any(s["arch"] == "tied_ae" and cfg["corpora"][s["corpus"]]["source"] == "synthetic" for s in specs.values())
     V = cfg["bows"]["vocab_size"]
-    relu = [n_parameters("relu_mlp", V, s["d_latent"], s["d_hidden"]) for s in specs.values() if s["arch"] == "relu_mlp"]
+    relu = [
+        n_parameters("relu_mlp", V, s["d_latent"], s["d_hidden"]) for s in specs.values() if s["arch"] == "relu_mlp"
+    ]
     bil = [n_parameters("bilinear", V, s["d_latent"], s["d_hidden"]) for s in specs.values() if s["arch"] == "bilinear"]
     assert relu and bil and abs(relu[0] - bil[0]) / bil[0] < 0.02  # matched parameter budget

@@ -1,4 +1,5 @@
-"""The workflow stays snakefmt-formatted and `snakemake --lint` clean (the project's style rules)."""
+"""The project's style rules: the workflow stays snakefmt-formatted and `snakemake --lint` clean; the
+Python (library, scripts, tests, benchmarks) ruff-formatted and ruff-lint clean, imports sorted."""
 
 import shutil
 import subprocess
@@ -17,3 +18,9 @@ def test_snakefmt_clean(repo_root):
 def test_snakemake_lint_clean(repo_root):
     out = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=repo_root, capture_output=True, text=True)
     assert out.returncode == 0 and "Congratulations" in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("command", [["check", "."], ["format", "--check", "."]], ids=["lint", "format"])
+def test_ruff_clean(repo_root, command):
+    out = subprocess.run([sys.executable, "-m", "ruff", *command], cwd=repo_root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

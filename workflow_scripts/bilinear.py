@@ -1,23 +1,21 @@
 """Snakemake script: the bilinear-tensor analyses of one bilinear model."""
 
-from bowsflow.store.atomic import atomic_path
 from bowsflow.lenses.bilinear.analysis import BilinearOptions, analyze_bilinear
 from bowsflow.report.plots import bilinear_figure
+from bowsflow.report.tables import write_json
 from bowsflow.runtime.dask_cluster import dask_scheduler
 from bowsflow.runtime.script_logging import log_to_file
-from bowsflow.report.tables import write_json
+from bowsflow.store.atomic import atomic_path
 
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
-    options = dict(snakemake.params.options)
-    options["words"] = tuple(options["words"])
     summary, figures = analyze_bilinear(
         snakemake.input.checkpoint,
         snakemake.input.activations,
         snakemake.input.bows,
         snakemake.input.correlations,
         snakemake.output.store,
-        BilinearOptions(**options),
+        BilinearOptions.from_config(snakemake.params.options),
         threads=snakemake.threads,
     )
     with atomic_path(snakemake.output.figure) as tmp:

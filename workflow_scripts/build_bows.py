@@ -4,9 +4,9 @@ import logging
 
 from bowsflow.data.bows_store import build_text_store
 from bowsflow.data.corpus import checksum_files
-from bowsflow.store.provenance import provenance_attrs
-from bowsflow.runtime.script_logging import log_to_file
 from bowsflow.data.vocabulary import read_vocabulary
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.store.provenance import provenance_attrs
 
 log_to_file(snakemake.log[0])
 vocab = read_vocabulary(snakemake.input.vocab)

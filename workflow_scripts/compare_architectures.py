@@ -2,9 +2,9 @@
 
 import json
 
-from bowsflow.store.atomic import atomic_path
-from bowsflow.runtime.script_logging import log_to_file
 from bowsflow.report.tables import comparison_rows, write_comparison
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.store.atomic import atomic_path
 
 log_to_file(snakemake.log[0])
 entries = []

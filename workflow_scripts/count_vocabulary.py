@@ -2,8 +2,8 @@
 
 import json
 
-from bowsflow.runtime.script_logging import log_to_file
 from bowsflow.data.vocabulary import corpus_vocabulary, write_vocabulary
+from bowsflow.runtime.script_logging import log_to_file
 from bowsflow.store.atomic import atomic_path
 
 log_to_file(snakemake.log[0])

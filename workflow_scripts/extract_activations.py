@@ -7,9 +7,12 @@ from bowsflow.runtime.script_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 options = dict(snakemake.params.options)
-options["layers"] = options["layers"] if options["layers"] == "all" else tuple(options["layers"])
 options["writer_threads"] = max(options["writer_threads"], snakemake.threads)
 summary = extract_activations(
-    snakemake.input.checkpoint, snakemake.input.store, snakemake.output.store, ExtractOptions(**options), progress=True
+    snakemake.input.checkpoint,
+    snakemake.input.store,
+    snakemake.output.store,
+    ExtractOptions.from_config(options),
+    progress=True,
 )
 logging.getLogger("extract").info("wrote %s: %s", snakemake.output.store, summary)

@@ -1,18 +1,20 @@
 """Snakemake script: the feature-geometry analyses of one model, with their figures."""
 
-from bowsflow.store.atomic import atomic_path
 from bowsflow.lenses.geometry.analysis import GeometryOptions, analyze_geometry
 from bowsflow.report.plots import cycles_figure, interference_figure, map_figure, r2_figure, similarity_figure
+from bowsflow.report.tables import write_json
 from bowsflow.runtime.dask_cluster import dask_scheduler
 from bowsflow.runtime.script_logging import log_to_file
-from bowsflow.report.tables import write_json
+from bowsflow.store.atomic import atomic_path
 
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
-    options = {k: v for k, v in snakemake.params.options.items() if v is not None}
-    options["targets"] = tuple(options.get("targets", GeometryOptions.targets))
     summary, figures = analyze_geometry(
-        snakemake.input.checkpoint, snakemake.input.bows, snakemake.input.correlations, GeometryOptions(**options), snakemake.params.synthetic
+        snakemake.input.checkpoint,
+        snakemake.input.bows,
+        snakemake.input.correlations,
+        GeometryOptions.from_config(snakemake.params.options),
+        snakemake.params.synthetic,
     )
     name = snakemake.wildcards.model
     for key, draw, data in [

@@ -2,9 +2,9 @@
 
 import json
 
-from bowsflow.store.atomic import atomic_path
 from bowsflow.lenses.geometry.analysis import summary_rows, write_summary_table
 from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.store.atomic import atomic_path
 
 log_to_file(snakemake.log[0])
 entries = []

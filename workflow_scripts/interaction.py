@@ -1,11 +1,11 @@
 """Snakemake script: Gram / Jacobian spectra, degeneracies and the interaction basis of one model."""
 
-from bowsflow.store.atomic import atomic_path
 from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction
 from bowsflow.report.plots import interaction_figure
+from bowsflow.report.tables import write_json
 from bowsflow.runtime.dask_cluster import dask_scheduler
 from bowsflow.runtime.script_logging import log_to_file
-from bowsflow.report.tables import write_json
+from bowsflow.store.atomic import atomic_path
 
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
@@ -14,7 +14,7 @@ with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
         snakemake.input.checkpoint,
         snakemake.input.codes,
         snakemake.output.store,
-        InteractionOptions(**snakemake.params.options),
+        InteractionOptions.from_config(snakemake.params.options),
         threads=snakemake.threads,
     )
     with atomic_path(snakemake.output.figure) as tmp:

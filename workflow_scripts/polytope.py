@@ -1,22 +1,20 @@
 """Snakemake script: polytope codes and analyses of one model, with their figures."""
 
-from bowsflow.store.atomic import atomic_path
-from bowsflow.report.plots import boundary_profiles, rank_frequency, scale_curve
 from bowsflow.lenses.polytope.analysis import PolytopeOptions, analyze_polytope
+from bowsflow.report.plots import boundary_profiles, rank_frequency, scale_curve
+from bowsflow.report.tables import write_json
 from bowsflow.runtime.dask_cluster import dask_scheduler
 from bowsflow.runtime.script_logging import log_to_file
-from bowsflow.report.tables import write_json
+from bowsflow.store.atomic import atomic_path
 
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
-    options = {k: v for k, v in snakemake.params.options.items() if v is not None}
-    options["alphas"] = tuple(options.get("alphas", PolytopeOptions.alphas))
     summary, figures = analyze_polytope(
         snakemake.input.activations,
         snakemake.input.bows,
         snakemake.input.checkpoint,
         snakemake.input.codes,
-        PolytopeOptions(**options),
+        PolytopeOptions.from_config(snakemake.params.options),
         threads=snakemake.threads,
     )
     name = snakemake.wildcards.model

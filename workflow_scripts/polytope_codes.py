@@ -4,8 +4,8 @@ from pathlib import Path
 
 import xarray as xr
 
-from bowsflow.models.checkpoints import load_model
 from bowsflow.lenses.polytope.analysis import write_codes
+from bowsflow.models.checkpoints import load_model
 from bowsflow.runtime.dask_cluster import dask_scheduler
 from bowsflow.runtime.script_logging import log_to_file
 

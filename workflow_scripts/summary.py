@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from bowsflow.store.atomic import atomic_path
-from bowsflow.runtime.script_logging import log_to_file
 from bowsflow.report.summary import summary_row, write_summary
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.store.atomic import atomic_path
 
 log_to_file(snakemake.log[0])
 

@@ -2,11 +2,11 @@
 
 import logging
 
-from bowsflow.store.atomic import atomic_path
 from bowsflow.data.bows_store import build_synthetic_store
-from bowsflow.store.provenance import provenance_attrs
-from bowsflow.runtime.script_logging import log_to_file
 from bowsflow.data.vocabulary import write_vocabulary
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.store.atomic import atomic_path
+from bowsflow.store.provenance import provenance_attrs
 
 log_to_file(snakemake.log[0])
 attrs = provenance_attrs(snakemake.params.part, corpus=snakemake.params.name, input_checksums={})

@@ -4,18 +4,18 @@ import logging
 from pathlib import Path
 
 from bowsflow import __version__
-from bowsflow.store.atomic import atomic_path
-from bowsflow.models.checkpoints import save_checkpoint
 from bowsflow.data.corpus import checksum_files
-from bowsflow.report.plots import loss_curves
-from bowsflow.store.provenance import config_hash
-from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.models.checkpoints import save_checkpoint
 from bowsflow.models.training import TrainConfig, config_dict, train
+from bowsflow.report.plots import loss_curves
 from bowsflow.report.tables import write_json, write_metrics_tsv
+from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.store.atomic import atomic_path
+from bowsflow.store.provenance import config_hash
 
 log_to_file(snakemake.log[0])
 spec = snakemake.params.spec
-cfg = TrainConfig.from_spec(spec | {"threads": snakemake.threads})
+cfg = TrainConfig.from_config(spec | {"threads": snakemake.threads})
 store = Path(snakemake.input.store)
 vocab_tsv = store.parent / "vocab.tsv"
 resolved = {
@@ -36,7 +36,11 @@ metrics = result.evaluation.summary() | {
     "device": result.device,
 }
 save_checkpoint(result.model, snakemake.output.model, result.meta | {"config_hash": config_hash(resolved)})
-for key, writer, obj in [("config", write_json, resolved), ("metrics_json", write_json, metrics), ("metrics_tsv", write_metrics_tsv, result.history)]:
+for key, writer, obj in [
+    ("config", write_json, resolved),
+    ("metrics_json", write_json, metrics),
+    ("metrics_tsv", write_metrics_tsv, result.history),
+]:
     with atomic_path(snakemake.output[key]) as tmp:
         writer(obj, tmp)
 with atomic_path(snakemake.output.loss_png) as tmp:

@@ -4,9 +4,9 @@ import numpy as np
 import xarray as xr
 
 from bowsflow.lenses.geometry.measures import word_correlations
-from bowsflow.store.provenance import attrs_checksum, provenance_attrs
 from bowsflow.runtime.dask_cluster import dask_scheduler
 from bowsflow.runtime.script_logging import log_to_file
+from bowsflow.store.provenance import attrs_checksum, provenance_attrs
 from bowsflow.store.zarr_io import write_dataset
 
 log_to_file(snakemake.log[0])

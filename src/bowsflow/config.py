@@ -1,9 +1,9 @@
-"""Config loading and validation, the same rules in and out of Snakemake.
+"""The experiment's config as the workflow reads it: validation (the schema, then the checks a schema
+cannot express, each naming its key), every model of the config with its defaults, and the parts of
+the config that determine each output (a rule's params: a change there re-runs it).
 
-The JSON schema (``schemas/config.schema.yaml``) is the one source of truth: the Snakefile applies it
-with ``snakemake.utils.validate`` and :func:`validate_config` applies it here, filling defaults the same
-way. :func:`check_config` adds the checks a schema cannot express (cross-references between keys).
-Resolved, typed options come from :func:`bows_options` and friends, as frozen dataclasses.
+The schema (:mod:`bowsflow.schema`) is the one source of defaults; the Snakefile validates with
+:func:`validate_config`, as the library does.
 """
 
 from __future__ import annotations
@@ -12,116 +12,19 @@ import copy
 import functools
 import itertools
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from bowsflow.data.stopwords import stopword_set
-from bowsflow.data.windows import WindowSpec
+from bowsflow.schema import ConfigError, coerce_yaml_numbers, schema_path, validate_against_schema
 
-BOWS_KEYS = (
-    "vocab_size lowercase stopwords always_include keep_numbers on_small_vocab window "
-    "val_fraction split_by seed chunk_samples batch_bytes"
-).split()
-
-
-class ConfigError(ValueError):
-    """The config is invalid; the message names the key."""
-
-
-def schema_path() -> Path:
-    """The config schema of this checkout (``schemas/config.schema.yaml``; the workflow runs from a
-    checkout, and the library is installed from it in editable mode)."""
-    path = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"config schema not found at {path}: install bowsflow from its checkout (pip install -e .)")
-    return path
-
-
-def _default_filling_validator(schema: dict):
-    from jsonschema import Draft202012Validator, validators
-
-    validate_properties = Draft202012Validator.VALIDATORS["properties"]
-
-    def set_defaults(validator, properties, instance, subschema):
-        if isinstance(instance, dict):
-            for name, sub in properties.items():
-                if isinstance(sub, dict) and "default" in sub:
-                    instance.setdefault(name, copy.deepcopy(sub["default"]))
-        yield from validate_properties(validator, properties, instance, subschema)
-
-    cls = validators.extend(Draft202012Validator, {"properties": set_defaults})
-    return cls(schema)
-
-
-def _key_path(error) -> str:
-    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
-
-
-# YAML 1.1 (PyYAML, and so Snakemake's config files and --config) reads a float only with a dot and a
-# signed exponent: 1e-9, 1E5 and 1.0e5 stay strings, though YAML 1.2 and every researcher read them as
-# numbers. Where the schema wants a number, such a string is taken as one.
-_EXPONENT_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
-
-
-def _numbers_for_strings(validator, instance) -> list[tuple[list, int | float]]:
-    """(path, number) for each string like ``1e-9`` at a place where ``validator`` wants a number."""
-    fixes = []
-    for error in validator.iter_errors(instance):
-        for e in [error, *error.context]:  # anyOf/oneOf branches report their own type errors
-            wanted = e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
-            if e.validator != "type" or not isinstance(e.instance, str) or not _EXPONENT_NUMBER.fullmatch(e.instance.strip()):
-                continue
-            value = float(e.instance)
-            if "number" in wanted:
-                fixes.append((list(e.absolute_path), value))
-            elif "integer" in wanted and value.is_integer():
-                fixes.append((list(e.absolute_path), int(value)))
-    return [(path, value) for path, value in fixes if path]
-
-
-def _load_schema(schema: str | Path | None) -> dict:
-    with open(schema or schema_path(), encoding="utf-8") as f:
-        return yaml.safe_load(f)
-
-
-def coerce_yaml_numbers(config: dict, schema: str | Path | dict | None = None) -> list[str]:
-    """Turn strings like ``1e-9`` into numbers, in place, where the schema (a path, or the parsed
-    document) wants a number (or an integer, when the value is whole) — sweep grid values included,
-    by the model key they set; returns the keys changed. Anything else is left for validation to report."""
-    from jsonschema import Draft202012Validator
-
-    schema_doc = schema if isinstance(schema, dict) else _load_schema(schema)
-    changed: list[str] = []
-    for path, value in _numbers_for_strings(Draft202012Validator(schema_doc), config):
-        parent = functools.reduce(lambda node, key: node[key], path[:-1], config)
-        parent[path[-1]] = value
-        changed.append(".".join(map(str, path)))
-    model = Draft202012Validator({"$ref": "#/$defs/model", "$defs": schema_doc["$defs"]})
-    for sweep, body in (config.get("sweeps") or {}).items():
-        if not isinstance(body, dict) or not isinstance(body.get("grid"), dict):
-            continue
-        base = body.get("base") if isinstance(body.get("base"), dict) else {}
-        for key, values in body["grid"].items():
-            for i, value in enumerate(values if isinstance(values, list) else []):
-                for path, number in _numbers_for_strings(model, base | {key: value}):
-                    if path == [key]:
-                        values[i] = number
-                        changed.append(f"sweeps.{sweep}.grid.{key}.{i}")
-    return changed
+__all__ = ["ConfigError", "coerce_yaml_numbers", "load_config", "model_specs", "validate_config"]
 
 
 def validate_config(config: dict, schema: str | Path | None = None) -> dict:
     """Validate ``config`` in place against the schema, filling defaults; raise ConfigError naming the key.
     Numbers written as ``1e-9`` (strings to YAML 1.1) are read as numbers first (:func:`coerce_yaml_numbers`)."""
-    schema_doc = _load_schema(schema)
-    coerce_yaml_numbers(config, schema_doc)
-    validator = _default_filling_validator(schema_doc)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"config key {_key_path(e)}: {e.message}" for e in errors]
-        raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
+    validate_against_schema(config, schema)
     check_config(config)
     return config
 
@@ -163,13 +66,6 @@ def corpus_spec(config: dict, corpus: str) -> dict:
     return {k: v for k, v in config["corpora"][corpus].items() if k != "bows"}
 
 
-@dataclass(frozen=True)
-class TokenizerOptions:
-    lowercase: bool
-    stopwords: frozenset[str]
-    keep_numbers: bool
-
-
 def vocabulary_part(config: dict, corpus: str) -> dict:
     """The config that determines a corpus' vocabulary (its params in the workflow: a change re-counts)."""
     opts = resolved_bows(config, corpus)
@@ -191,21 +87,20 @@ def store_part(config: dict, corpus: str) -> dict:
     return part
 
 
-def window_spec(options: dict) -> WindowSpec:
-    w = options["window"]
-    return WindowSpec(unit=w["unit"], size=int(w["size"]), stride=int(w["stride"]))
-
-
-def tokenizer_options(options: dict) -> TokenizerOptions:
-    return TokenizerOptions(
-        lowercase=bool(options["lowercase"]),
-        stopwords=stopword_set(options["stopwords"]),
-        keep_numbers=bool(options["keep_numbers"]),
-    )
-
-
 # Short, readable tags for sweep names: weight_decay=1.0 -> "wd1", d_latent=64 -> "m64".
-SWEEP_TAGS = {"weight_decay": "wd", "d_latent": "m", "d_hidden": "d", "seed": "s", "lr": "lr", "batch_size": "bs", "epochs": "ep", "steps": "st", "arch": "", "loss": "", "output": ""}
+SWEEP_TAGS = {
+    "weight_decay": "wd",
+    "d_latent": "m",
+    "d_hidden": "d",
+    "seed": "s",
+    "lr": "lr",
+    "batch_size": "bs",
+    "epochs": "ep",
+    "steps": "st",
+    "arch": "",
+    "loss": "",
+    "output": "",
+}
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -242,7 +137,9 @@ def model_specs(config: dict) -> dict[str, dict]:
     for sweep, body in (config.get("sweeps") or {}).items():
         for name, point in sweep_model_names(sweep, body["grid"]):
             if not MODEL_NAME.match(name):
-                raise ConfigError(f"config key sweeps.{sweep}: model name {name!r} is not a valid name (letters, digits, . _ -)")
+                raise ConfigError(
+                    f"config key sweeps.{sweep}: model name {name!r} is not a valid name (letters, digits, . _ -)"
+                )
             if name in sources:
                 raise ConfigError(f"config key sweeps.{sweep}: model name {name!r} clashes with {sources[name]}")
             sources[name] = f"sweeps.{sweep}"
@@ -275,8 +172,12 @@ def _check_model(spec: dict, key: str, config: dict) -> None:
 
     arch = ARCHITECTURES.get(spec["arch"])
     if arch is None:
-        raise ConfigError(f"config key {key}.arch: unknown architecture {spec['arch']!r} (have: {sorted(ARCHITECTURES)})")
+        raise ConfigError(
+            f"config key {key}.arch: unknown architecture {spec['arch']!r} (have: {sorted(ARCHITECTURES)})"
+        )
     if arch.needs_hidden and "d_hidden" not in spec:
         raise ConfigError(f"config key {key}.d_hidden: {spec['arch']} needs a hidden size d_hidden")
     if spec["corpus"] not in config.get("corpora", {}):
-        raise ConfigError(f"config key {key}.corpus: no corpus named {spec['corpus']!r} (have: {sorted(config.get('corpora', {}))})")
+        raise ConfigError(
+            f"config key {key}.corpus: no corpus named {spec['corpus']!r} (have: {sorted(config.get('corpora', {}))})"
+        )

@@ -29,27 +29,38 @@ import torch
 
 from bowsflow import __version__
 from bowsflow.data.batches import SparseBatch
+from bowsflow.data.vocabulary import vocabulary_sha256
 from bowsflow.models.checkpoints import CheckpointError, load_model
 from bowsflow.models.registry import all_layers
-from bowsflow.data.vocabulary import vocabulary_sha256
+from bowsflow.schema import options_from_config, section_defaults
 from bowsflow.store.provenance import attrs_checksum, canonical_json, config_hash, sha256_file
 from bowsflow.store.zarr_io import consolidate
 
 log = logging.getLogger(__name__)
 
+
 class ExtractionError(ValueError):
     """The checkpoint and the BOWS store do not go together, or the options are wrong."""
 
 
+_DEFAULTS = section_defaults("extract")
+
+
 @dataclass(frozen=True)
 class ExtractOptions:
-    layers: tuple[str, ...] | str = "all"
-    dtype: str = "float32"  # float32 | float16
-    compressor: str = "lz4"  # lz4 (blosc, byte shuffle) | zstd | none
-    compression_level: int = 1
-    batch_size: int = 16384
-    device: str = "auto"
-    writer_threads: int = 2
+    """``extract`` of the config (defaults: the schema's)."""
+
+    layers: tuple[str, ...] | str = _DEFAULTS["layers"]  # "all" or layer names
+    dtype: str = _DEFAULTS["dtype"]  # float32 | float16
+    compressor: str = _DEFAULTS["compressor"]  # lz4 (blosc, byte shuffle) | zstd | none
+    compression_level: int = _DEFAULTS["compression_level"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    device: str = _DEFAULTS["device"]
+    writer_threads: int = _DEFAULTS["writer_threads"]
+
+    @classmethod
+    def from_config(cls, section: dict) -> "ExtractOptions":
+        return options_from_config(cls, section)
 
 
 def layers_for(model_class, requested) -> tuple[str, ...]:
@@ -84,7 +95,9 @@ def _device(name: str) -> torch.device:
 
 
 @torch.no_grad()
-def chunk_activations(model, bows: np.ndarray, layers, batch_size: int, device: torch.device, dtype, host_buffers: dict | None = None) -> "ChunkActivations":
+def chunk_activations(
+    model, bows: np.ndarray, layers, batch_size: int, device: torch.device, dtype, host_buffers: dict | None = None
+) -> "ChunkActivations":
     """Activations of the named layers for a block of BOWS rows: name → [n, width] host tensors.
 
     On a GPU the device-to-host copies go, without blocking, into page-locked buffers (``host_buffers``,
@@ -133,10 +146,21 @@ class ChunkActivations:
 
 
 def _read_chunk(bows_group, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (np.asarray(bows_group["bows"][lo:hi]), np.asarray(bows_group["split"][lo:hi]), np.asarray(bows_group["doc_id"][lo:hi]))
+    return (
+        np.asarray(bows_group["bows"][lo:hi]),
+        np.asarray(bows_group["split"][lo:hi]),
+        np.asarray(bows_group["doc_id"][lo:hi]),
+    )
 
 
-def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str | Path, options: ExtractOptions = ExtractOptions(), stop_after_chunks: int | None = None, progress: bool = False) -> dict:
+def extract_activations(
+    checkpoint: str | Path,
+    bows_store: str | Path,
+    out: str | Path,
+    options: ExtractOptions = ExtractOptions(),
+    stop_after_chunks: int | None = None,
+    progress: bool = False,
+) -> dict:
     """Write the activation store of a checkpoint over a BOWS store (resumable; see module doc).
 
     ``stop_after_chunks`` simulates a killed job (tests): it returns after that many new chunks,
@@ -152,13 +176,17 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     bows_group = zarr.open_group(str(bows_store), mode="r")
     words = [str(w) for w in np.asarray(bows_group["word"][:])]
     if len(words) != model.vocab_size:
-        raise ExtractionError(f"{bows_store}: vocabulary of {len(words)} words, but {checkpoint} was trained on V = {model.vocab_size}")
+        raise ExtractionError(
+            f"{bows_store}: vocabulary of {len(words)} words, but {checkpoint} was trained on V = {model.vocab_size}"
+        )
     if meta.get("vocab_sha256") and meta["vocab_sha256"] != vocabulary_sha256(words):
         raise ExtractionError(f"{bows_store}: its vocabulary differs from the one {checkpoint} was trained on")
     arch = meta["arch"]
     layers = layers_for(type(model), options.layers)
     if not layers:
-        raise ExtractionError(f"extract.layers: none of the requested layers exists in {arch} ({tuple(model.layer_dims)})")
+        raise ExtractionError(
+            f"extract.layers: none of the requested layers exists in {arch} ({tuple(model.layer_dims)})"
+        )
     device = _device(options.device)
     model = model.to(device).eval()
     torch_dtype = {"float32": torch.float32, "float16": torch.float16}[options.dtype]
@@ -169,12 +197,18 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     n = int(bows.shape[0])
     chunk = min(int(bows.chunks[0]), n)
     n_chunks = -(-n // chunk)
-    content_options = {"layers": list(layers), "dtype": options.dtype, "compressor": options.compressor,
-                       "compression_level": options.compression_level}  # what the stored values depend on
+    content_options = {
+        "layers": list(layers),
+        "dtype": options.dtype,
+        "compressor": options.compressor,
+        "compression_level": options.compression_level,
+    }  # what the stored values depend on
     provenance = {
         "config_hash": config_hash(content_options),
         "config": canonical_json(content_options),
-        "input_checksums": canonical_json({"checkpoint": sha256_file(checkpoint), "bows": attrs_checksum(dict(bows_group.attrs))}),
+        "input_checksums": canonical_json(
+            {"checkpoint": sha256_file(checkpoint), "bows": attrs_checksum(dict(bows_group.attrs))}
+        ),
         "checkpoint_path": str(checkpoint),
         "bows_store_path": str(bows_store),
         "model": meta.get("model", checkpoint.parent.name),
@@ -196,8 +230,11 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
         else:
             old = state.get("provenance") or {}
             changed = sorted(k for k in set(old) | set(provenance) if old.get(k) != provenance.get(k))
-            log.warning("discarding %s: it was written under other settings or inputs (%s differ); extracting anew",
-                        partial, ", ".join(changed))
+            log.warning(
+                "discarding %s: it was written under other settings or inputs (%s differ); extracting anew",
+                partial,
+                ", ".join(changed),
+            )
             shutil.rmtree(partial)
     if not done:
         if partial.exists():
@@ -222,7 +259,12 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     if stop_after_chunks is not None:
         todo = todo[:stop_after_chunks]
     # Where the main thread's time goes (logged; a slow stage shows up as the main thread waiting on it).
-    seconds = {"setup": time.perf_counter() - t_start, "waiting_for_reader": 0.0, "computing": 0.0, "waiting_for_writers": 0.0}
+    seconds = {
+        "setup": time.perf_counter() - t_start,
+        "waiting_for_reader": 0.0,
+        "computing": 0.0,
+        "waiting_for_writers": 0.0,
+    }
     # Three stages overlap: reader threads decompress chunks k+1 and k+2 of the BOWS store, the model
     # runs on chunk k (queued on the GPU when there is one), and writer threads compress and store the
     # chunks before it. Each writer can hold one chunk: memory stays a fixed number of chunks, and as
@@ -233,7 +275,10 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
     in_flight = max(2, options.writer_threads)
     ring: list[dict] = [{} for _ in range(in_flight + 1)] if device.type == "cuda" else []
     reads_ahead = 2  # BOWS chunks being read while one computes (each a bool chunk: small beside the activations)
-    with ThreadPoolExecutor(max_workers=reads_ahead) as reader, ThreadPoolExecutor(max_workers=max(1, options.writer_threads)) as writers:
+    with (
+        ThreadPoolExecutor(max_workers=reads_ahead) as reader,
+        ThreadPoolExecutor(max_workers=max(1, options.writer_threads)) as writers,
+    ):
         bounds = [(k, k * chunk, min((k + 1) * chunk, n)) for k in todo]
         reads = deque(reader.submit(_read_chunk, bows_group, lo, hi) for _, lo, hi in bounds[:reads_ahead])
         for i, (k, lo, hi) in enumerate(bounds):
@@ -243,7 +288,9 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
             if i + reads_ahead < len(bounds):
                 reads.append(reader.submit(_read_chunk, bows_group, *bounds[i + reads_ahead][1:]))
             t = time.perf_counter()
-            acts = chunk_activations(model, rows, layers, options.batch_size, device, torch_dtype, ring[i % len(ring)] if ring else None)
+            acts = chunk_activations(
+                model, rows, layers, options.batch_size, device, torch_dtype, ring[i % len(ring)] if ring else None
+            )
             seconds["computing"] += time.perf_counter() - t
             extra = {"split": split, "doc_id": doc_id}
             futures = [writers.submit(_write_layer, group, acts, name, lo, hi) for name in layers]
@@ -258,7 +305,9 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
             finish_oldest()
         seconds["waiting_for_writers"] += time.perf_counter() - t
     bar.close()
-    log.info("extraction of %d chunks on %s: %s", len(todo), device, ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items()))
+    log.info(
+        "extraction of %d chunks on %s: %s", len(todo), device, ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items())
+    )
     if len(done) < n_chunks:  # stopped early (tests simulate a killed job this way)
         return {"n_chunks": n_chunks, "done": len(done), "stopped": True}
     t = time.perf_counter()
@@ -268,7 +317,14 @@ def extract_activations(checkpoint: str | Path, bows_store: str | Path, out: str
         shutil.rmtree(out)
     os.replace(partial, out)
     seconds["finishing"] = time.perf_counter() - t
-    return {"n_chunks": n_chunks, "done": len(done), "stopped": False, "n_samples": n, "layers": list(layers), "seconds": seconds}
+    return {
+        "n_chunks": n_chunks,
+        "done": len(done),
+        "stopped": False,
+        "n_samples": n,
+        "layers": list(layers),
+        "seconds": seconds,
+    }
 
 
 def _write(group, name: str, lo: int, hi: int, values: np.ndarray) -> None:
@@ -285,7 +341,9 @@ def _save_progress(path: Path, provenance: dict, done: set[int]) -> None:
     os.replace(tmp, path)
 
 
-def _create_store(path: Path, model, layers, n: int, chunk: int, options: ExtractOptions, words: list[str], attrs: dict) -> None:
+def _create_store(
+    path: Path, model, layers, n: int, chunk: int, options: ExtractOptions, words: list[str], attrs: dict
+) -> None:
     """Write the store's metadata (arrays of the final shape, no data) with xarray."""
     import dask.array as da
     import xarray as xr
@@ -323,7 +381,12 @@ def open_activations(model: str, results: str | Path = "results"):
     ds = xr.open_zarr(path)
     checkpoint = Path(results) / "models" / model / "model.safetensors"
     # stores written before input_checksums held the checkpoint's sha256 as checkpoint_sha256
-    extracted_from = json.loads(ds.attrs.get("input_checksums", "{}")).get("checkpoint", ds.attrs.get("checkpoint_sha256"))
+    extracted_from = json.loads(ds.attrs.get("input_checksums", "{}")).get(
+        "checkpoint", ds.attrs.get("checkpoint_sha256")
+    )
     if checkpoint.is_file() and sha256_file(checkpoint) != extracted_from:
-        warnings.warn(f"{path} was extracted from an earlier version of {checkpoint}: re-run the workflow to refresh it", stacklevel=2)
+        warnings.warn(
+            f"{path} was extracted from an earlier version of {checkpoint}: re-run the workflow to refresh it",
+            stacklevel=2,
+        )
     return ds

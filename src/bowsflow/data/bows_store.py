@@ -247,7 +247,7 @@ def build_text_store(
     spec: dict, name: str, bows_options: dict, vocab, path: str | Path, attrs: dict, workers: int = 1, show_progress: bool = False
 ) -> dict:
     """Stream a text corpus into its BOWS store at ``path``; returns the summary counts."""
-    from bowsflow.config import window_spec
+    from bowsflow.data.windows import window_spec
     from bowsflow.data.corpus import CorpusStats, iter_batches, iter_documents
 
     index = VocabularyIndex(vocab.words, lowercase=bool(bows_options["lowercase"]))

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bowsflow.data.stopwords import stopword_set
+
 TOKEN_PATTERN = r"[^\W_]+"
 _TOKEN_RE = re.compile(TOKEN_PATTERN)
 
@@ -146,3 +148,18 @@ def _split_non_ascii(tokens, doc_index, line, special, lowercase):
     if line is not None:
         line = np.repeat(line, counts)
     return new_tokens, doc_index, line
+
+
+@dataclass(frozen=True)
+class TokenizerOptions:
+    lowercase: bool
+    stopwords: frozenset[str]
+    keep_numbers: bool
+
+
+def tokenizer_options(options: dict) -> TokenizerOptions:
+    return TokenizerOptions(
+        lowercase=bool(options["lowercase"]),
+        stopwords=stopword_set(options["stopwords"]),
+        keep_numbers=bool(options["keep_numbers"]),
+    )

@@ -133,7 +133,7 @@ def read_vocabulary(path: str | Path) -> Vocabulary:
 
 def corpus_vocabulary(spec: dict, name: str, bows_options: dict, workers: int = 1):
     """Count a text corpus and choose its vocabulary. Returns (Vocabulary, CorpusStats)."""
-    from bowsflow.config import tokenizer_options
+    from bowsflow.data.tokenizer import tokenizer_options
     from bowsflow.data.corpus import CorpusStats, iter_batches, iter_documents
 
     tok = tokenizer_options(bows_options)

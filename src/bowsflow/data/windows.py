@@ -69,3 +69,8 @@ def unit_window_pairs(
     within = np.arange(entry.size, dtype=np.int64) - run_start
     rows = first_window[group[entry]] + lo[entry] + within
     return rows, entry
+
+
+def window_spec(options: dict) -> WindowSpec:
+    w = options["window"]
+    return WindowSpec(unit=w["unit"], size=int(w["size"]), stride=int(w["stride"]))

@@ -9,6 +9,16 @@ from bowsflow.models.relu_mlp import ReluMlpAutoencoder
 from bowsflow.models.tied_ae import TiedAutoencoder
 
 __all__ = [
-    "ARCHITECTURES", "BilinearAutoencoder", "BowsAutoencoder", "ReluMlpAutoencoder", "TiedAutoencoder", "architecture",
-    "as_float64", "build_model", "count_parameters", "expected_shapes", "n_parameters", "register",
+    "ARCHITECTURES",
+    "BilinearAutoencoder",
+    "BowsAutoencoder",
+    "ReluMlpAutoencoder",
+    "TiedAutoencoder",
+    "architecture",
+    "as_float64",
+    "build_model",
+    "count_parameters",
+    "expected_shapes",
+    "n_parameters",
+    "register",
 ]

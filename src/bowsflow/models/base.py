@@ -125,7 +125,9 @@ class BowsAutoencoder(nn.Module):
             # r = h: the encoder's gradient is folded into the decoder's backward products (one
             # pass over W's gradient instead of two), so h is computed outside autograd
             h = F.embedding_bag(indices, embedding_t.detach(), offsets, mode="sum")
-            return decode_and_loss(h, embedding_t, self.b, rows, cols, loss, output_relu, screen, self.decoder_stats, tied_input=True)
+            return decode_and_loss(
+                h, embedding_t, self.b, rows, cols, loss, output_relu, screen, self.decoder_stats, tied_input=True
+            )
         h = F.embedding_bag(indices, embedding_t, offsets, mode="sum")
         resid = self.middle(h)["resid"]
         return decode_and_loss(resid, embedding_t, self.b, rows, cols, loss, output_relu, screen, self.decoder_stats)

@@ -15,8 +15,14 @@ from bowsflow.models.registry import register
 class BilinearAutoencoder(BowsAutoencoder):
     arch = "bilinear"
     parameter_shapes = {"W_e": ("m", "V"), "L": ("d", "m"), "R": ("d", "m"), "W_out": ("m", "d"), "b": ("V",)}
-    layer_dims = {"latent": "latent", "hidden_left": "hidden", "hidden_right": "hidden", "hidden": "hidden",
-                  "resid": "latent", "out_pre": "word"}
+    layer_dims = {
+        "latent": "latent",
+        "hidden_left": "hidden",
+        "hidden_right": "hidden",
+        "hidden": "hidden",
+        "resid": "latent",
+        "out_pre": "word",
+    }
     relu_layers = ("out_pre",)
     jacobian_layers = ("latent", "hidden", "resid")
     adjacent_pairs = (("latent", "hidden"), ("hidden", "resid"))

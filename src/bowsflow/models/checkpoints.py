@@ -14,8 +14,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from bowsflow.store.atomic import atomic_path
 from bowsflow.models import BowsAutoencoder, build_model, expected_shapes
+from bowsflow.store.atomic import atomic_path
 
 
 class CheckpointError(ValueError):

@@ -62,7 +62,9 @@ class _SparseTargetBCE(torch.autograd.Function):
         return dz, None, None
 
 
-def sparse_target_loss(z: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, loss: str = "mse", output_relu: bool = True) -> torch.Tensor:
+def sparse_target_loss(
+    z: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, loss: str = "mse", output_relu: bool = True
+) -> torch.Tensor:
     """Mean loss of pre-activations z [B, V] against the binary target with ones at (rows, cols).
 
     (rows, cols) must not repeat a position (a BOWS row is a set).
@@ -137,7 +139,14 @@ class _DecodeMSE(torch.autograd.Function):
                 ctx.stats["output_density"] = on_r.numel() / g.numel()
             if on_r.numel() < SPARSE_GRADIENT_DENSITY * g.numel():
                 encoder = (rows, cols) if ctx.tied_input else None
-                return (*_sparse_decoder_gradients(on_r, on_c, g[on_r, on_c] * scale, r, Wt, encoder), None, None, None, None, None)
+                return (
+                    *_sparse_decoder_gradients(on_r, on_c, g[on_r, on_c] * scale, r, Wt, encoder),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                )
         dz = g.mul_(scale)
         grad_r, grad_Wt = dz @ Wt, dz.t() @ r
         if ctx.tied_input:  # the encoder's share: word v's row gains the gradient of each r holding v
@@ -149,7 +158,9 @@ def _claim_saved_output(ctx) -> None:
     """The fused decoder losses' backward passes turn their saved output into the gradient in place,
     so a second backward pass (retain_graph) would read a gradient as an output: it is refused."""
     if getattr(ctx, "used", False):
-        raise RuntimeError("the fused decoder loss cannot be differentiated twice (retain_graph): its saved output is reused in place")
+        raise RuntimeError(
+            "the fused decoder loss cannot be differentiated twice (retain_graph): its saved output is reused in place"
+        )
     ctx.used = True
 
 
@@ -221,8 +232,16 @@ class _ScreenedDecodeMSE(torch.autograd.Function):
 
 
 def decode_and_loss(
-    r: torch.Tensor, Wt: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, loss: str = "mse",
-    output_relu: bool = True, screen: bool = False, stats: dict | None = None, tied_input: bool = False,
+    r: torch.Tensor,
+    Wt: torch.Tensor,
+    b: torch.Tensor,
+    rows: torch.Tensor,
+    cols: torch.Tensor,
+    loss: str = "mse",
+    output_relu: bool = True,
+    screen: bool = False,
+    stats: dict | None = None,
+    tied_input: bool = False,
 ) -> torch.Tensor:
     """The loss of z = r Wtᵀ + b (r [B, m], Wt [V, m] — the embedding transposed and contiguous, so
     its gradient is accumulated row-wise — b [V]) against the sparse target, fused: for MSE the

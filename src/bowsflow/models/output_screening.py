@@ -46,7 +46,13 @@ def bf16_dot_products_native() -> bool:
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
-def relu_support_candidates(r: torch.Tensor, Wt: torch.Tensor, b: torch.Tensor, rows: torch.Tensor | None = None, cols: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def relu_support_candidates(
+    r: torch.Tensor,
+    Wt: torch.Tensor,
+    b: torch.Tensor,
+    rows: torch.Tensor | None = None,
+    cols: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Positions (sample, word), in row-major order, holding every entry with z = r Wtᵀ + b > 0
     (r [B, m], Wt [V, m], b [V], float32), plus the given (rows, cols) positions.
 

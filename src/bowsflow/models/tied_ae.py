@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from bowsflow.linalg import affine_crossings
 from bowsflow.models.base import BowsAutoencoder, embedding_parameter
 from bowsflow.models.registry import register

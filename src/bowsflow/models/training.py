@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from bowsflow.data.batches import BowsBatches, prefetch
+from bowsflow.models import BowsAutoencoder, build_model, count_parameters
 from bowsflow.models.checkpoints import save_checkpoint
 from bowsflow.models.losses import sparse_target_loss
-from bowsflow.models import BowsAutoencoder, build_model, count_parameters
+from bowsflow.schema import options_from_config, section_defaults
 
 log = logging.getLogger(__name__)
 
@@ -29,33 +30,41 @@ class TrainingError(RuntimeError):
     """Training cannot go on (diverged, or no device); the message says where and why."""
 
 
+_DEFAULTS = section_defaults("training")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    arch: str = "tied_ae"
-    d_latent: int = 32
-    d_hidden: int = 0
-    output: str = "relu"
-    loss: str = "mse"
-    weight_decay: float = 0.0
-    lr: float = 5e-4
-    batch_size: int = 512
-    epochs: int | None = 10
-    steps: int | None = None
-    warmup_steps: int = 0
-    grad_clip: float | None = None
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
-    bf16: bool = False
-    output_screening: str | bool = "auto"  # auto | true | false (see bowsflow.models.output_screening)
-    threads: int = 1
-    log_every: int = 50
-    eval_every: int | None = None  # steps; default: at the end of each epoch
-    threshold: float = 0.5  # x̂ above it counts as "on" for recall / false positives
+    """One model's training: its architecture and sizes (required, as in a config's model spec),
+    then the ``training`` section of the config (defaults: the schema's)."""
+
+    arch: str
+    d_latent: int
+    d_hidden: int = 0  # 0: no hidden layer
+    output: str = _DEFAULTS["output"]
+    loss: str = _DEFAULTS["loss"]
+    weight_decay: float = _DEFAULTS["weight_decay"]
+    lr: float = _DEFAULTS["lr"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    epochs: int | None = _DEFAULTS["epochs"]
+    steps: int | None = _DEFAULTS["steps"]
+    warmup_steps: int = _DEFAULTS["warmup_steps"]
+    grad_clip: float | None = _DEFAULTS["grad_clip"]
+    seed: int = _DEFAULTS["seed"]
+    device: str = _DEFAULTS["device"]  # auto | cpu | cuda
+    bf16: bool = _DEFAULTS["bf16"]
+    output_screening: str | bool = _DEFAULTS[
+        "output_screening"
+    ]  # auto | true | false (see bowsflow.models.output_screening)
+    threads: int = _DEFAULTS["threads"]
+    log_every: int = _DEFAULTS["log_every"]
+    eval_every: int | None = _DEFAULTS["eval_every"]  # steps; None: at the end of each epoch
+    threshold: float = _DEFAULTS["threshold"]  # x̂ above it counts as "on" for recall / false positives
 
     @classmethod
-    def from_spec(cls, spec: dict) -> "TrainConfig":
-        fields = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in spec.items() if k in fields})
+    def from_config(cls, spec: dict) -> "TrainConfig":
+        """From a model's complete spec (:func:`bowsflow.config.model_specs`)."""
+        return options_from_config(cls, spec)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -107,7 +116,9 @@ class Evaluation:
 
 
 @torch.no_grad()
-def evaluate(model: BowsAutoencoder, store: str | Path, cfg: TrainConfig, split: str = "val", device=None) -> Evaluation:
+def evaluate(
+    model: BowsAutoencoder, store: str | Path, cfg: TrainConfig, split: str = "val", device=None
+) -> Evaluation:
     """Loss, per-word R², recall of active words and false-positive rate on a split (streamed)."""
     device = device or next(model.parameters()).device
     batches = BowsBatches(store, split, cfg.batch_size, shuffle=False)
@@ -152,7 +163,13 @@ class TrainResult:
     seconds: float
 
 
-def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None, meta: dict | None = None, progress: bool = False) -> TrainResult:
+def train(
+    store: str | Path,
+    cfg: TrainConfig,
+    workdir: str | Path | None = None,
+    meta: dict | None = None,
+    progress: bool = False,
+) -> TrainResult:
     """Train a model on the ``train`` split of a BOWS store; evaluate on ``val``."""
     device = resolve_device(cfg.device)
     torch.set_num_threads(max(1, int(cfg.threads)))
@@ -170,7 +187,9 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
     # On a GPU one fused kernel updates every parameter (the same AdamW arithmetic, one launch). On the
     # CPU the fused kernel copies the word-major embedding to a contiguous temporary and back (2.5 ms a
     # step at V = 10,000, m = 256): the multi-tensor (foreach) implementation is as fast there.
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda")
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda"
+    )
     per_epoch = batches.batches_per_epoch()
     total = int(cfg.steps) if cfg.steps else int(cfg.epochs or 1) * per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, total, cfg.warmup_steps))
@@ -179,8 +198,12 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
 
     words = [str(w) for w in np.asarray(batches.group["word"][:])]
     meta = dict(meta or {}) | {
-        "arch": cfg.arch, "vocab_size": batches.vocab_size, "d_latent": cfg.d_latent, "d_hidden": cfg.d_hidden,
-        "output": cfg.output, "vocab_sha256": vocabulary_sha256(words),
+        "arch": cfg.arch,
+        "vocab_size": batches.vocab_size,
+        "d_latent": cfg.d_latent,
+        "d_hidden": cfg.d_hidden,
+        "output": cfg.output,
+        "vocab_sha256": vocabulary_sha256(words),
     }
 
     bar = None
@@ -213,12 +236,14 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
             _save_last_good(model, good_state, workdir, meta | {"step": good_step})
             where = f" (last good weights, step {good_step}, in {workdir}/last_good.safetensors)" if workdir else ""
             bad_step = first_step + int(bad[0])
-            raise TrainingError(f"loss is {values[bad[0]]} at step {bad_step} (epoch {(bad_step - 1) // per_epoch + 1}); training stopped{where}")
+            raise TrainingError(
+                f"loss is {values[bad[0]]} at step {bad_step} (epoch {(bad_step - 1) // per_epoch + 1}); training stopped{where}"
+            )
         return float(values @ sizes)
 
     while step < total:
         epoch_batches = batches.epoch(epoch)
-        for batch in (prefetch(epoch_batches) if device.type == "cuda" else epoch_batches):
+        for batch in prefetch(epoch_batches) if device.type == "cuda" else epoch_batches:
             indices, offsets, rows, cols = batch.torch(device)
             if autocast is not None:
                 with autocast:
@@ -266,7 +291,9 @@ def train(store: str | Path, cfg: TrainConfig, workdir: str | Path | None = None
     if bar is not None:
         bar.close()
     evaluation = evaluate(model, store, cfg, device=device)
-    return TrainResult(model.cpu(), meta, history, evaluation, device.type, count_parameters(model), time.perf_counter() - t_start)
+    return TrainResult(
+        model.cpu(), meta, history, evaluation, device.type, count_parameters(model), time.perf_counter() - t_start
+    )
 
 
 def _save_last_good(model: BowsAutoencoder, state: dict, workdir, meta: dict) -> None:

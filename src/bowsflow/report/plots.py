@@ -108,7 +108,12 @@ def similarity_figure(fig_data: dict, path, title: str = "") -> None:
     ax.grid(alpha=0.3)
     if synthetic:
         for ax, key, label in [(axes[0][1], "gram", "WᵀW / ‖W‖²_F"), (axes[0][2], "covariance", "data correlation")]:
-            im = ax.imshow(fig_data["synthetic"][key], cmap="RdBu_r", vmin=-np.abs(fig_data["synthetic"][key]).max(), vmax=np.abs(fig_data["synthetic"][key]).max())
+            im = ax.imshow(
+                fig_data["synthetic"][key],
+                cmap="RdBu_r",
+                vmin=-np.abs(fig_data["synthetic"][key]).max(),
+                vmax=np.abs(fig_data["synthetic"][key]).max(),
+            )
             ax.set_title(label, fontsize=9)
             fig.colorbar(im, ax=ax, shrink=0.8)
     fig.suptitle(title, fontsize=10)

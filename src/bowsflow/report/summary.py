@@ -5,10 +5,26 @@ from __future__ import annotations
 import csv
 
 COLUMNS = [
-    "model", "corpus", "arch", "d_latent", "d_hidden", "weight_decay", "n_parameters", "val_loss", "recall",
-    "polytope_unique_codes_out", "polytope_unique_fraction_out", "gram_effective_rank_latent",
-    "jacobian_effective_rank_latent", "interaction_edges_99", "neuron_edges_99", "bilinear_effective_rank",
-    "geometry_spearman", "interference_helps", "months_circularity", "silhouette",
+    "model",
+    "corpus",
+    "arch",
+    "d_latent",
+    "d_hidden",
+    "weight_decay",
+    "n_parameters",
+    "val_loss",
+    "recall",
+    "polytope_unique_codes_out",
+    "polytope_unique_fraction_out",
+    "gram_effective_rank_latent",
+    "jacobian_effective_rank_latent",
+    "interaction_edges_99",
+    "neuron_edges_99",
+    "bilinear_effective_rank",
+    "geometry_spearman",
+    "interference_helps",
+    "months_circularity",
+    "silhouette",
 ]
 
 
@@ -20,14 +36,22 @@ def _get(d, *keys, default=""):
     return d
 
 
-def summary_row(name: str, config: dict, metrics: dict, polytope: dict, interaction: dict, geometry: dict, bilinear: dict | None) -> dict:
+def summary_row(
+    name: str, config: dict, metrics: dict, polytope: dict, interaction: dict, geometry: dict, bilinear: dict | None
+) -> dict:
     edges = interaction.get("edges") or {}
     cycles = geometry.get("cycles", {})
     group = "months" if "months" in cycles else next(iter(cycles), None)
     return {
-        "model": name, "corpus": config["corpus"], "arch": config["arch"], "d_latent": config["d_latent"],
-        "d_hidden": config.get("d_hidden") or 0, "weight_decay": config["weight_decay"],
-        "n_parameters": metrics["n_parameters"], "val_loss": metrics["val_loss"], "recall": metrics["recall"],
+        "model": name,
+        "corpus": config["corpus"],
+        "arch": config["arch"],
+        "d_latent": config["d_latent"],
+        "d_hidden": config.get("d_hidden") or 0,
+        "weight_decay": config["weight_decay"],
+        "n_parameters": metrics["n_parameters"],
+        "val_loss": metrics["val_loss"],
+        "recall": metrics["recall"],
         "polytope_unique_codes_out": _get(polytope, "layers", "out_pre", "n_unique_codes"),
         "polytope_unique_fraction_out": _get(polytope, "layers", "out_pre", "unique_fraction"),
         "gram_effective_rank_latent": _get(interaction, "layers", "latent", "gram", "effective_rank"),

@@ -10,8 +10,18 @@ from pathlib import Path
 
 METRICS_COLUMNS = ["step", "epoch", "train_loss", "val_loss", "lr", "samples_per_s"]
 COMPARISON_COLUMNS = [
-    "model", "corpus", "arch", "d_latent", "d_hidden", "n_parameters", "budget", "weight_decay",
-    "val_loss", "recall", "false_positive_rate", "r2_median",
+    "model",
+    "corpus",
+    "arch",
+    "d_latent",
+    "d_hidden",
+    "n_parameters",
+    "budget",
+    "weight_decay",
+    "val_loss",
+    "recall",
+    "false_positive_rate",
+    "r2_median",
 ]
 
 
@@ -33,12 +43,21 @@ def comparison_rows(entries: list[tuple[str, dict, dict]], tolerance: float = 0.
     inside a group (equal parameter budgets)."""
     rows = []
     for name, cfg, metrics in entries:
-        rows.append({
-            "model": name, "corpus": cfg["corpus"], "arch": cfg["arch"], "d_latent": cfg["d_latent"],
-            "d_hidden": cfg.get("d_hidden") or 0, "n_parameters": metrics["n_parameters"],
-            "weight_decay": cfg["weight_decay"], "val_loss": metrics["val_loss"], "recall": metrics["recall"],
-            "false_positive_rate": metrics["false_positive_rate"], "r2_median": metrics["r2_median"],
-        })
+        rows.append(
+            {
+                "model": name,
+                "corpus": cfg["corpus"],
+                "arch": cfg["arch"],
+                "d_latent": cfg["d_latent"],
+                "d_hidden": cfg.get("d_hidden") or 0,
+                "n_parameters": metrics["n_parameters"],
+                "weight_decay": cfg["weight_decay"],
+                "val_loss": metrics["val_loss"],
+                "recall": metrics["recall"],
+                "false_positive_rate": metrics["false_positive_rate"],
+                "r2_median": metrics["r2_median"],
+            }
+        )
     rows.sort(key=lambda r: (r["corpus"], r["n_parameters"], r["model"]))
     group, anchor, corpus = 0, None, None
     for r in rows:

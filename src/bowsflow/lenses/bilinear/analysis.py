@@ -12,25 +12,43 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bowsflow.lenses.bilinear.decomposition import contraction, interaction_matrices, output_map, unfolding_spectrum, weights, word_chunks, words_per_chunk
+from bowsflow.lenses.bilinear.decomposition import (
+    contraction,
+    interaction_matrices,
+    output_map,
+    unfolding_spectrum,
+    weights,
+    word_chunks,
+    words_per_chunk,
+)
 from bowsflow.linalg import effective_rank, sorted_eigh
 from bowsflow.runtime.parallel import torch_threads
+from bowsflow.schema import options_from_config, section_defaults
 from bowsflow.store.provenance import input_checksums, provenance_attrs
-from bowsflow.data.word_lists import TARGET_WORDS
+
+_DEFAULTS = section_defaults("analysis.bilinear")
 
 
 @dataclass(frozen=True)
 class BilinearOptions:
-    top_k: int = 8
-    max_array_mb: float = 256.0
-    words: tuple = TARGET_WORDS
-    n_frequent: int = 4
-    n_input_words: int = 8
-    eval_samples: int = 2000
-    seed: int = 0
+    """``analysis.bilinear`` of the config (defaults: the schema's)."""
+
+    top_k: int = _DEFAULTS["top_k"]
+    max_array_mb: float = _DEFAULTS["max_array_mb"]
+    words: tuple = _DEFAULTS["words"]
+    n_frequent: int = _DEFAULTS["n_frequent"]
+    n_input_words: int = _DEFAULTS["n_input_words"]
+    eval_samples: int = _DEFAULTS["eval_samples"]
+    seed: int = _DEFAULTS["seed"]
+
+    @classmethod
+    def from_config(cls, section: dict) -> "BilinearOptions":
+        return options_from_config(cls, section)
 
 
-def write_eigendecomposition(model, words: list[str], out, options: BilinearOptions, threads: int = 1, attrs: dict | None = None) -> np.ndarray:
+def write_eigendecomposition(
+    model, words: list[str], out, options: BilinearOptions, threads: int = 1, attrs: dict | None = None
+) -> np.ndarray:
     """Write eigvals / top-k eigvecs / effective rank of every B_v (``attrs`` added to the store's,
     e.g. provenance); returns the effective ranks."""
     import dask
@@ -56,18 +74,35 @@ def write_eigendecomposition(model, words: list[str], out, options: BilinearOpti
     vecs = da.concatenate([da.from_delayed(c[1], (s, k, m), np.float64) for c, s in zip(parts, sizes)])
     eff = da.concatenate([da.from_delayed(c[2], (s,), np.float64) for c, s in zip(parts, sizes)])
     ds = xr.Dataset(
-        {"eigvals": (("word", "rank"), vals), "eigvecs": (("word", "rank_top", "latent"), vecs), "effective_rank": ("word", eff)},
+        {
+            "eigvals": (("word", "rank"), vals),
+            "eigvecs": (("word", "rank_top", "latent"), vecs),
+            "effective_rank": ("word", eff),
+        },
         coords={"word": np.asarray(words, dtype=object)},
-        attrs=(attrs or {}) | {"order": "eigenvalues sorted by descending |λ|; eigvecs holds the top k", "max_array_mb": options.max_array_mb,
-               "words_per_chunk": step, "chunks_in_flight": max(1, int(threads)),
-               "largest_array_bytes": int(step * m * m * 8 * 2)},
+        attrs=(attrs or {})
+        | {
+            "order": "eigenvalues sorted by descending |λ|; eigvecs holds the top k",
+            "max_array_mb": options.max_array_mb,
+            "words_per_chunk": step,
+            "chunks_in_flight": max(1, int(threads)),
+            "largest_array_bytes": int(step * m * m * 8 * 2),
+        },
     )
     with torch_threads(1):  # the chunks run in parallel (dask threads), each on one core
         write_dataset(ds, out, threads)
     return np.asarray(xr.open_zarr(str(out))["effective_rank"].values)
 
 
-def analyze_bilinear(checkpoint, acts_path, bows_path, correlations_path, out, options: BilinearOptions = BilinearOptions(), threads: int = 1):
+def analyze_bilinear(
+    checkpoint,
+    acts_path,
+    bows_path,
+    correlations_path,
+    out,
+    options: BilinearOptions = BilinearOptions(),
+    threads: int = 1,
+):
     import xarray as xr
     import zarr
     from scipy.stats import spearmanr
@@ -82,13 +117,26 @@ def analyze_bilinear(checkpoint, acts_path, bows_path, correlations_path, out, o
     index = {w: i for i, w in enumerate(words)}
     p = weights(model)
     V, m, d = p["W_e"].shape[1], p["W_e"].shape[0], p["L"].shape[0]
-    provenance = provenance_attrs({"top_k": options.top_k, "max_array_mb": options.max_array_mb}, model=meta.get("model"),
-                                  input_checksums=input_checksums(checkpoint=checkpoint, bows=bows_path))
+    provenance = provenance_attrs(
+        {"top_k": options.top_k, "max_array_mb": options.max_array_mb},
+        model=meta.get("model"),
+        input_checksums=input_checksums(checkpoint=checkpoint, bows=bows_path),
+    )
     eff = write_eigendecomposition(model, words, out, options, threads, provenance)
     store = xr.open_zarr(str(out))
-    summary = {"model": meta.get("model"), "V": V, "m": m, "d": d,
-               "largest_array_bytes": int(store.attrs["largest_array_bytes"]), "max_array_mb": options.max_array_mb,
-               "effective_rank": {"mean": float(eff.mean()), "median": float(np.median(eff)), "max_possible": int(min(m, 2 * d))}}
+    summary = {
+        "model": meta.get("model"),
+        "V": V,
+        "m": m,
+        "d": d,
+        "largest_array_bytes": int(store.attrs["largest_array_bytes"]),
+        "max_array_mb": options.max_array_mb,
+        "effective_rank": {
+            "mean": float(eff.mean()),
+            "median": float(np.median(eff)),
+            "max_possible": int(min(m, 2 * d)),
+        },
+    }
     corr_ds = xr.open_zarr(correlations_path)
     freq = corr_ds["frequency"].values
     selected = [w for w in options.words if w in index]
@@ -143,8 +191,11 @@ def analyze_bilinear(checkpoint, acts_path, bows_path, correlations_path, out, o
     figures["paths"] = paths
     sv2 = unfolding_spectrum(model, options.max_array_mb)
     share = np.cumsum(sv2) / sv2.sum()
-    summary["tensor_spectrum"] = {"n_components": int(sv2.size), "norm_share_top": {str(i + 1): float(share[i]) for i in (0, 1, 2, 4, 9) if i < share.size},
-                                  "effective_rank": float((np.sqrt(sv2).sum() / np.sqrt(sv2.sum())) ** 2)}
+    summary["tensor_spectrum"] = {
+        "n_components": int(sv2.size),
+        "norm_share_top": {str(i + 1): float(share[i]) for i in (0, 1, 2, 4, 9) if i < share.size},
+        "effective_rank": float((np.sqrt(sv2).sum() / np.sqrt(sv2.sum())) ** 2),
+    }
     figures["tensor_spectrum"] = sv2
     return summary, figures
 
@@ -172,4 +223,8 @@ def _truncation(p, h, x, options):
     loss = sse / (n * V)
     recall = tp / max(int(x.sum()), 1)
     rows = [{"k": k, "val_loss": float(loss[k]), "recall": float(recall[k])} for k in range(m + 1)]
-    return {"rows": rows, "n_samples": int(n), "note": "k = 0 keeps only the direct path and the bias"}, {"k": np.arange(m + 1), "loss": loss, "recall": recall}
+    return {"rows": rows, "n_samples": int(n), "note": "k = 0 keeps only the direct path and the bias"}, {
+        "k": np.arange(m + 1),
+        "loss": loss,
+        "recall": recall,
+    }

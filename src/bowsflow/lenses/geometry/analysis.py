@@ -3,10 +3,11 @@ and the arrays behind the figures. Corpus statistics come from the corpus' corre
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from bowsflow.data.word_lists import MONTHS, PLANETS, TOPICS, WEEKDAYS
 from bowsflow.lenses.geometry.measures import (
     circularity,
     cosine_matrix,
@@ -19,23 +20,31 @@ from bowsflow.lenses.geometry.measures import (
     umap_2d,
     upper_triangle_spearman,
 )
-from bowsflow.data.word_lists import MONTHS, PLANETS, TARGET_WORDS, TOPICS, WEEKDAYS
+from bowsflow.schema import options_from_config, section_defaults
 
 DEFAULT_CATEGORIES = {"months": MONTHS, "weekdays": WEEKDAYS, "planets": PLANETS, **TOPICS}
+DEFAULT_CYCLES = {"months": MONTHS, "weekdays": WEEKDAYS}
+_DEFAULTS = section_defaults("analysis.geometry")
 
 
 @dataclass(frozen=True)
 class GeometryOptions:
-    top_k: int = 500
-    max_pairs: int = 2_000_000
-    targets: tuple = TARGET_WORDS
-    n_partners: int = 5
-    max_contexts: int = 5000
-    r2_margin: float = 0.05
-    cycles: dict = field(default_factory=lambda: {"months": MONTHS, "weekdays": WEEKDAYS})
-    categories: dict = field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
-    seed: int = 0
-    batch_size: int = 2048
+    """``analysis.geometry`` of the config (defaults: the schema's)."""
+
+    top_k: int = _DEFAULTS["top_k"]
+    max_pairs: int = _DEFAULTS["max_pairs"]
+    targets: tuple = _DEFAULTS["targets"]
+    n_partners: int = _DEFAULTS["n_partners"]
+    max_contexts: int = _DEFAULTS["max_contexts"]
+    r2_margin: float = _DEFAULTS["r2_margin"]
+    cycles: dict | None = _DEFAULTS["cycles"]  # None: DEFAULT_CYCLES
+    categories: dict | None = _DEFAULTS["categories"]  # None: DEFAULT_CATEGORIES
+    seed: int = _DEFAULTS["seed"]
+    batch_size: int = _DEFAULTS["batch_size"]
+
+    @classmethod
+    def from_config(cls, section: dict) -> "GeometryOptions":
+        return options_from_config(cls, section)
 
 
 def _val_rows(bows_group, rng, limit: int | None = None) -> np.ndarray:
@@ -47,7 +56,9 @@ def _val_rows(bows_group, rng, limit: int | None = None) -> np.ndarray:
     return idx
 
 
-def analyze_geometry(checkpoint, bows_path, correlations_path, options: GeometryOptions = GeometryOptions(), synthetic: bool = False):
+def analyze_geometry(
+    checkpoint, bows_path, correlations_path, options: GeometryOptions = GeometryOptions(), synthetic: bool = False
+):
     import xarray as xr
     import zarr
 
@@ -93,12 +104,20 @@ def analyze_geometry(checkpoint, bows_path, correlations_path, options: Geometry
     # 2. constructive interference (exact where the middle block is the identity, as in tied_ae: z = WᵀW x + b)
     val = _val_rows(bows_group, rng)
     if model.middle_is_identity:
-        summary["interference"], figures["interference"] = _interference(W, b, corr, bows_group, val, index, options, rng)
+        summary["interference"], figures["interference"] = _interference(
+            W, b, corr, bows_group, val, index, options, rng
+        )
     else:
         summary["interference"] = {"skipped": f"z is not WᵀWx + b for {arch}: the decomposition applies to tied_ae"}
 
     # 3. linear and non-linear superposition: per-word R² against the one-hot R²
-    ev = evaluate(model, bows_path, TrainConfig(batch_size=options.batch_size, loss="mse"), split="val", device="cpu")
+    ev = evaluate(
+        model,
+        bows_path,
+        TrainConfig(arch=model.arch, d_latent=model.d_latent, batch_size=options.batch_size, loss="mse"),
+        split="val",
+        device="cpu",
+    )
     val_freq = ev.frequency
     r2_alone = one_hot_r2(W, b, val_freq, relu=model.output == "relu")
     ok = np.isfinite(ev.r2_per_word) & np.isfinite(r2_alone)
@@ -115,7 +134,7 @@ def analyze_geometry(checkpoint, bows_path, correlations_path, options: Geometry
     figures["r2"] = {"frequency": val_freq[ok], "r2": ev.r2_per_word[ok], "one_hot": r2_alone[ok]}
 
     # 4. cycles
-    cycles = {"features": [f"f{i}" for i in range(V)]} if synthetic else options.cycles
+    cycles = {"features": [f"f{i}" for i in range(V)]} if synthetic else (options.cycles or DEFAULT_CYCLES)
     summary["cycles"], figures["cycles"] = {}, {}
     for name, group in cycles.items():
         ids = [index[w] for w in group if w in index]
@@ -132,7 +151,7 @@ def analyze_geometry(checkpoint, bows_path, correlations_path, options: Geometry
 
     # 5. semantic clusters
     labelled, labels, names = [], [], []
-    for k, (name, group) in enumerate(sorted(options.categories.items())):
+    for k, (name, group) in enumerate(sorted((options.categories or DEFAULT_CATEGORIES).items())):
         ids = [index[w] for w in group if w in index]
         labelled += ids
         labels += [k] * len(ids)
@@ -143,8 +162,13 @@ def analyze_geometry(checkpoint, bows_path, correlations_path, options: Geometry
         "n_words": len(labelled),
         "silhouette_cosine": silhouette_cosine(W[:, labelled], labels) if labelled else None,
     }
-    figures["map"] = {"xy": pca_2d(W.T), "labelled": np.array(labelled, dtype=int), "labels": labels, "names": names,
-                      "umap": umap_2d(W.T, options.seed)}
+    figures["map"] = {
+        "xy": pca_2d(W.T),
+        "labelled": np.array(labelled, dtype=int),
+        "labels": labels,
+        "names": names,
+        "umap": umap_2d(W.T, options.seed),
+    }
     summary["clusters"]["umap"] = figures["map"]["umap"] is not None
 
     # 6. synthetic regimes
@@ -186,7 +210,9 @@ def _interference(W, b, corr, bows_group, val, index, options, rng):
             "fraction_interference_helps": float(helps.mean()),
             "partners": [str(bows_group["word"][int(p)]) for p in partners],
             "n_partner_contexts_without_target": int(without.shape[0]),
-            "fraction_false_positive_avoided": float(np.mean(np.maximum(z_without, 0) < 0.5)) if without.shape[0] else None,
+            "fraction_false_positive_avoided": float(np.mean(np.maximum(z_without, 0) < 0.5))
+            if without.shape[0]
+            else None,
         }
         fig[word] = interf
     helps = [o["fraction_interference_helps"] for o in out.values()]
@@ -194,9 +220,22 @@ def _interference(W, b, corr, bows_group, val, index, options, rng):
 
 
 SUMMARY_COLUMNS = [
-    "model", "corpus", "arch", "d_latent", "weight_decay", "spearman_all_pairs", "spearman_top_k",
-    "interference_helps", "months_cyclic_order", "months_circularity", "months_structure",
-    "cycle_group", "silhouette_cosine", "n_linear", "n_nonlinear", "synthetic_regime",
+    "model",
+    "corpus",
+    "arch",
+    "d_latent",
+    "weight_decay",
+    "spearman_all_pairs",
+    "spearman_top_k",
+    "interference_helps",
+    "months_cyclic_order",
+    "months_circularity",
+    "months_structure",
+    "cycle_group",
+    "silhouette_cosine",
+    "n_linear",
+    "n_nonlinear",
+    "synthetic_regime",
 ]
 
 
@@ -207,20 +246,26 @@ def summary_rows(entries) -> list[dict]:
         cycles = s.get("cycles", {})
         group = "months" if "months" in cycles else (next(iter(cycles), None))
         c = cycles.get(group, {}) if group else {}
-        rows.append({
-            "model": name, "corpus": cfg["corpus"], "arch": s["arch"], "d_latent": s["d_latent"],
-            "weight_decay": cfg["weight_decay"],
-            "spearman_all_pairs": s["correlation_vs_geometry"]["spearman_all_pairs"],
-            "spearman_top_k": s["correlation_vs_geometry"]["spearman_top_k"],
-            "interference_helps": s["interference"].get("mean_fraction_helps", ""),
-            "months_cyclic_order": c.get("cyclic_order_recovered", ""),
-            "months_circularity": c.get("circularity", ""),
-            "months_structure": c.get("structure_measure", ""),
-            "cycle_group": group or "",
-            "silhouette_cosine": s["clusters"].get("silhouette_cosine", ""),
-            "n_linear": s["superposition"]["n_linear"], "n_nonlinear": s["superposition"]["n_nonlinear"],
-            "synthetic_regime": s.get("synthetic", {}).get("regime", ""),
-        })
+        rows.append(
+            {
+                "model": name,
+                "corpus": cfg["corpus"],
+                "arch": s["arch"],
+                "d_latent": s["d_latent"],
+                "weight_decay": cfg["weight_decay"],
+                "spearman_all_pairs": s["correlation_vs_geometry"]["spearman_all_pairs"],
+                "spearman_top_k": s["correlation_vs_geometry"]["spearman_top_k"],
+                "interference_helps": s["interference"].get("mean_fraction_helps", ""),
+                "months_cyclic_order": c.get("cyclic_order_recovered", ""),
+                "months_circularity": c.get("circularity", ""),
+                "months_structure": c.get("structure_measure", ""),
+                "cycle_group": group or "",
+                "silhouette_cosine": s["clusters"].get("silhouette_cosine", ""),
+                "n_linear": s["superposition"]["n_linear"],
+                "n_nonlinear": s["superposition"]["n_nonlinear"],
+                "synthetic_regime": s.get("synthetic", {}).get("regime", ""),
+            }
+        )
     rows.sort(key=lambda r: (r["corpus"], r["arch"], r["d_latent"], r["weight_decay"], r["model"]))
     return rows
 

@@ -157,5 +157,7 @@ def umap_2d(points: np.ndarray, seed: int = 0) -> np.ndarray | None:
         import umap
     except ImportError:
         return None
-    reducer = umap.UMAP(n_neighbors=min(15, max(2, len(points) - 1)), metric="cosine", n_components=2, random_state=seed)
+    reducer = umap.UMAP(
+        n_neighbors=min(15, max(2, len(points) - 1)), metric="cosine", n_components=2, random_state=seed
+    )
     return np.asarray(reducer.fit_transform(points))

@@ -20,24 +20,36 @@ from bowsflow.lenses.interaction.basis import (
     modularity,
 )
 from bowsflow.linalg import sorted_eigh
+from bowsflow.schema import options_from_config, section_defaults
 from bowsflow.store.provenance import input_checksums, provenance_attrs
+
+_DEFAULTS = section_defaults("analysis.interaction")
+
 
 @dataclass(frozen=True)
 class InteractionOptions:
-    centred: bool = False
-    gram_products: str = "float64"  # float64 | float32 (faster; sums across chunks stay float64)
-    threshold: float = 1e-10  # relative: eigenvalues below threshold × the largest are dropped / counted
-    degeneracy_threshold: float = 1e-6
-    through_output_relu: bool = False
-    jacobian_samples: int = 5000
-    jacobian_batch: int = 256
-    jacobian_block_mb: float = 256.0
-    edge_samples: int = 2000
-    jaccard_threshold: float | None = None
-    seed: int = 0
+    """``analysis.interaction`` of the config (defaults: the schema's)."""
+
+    centred: bool = _DEFAULTS["centred"]
+    gram_products: str = _DEFAULTS["gram_products"]  # float64 | float32 (faster; sums across chunks stay float64)
+    threshold: float = _DEFAULTS["threshold"]  # relative: eigenvalues below threshold × the largest are dropped
+    degeneracy_threshold: float = _DEFAULTS["degeneracy_threshold"]
+    through_output_relu: bool = _DEFAULTS["through_output_relu"]
+    jacobian_samples: int = _DEFAULTS["jacobian_samples"]
+    jacobian_batch: int = _DEFAULTS["jacobian_batch"]
+    jacobian_block_mb: float = _DEFAULTS["jacobian_block_mb"]
+    edge_samples: int = _DEFAULTS["edge_samples"]
+    jaccard_threshold: float | None = _DEFAULTS["jaccard_threshold"]
+    seed: int = _DEFAULTS["seed"]
+
+    @classmethod
+    def from_config(cls, section: dict) -> "InteractionOptions":
+        return options_from_config(cls, section)
 
 
-def analyze_interaction(acts_path, checkpoint, codes_path, out, options: InteractionOptions = InteractionOptions(), threads: int = 1):
+def analyze_interaction(
+    acts_path, checkpoint, codes_path, out, options: InteractionOptions = InteractionOptions(), threads: int = 1
+):
     import xarray as xr
     import zarr
 
@@ -58,8 +70,12 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
         if layer not in acts.variables:
             summary["layers"][layer] = {"skipped": "not in the activation store (extract.layers)"}
             continue
-        G = dask_gram(zarr.open_group(str(acts_path), mode="r")[layer], options.centred, threads, np.dtype(options.gram_products))
-        S, count = jacobian_gram(model, h_jac, layer, options.through_output_relu, options.jacobian_batch, options.jacobian_block_mb)
+        G = dask_gram(
+            zarr.open_group(str(acts_path), mode="r")[layer], options.centred, threads, np.dtype(options.gram_products)
+        )
+        S, count = jacobian_gram(
+            model, h_jac, layer, options.through_output_relu, options.jacobian_batch, options.jacobian_block_mb
+        )
         M = S / count
         g_vals, g_vecs = sorted_eigh(G, "descending")
         m_vals, m_vecs = sorted_eigh(M, "descending")
@@ -86,10 +102,20 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
             f"Lambda_{layer}": ((bdim,), basis.Lambda),
         }
         assert w1 == basis.C.shape[0]
-    attrs = provenance_attrs(dict(options.__dict__), model=meta.get("model"),
-                             input_checksums=input_checksums(activations=acts_path, checkpoint=checkpoint, codes=codes_path))
-    ds = xr.Dataset(data_vars, attrs=attrs | {"note": "f̃ = [f, 1]; the last index of each layer's i/j axes is the constant (bias) direction",
-                                              "centred": int(options.centred), "threshold": options.threshold})
+    attrs = provenance_attrs(
+        dict(options.__dict__),
+        model=meta.get("model"),
+        input_checksums=input_checksums(activations=acts_path, checkpoint=checkpoint, codes=codes_path),
+    )
+    ds = xr.Dataset(
+        data_vars,
+        attrs=attrs
+        | {
+            "note": "f̃ = [f, 1]; the last index of each layer's i/j axes is the constant (bias) direction",
+            "centred": int(options.centred),
+            "threshold": options.threshold,
+        },
+    )
     write_dataset(ds, out, threads)
 
     # ReLU co-firing (from the polytope codes)
@@ -110,7 +136,11 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
         info = cofiring_summary(cofiring_groups(blocks(), n_units), fire)
         if options.jaccard_threshold is not None:
             groups = jaccard_groups(blocks(), n_units, options.jaccard_threshold)
-            info["jaccard"] = {"threshold": options.jaccard_threshold, "n_groups": len(groups), "group_sizes": sorted(map(len, groups), reverse=True)[:50]}
+            info["jaccard"] = {
+                "threshold": options.jaccard_threshold,
+                "n_groups": len(groups),
+                "group_sizes": sorted(map(len, groups), reverse=True)[:50],
+            }
         summary["cofiring"][layer] = info
 
     # interactions between adjacent layers, in three bases
@@ -131,10 +161,18 @@ def analyze_interaction(acts_path, checkpoint, codes_path, out, options: Interac
             projections = {name: (P(src), P(dst)) for name, P in projection_of.items()}
             for name, E in edge_strengths(model, h, src, dst, projections, options.jacobian_block_mb).items():
                 edge_sets[name].append((src, dst, E))
-                summary["edges"][key][name] = {"n_edges": int(E.size), "edges_for_99pct_mass": edges_for_mass(E, 0.99), "total_mass": float(E.sum())}
+                summary["edges"][key][name] = {
+                    "n_edges": int(E.size),
+                    "edges_for_99pct_mass": edges_for_mass(E, 0.99),
+                    "total_mass": float(E.sum()),
+                }
                 flat = np.sort(E.ravel())[::-1]
                 figures["edge_mass"][key][name] = np.cumsum(flat) / max(flat.sum(), 1e-300)
-        summary["modularity"] = {name: modularity(sets, options.seed) for name, sets in edge_sets.items() if name in ("interaction", "neuron")}
+        summary["modularity"] = {
+            name: modularity(sets, options.seed)
+            for name, sets in edge_sets.items()
+            if name in ("interaction", "neuron")
+        }
     else:
         summary["edges_note"] = f"{arch} has no pair of adjacent layers with a basis (tied_ae has one layer)"
     return summary, figures

@@ -102,10 +102,16 @@ def dask_gram(data, centred: bool = False, threads: int = 1, product_dtype=np.fl
     else:
         step = int(data.chunks[0])
         buffers = ReadBuffers()
-        parts = da.concatenate([
-            da.from_delayed(dask.delayed(_zarr_chunk_moments)(data, lo, min(lo + step, n), product_dtype, buffers), (1, w * w + w), np.float64)
-            for lo in range(0, n, step)
-        ])
+        parts = da.concatenate(
+            [
+                da.from_delayed(
+                    dask.delayed(_zarr_chunk_moments)(data, lo, min(lo + step, n), product_dtype, buffers),
+                    (1, w * w + w),
+                    np.float64,
+                )
+                for lo in range(0, n, step)
+            ]
+        )
     # one BLAS thread per task: the chunks are the parallelism
     with compute_context(threads), threadpool_limits(1 if threads > 1 else None):
         total = parts.sum(axis=0).compute()
@@ -118,7 +124,12 @@ def degeneracy(vals: np.ndarray, threshold: float) -> dict:
     vals = np.asarray(vals)
     top = vals.max() if vals.size else 0.0
     small = int((vals < threshold * top).sum()) if top > 0 else int(vals.size)
-    return {"n": int(vals.size), "n_below_threshold": small, "effective_rank": float(effective_rank(vals)), "threshold": threshold}
+    return {
+        "n": int(vals.size),
+        "n_below_threshold": small,
+        "effective_rank": float(effective_rank(vals)),
+        "threshold": threshold,
+    }
 
 
 @dataclass(frozen=True)
@@ -151,7 +162,9 @@ def layer_inputs(model, h: torch.Tensor) -> dict[str, torch.Tensor]:
     return model.layers_from_latent(h)
 
 
-def jacobian_blocks(n_outputs: int, bytes_per_pair: int, batch_size: int, max_block_mb: float, bytes_per_sample: int = 0) -> tuple[int, int]:
+def jacobian_blocks(
+    n_outputs: int, bytes_per_pair: int, batch_size: int, max_block_mb: float, bytes_per_sample: int = 0
+) -> tuple[int, int]:
     """(samples, outputs) per block so that samples × (outputs × ``bytes_per_pair`` +
     ``bytes_per_sample``) stay within ``max_block_mb``: all outputs and up to ``batch_size`` samples
     when one sample fits, else one sample and the outputs cut into chunks."""
@@ -162,8 +175,14 @@ def jacobian_blocks(n_outputs: int, bytes_per_pair: int, batch_size: int, max_bl
     return max(1, samples), outputs
 
 
-def jacobian_gram(model, h: np.ndarray, layer: str, through_output_relu: bool = False, batch_size: int = 256,
-                  max_block_mb: float = 256.0) -> tuple[np.ndarray, int]:
+def jacobian_gram(
+    model,
+    h: np.ndarray,
+    layer: str,
+    through_output_relu: bool = False,
+    batch_size: int = 256,
+    max_block_mb: float = 256.0,
+) -> tuple[np.ndarray, int]:
     """Σ over samples of J̃ᵀ J̃ (float64) for latent vectors h [n, m], with J̃ = [∂z/∂f, z − (∂z/∂f) f]
     (rows masked to the outputs that fire when ``through_output_relu``). Returns (sum, n).
 
@@ -345,7 +364,9 @@ def folded_jacobian(J: torch.Tensor, f_src: torch.Tensor, f_dst: torch.Tensor) -
     return out
 
 
-def edge_strengths(model, h: torch.Tensor, src: str, dst: str, projections: dict, max_block_mb: float = 256.0) -> dict[str, np.ndarray]:
+def edge_strengths(
+    model, h: torch.Tensor, src: str, dst: str, projections: dict, max_block_mb: float = 256.0
+) -> dict[str, np.ndarray]:
     """E_ij = mean over samples of (∂f̂ᵢ_dst/∂f̂ⱼ_src · f̂ⱼ_src)² between two adjacent layers, for each
     named basis in ``projections`` (name → (P_src [r_src, w_src + 1], P_dst [r_dst, w_dst + 1])): with
     f̂ = P f̃ in each layer, ∂f̂_dst/∂f̂_src = P_dst J̃ P_src⁺. Samples h [n, m] go in batches whose
@@ -354,7 +375,9 @@ def edge_strengths(model, h: torch.Tensor, src: str, dst: str, projections: dict
     prepared = {}
     for name, (P_src, P_dst) in projections.items():
         Ps, Pd = torch.as_tensor(P_src, dtype=torch.float64), torch.as_tensor(P_dst, dtype=torch.float64)
-        identity = all(P.shape[0] == P.shape[1] and torch.equal(P, torch.eye(P.shape[0], dtype=torch.float64)) for P in (Ps, Pd))
+        identity = all(
+            P.shape[0] == P.shape[1] and torch.equal(P, torch.eye(P.shape[0], dtype=torch.float64)) for P in (Ps, Pd)
+        )
         prepared[name] = (Ps, Pd, None if identity else torch.linalg.pinv(Ps))
     n = h.shape[0]
     J, _, _ = layer_jacobians(model, h[:1], src, dst)  # the widths, from one sample
@@ -399,4 +422,7 @@ def modularity(edge_sets: list[tuple[str, str, np.ndarray]], seed: int = 0) -> d
     if graph.number_of_edges() == 0:
         return {"n_communities": 0, "modularity": None}
     communities = nx.community.louvain_communities(graph, weight="weight", seed=seed)
-    return {"n_communities": len(communities), "modularity": float(nx.community.modularity(graph, communities, weight="weight"))}
+    return {
+        "n_communities": len(communities),
+        "modularity": float(nx.community.modularity(graph, communities, weight="weight")),
+    }

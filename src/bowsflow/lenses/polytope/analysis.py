@@ -8,16 +8,17 @@ are options, so memory stays bounded. Returns a JSON-able summary and the arrays
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from bowsflow.data.word_lists import MONTHS, TOPICS
 from bowsflow.lenses.polytope.codes import (
     count_codes,
+    hamming_distances,
     jaccard_distance,
     nearest_other_code_distance,
-    hamming_distances,
     pack_codes,
     path_crossings,
     purity,
@@ -25,24 +26,33 @@ from bowsflow.lenses.polytope.codes import (
     unpack_codes,
 )
 from bowsflow.models import as_float64
+from bowsflow.schema import options_from_config, section_defaults
 from bowsflow.store.provenance import attrs_checksum, provenance_attrs
-from bowsflow.data.word_lists import MONTHS, TOPICS
 
 DEFAULT_PROBES = {"months": MONTHS, **TOPICS}
 
 
+_DEFAULTS = section_defaults("analysis.polytope")
+
+
 @dataclass(frozen=True)
 class PolytopeOptions:
-    seed: int = 0
-    top_codes: int = 20
-    n_pairs: int = 20_000
-    neighbourhood_subsample: int = 2000
-    n_paths: int = 200
-    profile_bins: int = 20
-    cluster_subsample: int = 2000
-    probe_words: dict = field(default_factory=lambda: dict(DEFAULT_PROBES))
-    alphas: tuple = (0.25, 0.5, 1.0, 2.0, 4.0)
-    scale_subsample: int = 2000
+    """``analysis.polytope`` of the config (defaults: the schema's)."""
+
+    seed: int = _DEFAULTS["seed"]
+    top_codes: int = _DEFAULTS["top_codes"]
+    n_pairs: int = _DEFAULTS["n_pairs"]
+    neighbourhood_subsample: int = _DEFAULTS["neighbourhood_subsample"]
+    n_paths: int = _DEFAULTS["n_paths"]
+    profile_bins: int = _DEFAULTS["profile_bins"]
+    cluster_subsample: int = _DEFAULTS["cluster_subsample"]
+    probe_words: dict | None = _DEFAULTS["probe_words"]  # None: DEFAULT_PROBES
+    alphas: tuple = _DEFAULTS["alphas"]
+    scale_subsample: int = _DEFAULTS["scale_subsample"]
+
+    @classmethod
+    def from_config(cls, section: dict) -> "PolytopeOptions":
+        return options_from_config(cls, section)
 
 
 def _rows(array, index: np.ndarray) -> np.ndarray:
@@ -67,17 +77,29 @@ def write_codes(acts, model, out: Path, threads: int) -> list[str]:
         else:
             latent = acts["latent"].data
             width = model.layer_width(layer)
-            pre = latent.map_blocks(lambda h, name=layer: layer_pre_activations(model, h)[name], chunks=(latent.chunks[0], (width,)), dtype=np.float64)
+            pre = latent.map_blocks(
+                lambda h, name=layer: layer_pre_activations(model, h)[name],
+                chunks=(latent.chunks[0], (width,)),
+                dtype=np.float64,
+            )
         n_units = pre.shape[1]
-        codes = pre.rechunk({1: -1}).map_blocks(pack_codes, chunks=(pre.chunks[0], ((n_units + 7) // 8,)), dtype=np.uint8)
+        codes = pre.rechunk({1: -1}).map_blocks(
+            pack_codes, chunks=(pre.chunks[0], ((n_units + 7) // 8,)), dtype=np.uint8
+        )
         data[f"codes_{layer}"] = (("sample", f"byte_{layer}"), codes)
-    attrs = provenance_attrs({"layers": layers}, model=acts.attrs.get("model"), input_checksums={"activations": attrs_checksum(acts.attrs)})
-    ds = xr.Dataset(data, attrs=attrs | {"bit_order": "numpy packbits (big): unit 8j+k is bit 7-k of byte j", "layers": layers})
+    attrs = provenance_attrs(
+        {"layers": layers}, model=acts.attrs.get("model"), input_checksums={"activations": attrs_checksum(acts.attrs)}
+    )
+    ds = xr.Dataset(
+        data, attrs=attrs | {"bit_order": "numpy packbits (big): unit 8j+k is bit 7-k of byte j", "layers": layers}
+    )
     write_dataset(ds, out, threads)
     return layers
 
 
-def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: PolytopeOptions = PolytopeOptions(), threads: int = 1):
+def analyze_polytope(
+    acts_path, bows_path, checkpoint, codes_path, options: PolytopeOptions = PolytopeOptions(), threads: int = 1
+):
     """Run every polytope analysis; returns (summary, figures) — figures holds the plotted arrays.
     The codes store at ``codes_path`` is read (written first when it does not exist)."""
     import xarray as xr
@@ -97,7 +119,12 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
     bows_group = zarr.open_group(str(bows_path), mode="r")
     words = [str(w) for w in np.asarray(bows_group["word"][:])]
     n = int(acts.sizes["sample"])
-    summary = {"model": meta.get("model"), "arch": arch, "layers": {}, "bit_order": "numpy packbits (big endian within a byte)"}
+    summary = {
+        "model": meta.get("model"),
+        "arch": arch,
+        "layers": {},
+        "bit_order": "numpy packbits (big endian within a byte)",
+    }
     figures = {"rank_frequency": {}, "profiles": {}, "scale": {}, "neighbour_distance": {}}
 
     for layer in layers:
@@ -119,8 +146,16 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
             "unique_fraction": len(counts) / n,
             "firing_rate": (fired / n).tolist(),
             "mean_units_on": float(fired.sum() / n),
-            "top_codes": [{"units_on": np.flatnonzero(unpack_codes(np.frombuffer(c, np.uint8)[None], n_units)[0]).tolist()[:50],
-                           "n_on": int(unpack_codes(np.frombuffer(c, np.uint8)[None], n_units)[0].sum()), "count": k} for c, k in top],
+            "top_codes": [
+                {
+                    "units_on": np.flatnonzero(unpack_codes(np.frombuffer(c, np.uint8)[None], n_units)[0]).tolist()[
+                        :50
+                    ],
+                    "n_on": int(unpack_codes(np.frombuffer(c, np.uint8)[None], n_units)[0].sum()),
+                    "count": k,
+                }
+                for c, k in top
+            ],
             "samples_in_top_codes": int(sum(k for _, k in top)),
         }
         figures["rank_frequency"][layer] = freq
@@ -208,8 +243,10 @@ def analyze_polytope(acts_path, bows_path, checkpoint, codes_path, options: Poly
             }
             figures["profiles"].setdefault(layer, {})[kind] = hist
     summary["paths"] = paths
-    summary["paths_note"] = ("exact: affine layers (one flip per unit), bilinear out_pre (quadratic), relu_mlp out_pre "
-                             "(affine between hidden flips); each architecture declares its exact crossings")
+    summary["paths_note"] = (
+        "exact: affine layers (one flip per unit), bilinear out_pre (quadratic), relu_mlp out_pre "
+        "(affine between hidden flips); each architecture declares its exact crossings"
+    )
 
     # monosemanticity: clusters of codes against k-means of the activation vectors
     summary["monosemanticity"] = _monosemanticity(acts, codes_group, bows_group, words, layers, options, rng)
@@ -227,7 +264,9 @@ def _monosemanticity(acts, codes_group, bows_group, words, layers, options, rng)
     from sklearn.cluster import AgglomerativeClustering, KMeans
     from sklearn.metrics import normalized_mutual_info_score
 
-    groups = {g: [words.index(w) for w in ws if w in words] for g, ws in options.probe_words.items()}
+    groups = {
+        g: [words.index(w) for w in ws if w in words] for g, ws in (options.probe_words or DEFAULT_PROBES).items()
+    }
     groups = {g: ids for g, ids in groups.items() if ids}
     if len(groups) < 2:
         return {"skipped": "fewer than two probe groups have words in the vocabulary"}
@@ -247,7 +286,12 @@ def _monosemanticity(acts, codes_group, bows_group, words, layers, options, rng)
     pick = np.sort(rng.choice(labelled.size, min(labelled.size, options.cluster_subsample), replace=False))
     idx, y = labelled[pick], labels[pick]
     k = int(np.unique(y).size)
-    out = {"groups": names, "n_samples": int(idx.size), "n_clusters": k, "label_counts": np.bincount(y, minlength=len(names)).tolist()}
+    out = {
+        "groups": names,
+        "n_samples": int(idx.size),
+        "n_clusters": k,
+        "label_counts": np.bincount(y, minlength=len(names)).tolist(),
+    }
     for layer in layers:
         codes = _rows(codes_group[f"codes_{layer}"], idx)
         dist = hamming_distances(codes, codes, codes.shape[1] * 8).astype(np.float64)  # padding bits are 0 in both

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from bowsflow.data.batches import SparseBatch
-from bowsflow.models.losses import decode_and_loss
 from bowsflow.models import build_model
+from bowsflow.models.losses import decode_and_loss
 from bowsflow.models.output_screening import BF16_UNIT_ROUNDOFF, relu_support_candidates
 
 
@@ -25,7 +25,12 @@ def near_zero_problem(seed=0, B=64, V=300, m=24):
     pick = torch.randint(0, B, (V,), generator=g)
     near = torch.rand(V, generator=g) < 0.33
     cancel = (r.double()[pick] * Wt.double()).sum(1)
-    offset = (torch.rand(V, generator=g, dtype=torch.float64) - 0.5) * 2e-6 * r.double()[pick].norm(dim=1) * Wt.double().norm(dim=1)
+    offset = (
+        (torch.rand(V, generator=g, dtype=torch.float64) - 0.5)
+        * 2e-6
+        * r.double()[pick].norm(dim=1)
+        * Wt.double().norm(dim=1)
+    )
     b = torch.where(near, (-cancel + offset).float(), b)
     return r, Wt, b
 

@@ -10,37 +10,28 @@ import pytest
 import xarray as xr
 import yaml
 
+from helpers import tiny_config
+
 pytestmark = pytest.mark.workflow
-
-
-def tiny_config(tmp_path, window=None, vocab_size=20):
-    data = tmp_path / "data"
-    data.mkdir(exist_ok=True)
-    rng = np.random.default_rng(0)
-    words = "January February river mountain city music river song king queen war peace".split()
-    for i in range(3):
-        (data / f"doc{i}.txt").write_text("\n\n".join(" ".join(rng.choice(words, 30)) for _ in range(5)))
-    return {
-        "corpora": {
-            "mine": {"source": "text", "path": "data/*.txt", "split_docs": "blank_line"},
-            "ring": {"source": "synthetic", "structure": "circle", "n_samples": 500},
-        },
-        "bows": {
-            "vocab_size": vocab_size,
-            "on_small_vocab": "warn",
-            "always_include": ["January", "February"],
-            "window": window or {"unit": "tokens", "size": 8, "stride": 8},
-            "chunk_samples": 16,
-        },
-        "training": {"steps": 30, "batch_size": 32, "threads": 1, "log_every": 10},
-        "models": {"ring-tied": {"corpus": "ring", "arch": "tied_ae", "d_latent": 2, "lr": 0.01}},
-    }
 
 
 def snakemake(repo_root, workdir, config, *args, check=True):
     cfg = workdir / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "-s", f"{repo_root}/Snakefile", "-d", str(workdir), "--cores", "2", *args, "--configfile", str(cfg)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        f"{repo_root}/Snakefile",
+        "-d",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+        "--configfile",
+        str(cfg),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if check and out.returncode != 0:
         raise AssertionError(out.stdout + out.stderr)
@@ -50,29 +41,59 @@ def snakemake(repo_root, workdir, config, *args, check=True):
 def planned_jobs(output: str) -> dict:
     """Rule -> count from Snakemake's 'Job stats' table."""
     table = output.split("Job stats:")[-1] if "Job stats:" in output else ""
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M) if m.group(1) != "total"}
+    return {
+        m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M) if m.group(1) != "total"
+    }
 
 
 def test_dry_run_real_run_and_noop_rerun(repo_root, tmp_path):
     config = tiny_config(tmp_path)
     dry = snakemake(repo_root, tmp_path, config, "-n")
     assert planned_jobs(dry.stdout + dry.stderr) == {
-        "count_vocabulary": 1, "build_bows": 1, "synthetic_bows": 1, "train": 1, "compare_architectures": 1, "extract": 1,
-        "polytope_codes": 1, "polytope": 1, "word_correlations": 1, "geometry": 1, "geometry_summary": 1, "interaction": 1, "summary": 1, "all": 1}
+        "count_vocabulary": 1,
+        "build_bows": 1,
+        "synthetic_bows": 1,
+        "train": 1,
+        "compare_architectures": 1,
+        "extract": 1,
+        "polytope_codes": 1,
+        "polytope": 1,
+        "word_correlations": 1,
+        "geometry": 1,
+        "geometry_summary": 1,
+        "interaction": 1,
+        "summary": 1,
+        "all": 1,
+    }
     assert not (tmp_path / "results").exists()
 
     snakemake(repo_root, tmp_path, config)
     ds = xr.open_zarr(tmp_path / "results/bows/mine/bows.zarr")
     assert ds.bows.shape[1] == int(ds.attrs["vocab_size"]) <= 20
     assert [str(w) for w in ds.word.values[:2]] == ["January", "February"]
-    assert json.loads(ds.attrs["input_checksums"])["corpus"] and ds.attrs["config_hash"] and ds.attrs["bowsflow_version"]
+    assert (
+        json.loads(ds.attrs["input_checksums"])["corpus"] and ds.attrs["config_hash"] and ds.attrs["bowsflow_version"]
+    )
     assert (tmp_path / "results/bows/mine/vocab.tsv").read_text().startswith("id\tword\tcount\tdoc_freq\n0\tJanuary")
     assert (tmp_path / "results/logs/build_bows/mine.log").exists()
     assert (tmp_path / "results/benchmarks/build_bows/mine.tsv").exists()
     assert xr.open_zarr(tmp_path / "results/bows/ring/bows.zarr").bows.shape == (500, 12)
     model_dir = tmp_path / "results/models/ring-tied"
-    assert {p.name for p in model_dir.iterdir()} >= {"model.safetensors", "config.json", "metrics.tsv", "metrics.json", "loss.png"}
-    assert (model_dir / "metrics.tsv").read_text().splitlines()[0].split("\t") == ["step", "epoch", "train_loss", "val_loss", "lr", "samples_per_s"]
+    assert {p.name for p in model_dir.iterdir()} >= {
+        "model.safetensors",
+        "config.json",
+        "metrics.tsv",
+        "metrics.json",
+        "loss.png",
+    }
+    assert (model_dir / "metrics.tsv").read_text().splitlines()[0].split("\t") == [
+        "step",
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "lr",
+        "samples_per_s",
+    ]
     assert "ring-tied" in (tmp_path / "results/models/comparison.tsv").read_text()
     first_bytes = (model_dir / "model.safetensors").read_bytes()
     assert (tmp_path / "results/analysis/ring-tied/polytope.json").exists()
@@ -115,7 +136,9 @@ def test_dry_run_real_run_and_noop_rerun(repo_root, tmp_path):
     check_report_renders(report, tmp_path / "report.png")
 
     # a new window re-runs the store only; a new vocabulary size re-counts too
-    changed = snakemake(repo_root, tmp_path, tiny_config(tmp_path, window={"unit": "lines", "size": 1, "stride": 1}), "-n")
+    changed = snakemake(
+        repo_root, tmp_path, tiny_config(tmp_path, window={"unit": "lines", "size": 1, "stride": 1}), "-n"
+    )
     assert planned_jobs(changed.stdout + changed.stderr) == {"build_bows": 1, "all": 1}
     changed = snakemake(repo_root, tmp_path, tiny_config(tmp_path, vocab_size=10), "-n")
     assert planned_jobs(changed.stdout + changed.stderr) == {"count_vocabulary": 1, "build_bows": 1, "all": 1}
@@ -130,8 +153,18 @@ def check_report_renders(report, screenshot):
     if chromium is None:
         return
     out = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={screenshot}", "--window-size=1200,900", report.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--screenshot={screenshot}",
+            "--window-size=1200,900",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert screenshot.exists(), out.stderr[-2000:]
     import matplotlib.image

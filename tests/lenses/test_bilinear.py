@@ -93,21 +93,25 @@ def test_pair_interaction_equals_the_contraction(model):
 def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
     import xarray as xr
 
-    from bowsflow.lenses.bilinear.analysis import BilinearOptions, analyze_bilinear
     from bowsflow.activations.extraction import ExtractOptions, extract_activations
+    from bowsflow.lenses.bilinear.analysis import BilinearOptions, analyze_bilinear
     from bowsflow.lenses.geometry.measures import word_correlations
-    from bowsflow.store.zarr_io import write_dataset
     from bowsflow.models.training import TrainConfig, evaluate
-    from test_extraction import make_checkpoint, make_store
+    from bowsflow.store.zarr_io import write_dataset
+    from helpers import make_checkpoint, make_store
 
     store = make_store(tmp_path / "bows.zarr", n=600, chunk=128)
     model = make_checkpoint(tmp_path / "m.safetensors", "bilinear", m=3, d=2)
     extract_activations(tmp_path / "m.safetensors", store, tmp_path / "a.zarr", ExtractOptions(device="cpu"))
     bows = xr.open_zarr(store)
     corr, freq, _ = word_correlations(bows["bows"])
-    write_dataset(xr.Dataset({"correlation": (("word", "word2"), corr), "frequency": ("word", freq)}), tmp_path / "c.zarr")
+    write_dataset(
+        xr.Dataset({"correlation": (("word", "word2"), corr), "frequency": ("word", freq)}), tmp_path / "c.zarr"
+    )
     opts = BilinearOptions(top_k=2, max_array_mb=0.0002, words=("f0", "f5"), n_frequent=1, eval_samples=10_000)
-    summary, figures = analyze_bilinear(tmp_path / "m.safetensors", tmp_path / "a.zarr", store, tmp_path / "c.zarr", tmp_path / "b.zarr", opts)
+    summary, figures = analyze_bilinear(
+        tmp_path / "m.safetensors", tmp_path / "a.zarr", store, tmp_path / "c.zarr", tmp_path / "b.zarr", opts
+    )
     out = xr.open_zarr(tmp_path / "b.zarr")
     assert out["eigvals"].shape == (12, 3) and out["eigvecs"].shape == (12, 2, 3)
     p = weights(model)
@@ -117,7 +121,9 @@ def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
     assert summary["largest_array_bytes"] <= 0.0002 * 2**20 or out.attrs["words_per_chunk"] == 1
     # keeping every eigencomponent gives the model's own validation loss
     rows = summary["truncation"]["rows"]
-    full = evaluate(model, store, TrainConfig(batch_size=64), split="val").loss
+    full = evaluate(
+        model, store, TrainConfig(arch="bilinear", d_latent=model.d_latent, batch_size=64), split="val"
+    ).loss
     assert rows[-1]["k"] == 3 and rows[-1]["val_loss"] == pytest.approx(full, rel=1e-5)
     shares = summary["paths"]["all_entries"]
     assert sum(shares.values()) == pytest.approx(1.0)
@@ -126,11 +132,16 @@ def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
 
     from bowsflow.store.provenance import attrs_checksum, sha256_file
 
-    assert json.loads(out.attrs["input_checksums"]) == {"checkpoint": sha256_file(tmp_path / "m.safetensors"), "bows": attrs_checksum(bows.attrs)}
+    assert json.loads(out.attrs["input_checksums"]) == {
+        "checkpoint": sha256_file(tmp_path / "m.safetensors"),
+        "bows": attrs_checksum(bows.attrs),
+    }
     assert out.attrs["config_hash"] and out.attrs["bowsflow_version"]
 
 
-@pytest.mark.parametrize("V,m,max_mb,threads", [(4000, 64, 256.0, 2), (4000, 64, 1.0, 3), (5, 8, 256.0, 16), (1000, 128, 0.01, 1)])
+@pytest.mark.parametrize(
+    "V,m,max_mb,threads", [(4000, 64, 256.0, 2), (4000, 64, 1.0, 3), (5, 8, 256.0, 16), (1000, 128, 0.01, 1)]
+)
 def test_word_chunks_cover_the_words_and_bound_the_arrays_in_flight(V, m, max_mb, threads):
     from bowsflow.lenses.bilinear.decomposition import word_chunks, words_per_chunk
 

@@ -6,20 +6,12 @@ import pytest
 import torch
 import zarr
 
+from bowsflow.config import ConfigError, model_specs, sweep_model_names, validate_config
 from bowsflow.data.batches import BowsBatches, prefetch
-from bowsflow.data.bows_store import build_synthetic_store
 from bowsflow.models.checkpoints import load_model, save_checkpoint
-from bowsflow.config import ConfigError, model_specs, resolved_bows, sweep_model_names, validate_config
 from bowsflow.models.training import TrainConfig, TrainingError, cosine_lr, evaluate, resolve_device, train
 from bowsflow.report.tables import comparison_rows
-
-
-def synthetic_store(path, n_samples=2000, chunk=300, structure="circle", **extra):
-    spec = {"source": "synthetic", "structure": structure, "n_features": 12, "n_samples": n_samples, "k": 10,
-            "bias": 0, "noise": 0, "p": 0.2, "seed": 0} | extra
-    cfg = validate_config({"corpora": {"c": spec}, "bows": {"chunk_samples": chunk}})
-    build_synthetic_store(spec, resolved_bows(cfg, "c"), path, {})
-    return path
+from helpers import synthetic_store
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +61,8 @@ def test_fused_training_loss_equals_forward_loss(arch):
     the plain forward pass, in the sparse and the dense regime."""
     import bowsflow.models.losses as losses
     from bowsflow.data.batches import SparseBatch
-    from bowsflow.models.losses import sparse_target_loss
     from bowsflow.models import build_model
+    from bowsflow.models.losses import sparse_target_loss
 
     torch.manual_seed(0)
     model = build_model(arch, 40, 3, 4).double()
@@ -117,7 +109,17 @@ def test_cosine_schedule_closed_form():
 
 
 def test_training_is_byte_identical_on_cpu(circle_store, tmp_path):
-    cfg = TrainConfig(arch="relu_mlp", d_latent=3, d_hidden=5, lr=1e-2, batch_size=64, steps=40, seed=3, device="cpu", weight_decay=0.1)
+    cfg = TrainConfig(
+        arch="relu_mlp",
+        d_latent=3,
+        d_hidden=5,
+        lr=1e-2,
+        batch_size=64,
+        steps=40,
+        seed=3,
+        device="cpu",
+        weight_decay=0.1,
+    )
     paths = []
     for k in range(2):
         result = train(circle_store, cfg)
@@ -141,7 +143,9 @@ def test_training_with_output_screening_is_reproducible_and_follows_the_dense_ru
     calls = []
     original = screening.relu_support_candidates
     monkeypatch.setattr(screening, "relu_support_candidates", lambda *a: calls.append(1) or original(*a))
-    cfg = TrainConfig(arch="tied_ae", d_latent=8, lr=1e-2, batch_size=100, steps=60, seed=1, device="cpu", output_screening=True)
+    cfg = TrainConfig(
+        arch="tied_ae", d_latent=8, lr=1e-2, batch_size=100, steps=60, seed=1, device="cpu", output_screening=True
+    )
     runs = [train(store, cfg) for _ in range(2)]
     assert len(calls) == 2 * 60  # every step of both runs
     for u, v in zip(runs[0].model.parameters(), runs[1].model.parameters()):
@@ -187,7 +191,10 @@ def test_evaluation_metrics_known_answer(tmp_path):
 
 
 # On a GPU losses are checked at log points, not every step: the error must still name the exact step.
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"))])
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"))],
+)
 def test_nan_loss_stops_with_step_and_keeps_last_good(circle_store, tmp_path, monkeypatch, device):
     from bowsflow.models import BowsAutoencoder
 
@@ -220,9 +227,25 @@ BASE = {"corpora": {"w": {"source": "wiki-vital"}, "s": {"source": "synthetic"}}
 
 
 def test_sweep_names_are_readable_and_ordered():
-    names = [n for n, _ in sweep_model_names("t", {"weight_decay": [0.0, 1.0, 0.0001], "d_latent": [8, 16], "seed": [0]})]
-    assert names == ["t-wd0-m8-s0", "t-wd0-m16-s0", "t-wd1-m8-s0", "t-wd1-m16-s0", "t-wd0.0001-m8-s0", "t-wd0.0001-m16-s0"]
-    cfg = validate_config(BASE | {"sweeps": {"t": {"base": {"corpus": "s", "arch": "tied_ae", "d_latent": 2, "lr": 0.1}, "grid": {"seed": [1, 2]}}}})
+    names = [
+        n for n, _ in sweep_model_names("t", {"weight_decay": [0.0, 1.0, 0.0001], "d_latent": [8, 16], "seed": [0]})
+    ]
+    assert names == [
+        "t-wd0-m8-s0",
+        "t-wd0-m16-s0",
+        "t-wd1-m8-s0",
+        "t-wd1-m16-s0",
+        "t-wd0.0001-m8-s0",
+        "t-wd0.0001-m16-s0",
+    ]
+    cfg = validate_config(
+        BASE
+        | {
+            "sweeps": {
+                "t": {"base": {"corpus": "s", "arch": "tied_ae", "d_latent": 2, "lr": 0.1}, "grid": {"seed": [1, 2]}}
+            }
+        }
+    )
     specs = model_specs(cfg)
     assert list(specs) == ["t-s1", "t-s2"]
     assert specs["t-s2"]["seed"] == 2 and specs["t-s2"]["lr"] == 0.1 and specs["t-s2"]["batch_size"] == 256
@@ -231,13 +254,33 @@ def test_sweep_names_are_readable_and_ordered():
 @pytest.mark.parametrize(
     "extra, message",
     [
-        ({"models": {"a": {"corpus": "w", "arch": "conv", "d_latent": 4}}}, "config key models.a.arch: unknown architecture 'conv'"),
-        ({"models": {"a": {"corpus": "w", "arch": "tied_ae", "d_latent": 0}}}, "config key models.a.d_latent: 0 is less than the minimum of 1"),
-        ({"models": {"a": {"corpus": "nope", "arch": "tied_ae", "d_latent": 4}}}, "config key models.a.corpus: no corpus named 'nope'"),
-        ({"models": {"a": {"corpus": "w", "arch": "bilinear", "d_latent": 4}}}, "config key models.a.d_hidden: bilinear needs a hidden size d_hidden"),
-        ({"models": {"t-s1": {"corpus": "w", "arch": "tied_ae", "d_latent": 4}},
-          "sweeps": {"t": {"base": {"corpus": "w", "arch": "tied_ae", "d_latent": 4}, "grid": {"seed": [1]}}}}, "model name 't-s1' clashes with models.t-s1"),
-        ({"sweeps": {"t": {"base": {"corpus": "w", "arch": "tied_ae"}, "grid": {"d_latent": [-2]}}}}, "config key sweeps.t.d_latent: -2 is less than"),
+        (
+            {"models": {"a": {"corpus": "w", "arch": "conv", "d_latent": 4}}},
+            "config key models.a.arch: unknown architecture 'conv'",
+        ),
+        (
+            {"models": {"a": {"corpus": "w", "arch": "tied_ae", "d_latent": 0}}},
+            "config key models.a.d_latent: 0 is less than the minimum of 1",
+        ),
+        (
+            {"models": {"a": {"corpus": "nope", "arch": "tied_ae", "d_latent": 4}}},
+            "config key models.a.corpus: no corpus named 'nope'",
+        ),
+        (
+            {"models": {"a": {"corpus": "w", "arch": "bilinear", "d_latent": 4}}},
+            "config key models.a.d_hidden: bilinear needs a hidden size d_hidden",
+        ),
+        (
+            {
+                "models": {"t-s1": {"corpus": "w", "arch": "tied_ae", "d_latent": 4}},
+                "sweeps": {"t": {"base": {"corpus": "w", "arch": "tied_ae", "d_latent": 4}, "grid": {"seed": [1]}}},
+            },
+            "model name 't-s1' clashes with models.t-s1",
+        ),
+        (
+            {"sweeps": {"t": {"base": {"corpus": "w", "arch": "tied_ae"}, "grid": {"d_latent": [-2]}}}},
+            "config key sweeps.t.d_latent: -2 is less than",
+        ),
         ({"training": {"device": "tpu"}}, "config key training.device"),
         ({"training": {"output_screening": "sometimes"}}, "config key training.output_screening"),
     ],
@@ -249,9 +292,14 @@ def test_bad_model_config(extra, message):
 
 def test_comparison_groups_equal_budgets():
     def entry(name, arch, n, loss):
-        return name, {"corpus": "w", "arch": arch, "d_latent": 32, "d_hidden": 1, "weight_decay": 0.0}, {
-            "n_parameters": n, "val_loss": loss, "recall": 0.5, "false_positive_rate": 0.1, "r2_median": 0.2}
+        return (
+            name,
+            {"corpus": "w", "arch": arch, "d_latent": 32, "d_hidden": 1, "weight_decay": 0.0},
+            {"n_parameters": n, "val_loss": loss, "recall": 0.5, "false_positive_rate": 0.1, "r2_median": 0.2},
+        )
 
-    rows = comparison_rows([entry("r", "relu_mlp", 72175, 0.2), entry("b", "bilinear", 72144, 0.1), entry("t", "tied_ae", 66000, 0.3)])
+    rows = comparison_rows(
+        [entry("r", "relu_mlp", 72175, 0.2), entry("b", "bilinear", 72144, 0.1), entry("t", "tied_ae", 66000, 0.3)]
+    )
     assert [(r["model"], r["budget"]) for r in rows] == [("t", "B1"), ("b", "B2"), ("r", "B2")]
     assert not math.isnan(rows[0]["val_loss"])

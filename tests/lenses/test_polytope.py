@@ -40,7 +40,14 @@ def test_regions_of_a_hand_placed_arrangement():
 def test_counts_are_exact_even_when_every_hash_collides():
     rng = np.random.default_rng(0)
     codes = pack_codes(rng.random((3000, 20)) - 0.9)  # many repeats, many distinct
-    expected = dict(zip(*[list(map(bytes, u)) if k == 0 else u.tolist() for k, u in enumerate(np.unique(codes, axis=0, return_counts=True))]))
+    expected = dict(
+        zip(
+            *[
+                list(map(bytes, u)) if k == 0 else u.tolist()
+                for k, u in enumerate(np.unique(codes, axis=0, return_counts=True))
+            ]
+        )
+    )
     assert count_codes(codes) == expected
     # adversarial: one hash for every row, and a hash that only sees the first byte
     assert count_codes(codes, hash_fn=lambda p: np.zeros(p.shape[0], dtype=np.uint64)) == expected
@@ -76,8 +83,16 @@ def brute_force_flips(model, h0, h1, layer, steps=20001):
     return int((on[1:] != on[:-1]).sum())
 
 
-@pytest.mark.parametrize("arch, layer", [("tied_ae", "out_pre"), ("bilinear", "out_pre"), ("relu_mlp", "hidden_pre"),
-                                         ("relu_mlp", "out_pre"), ("relu_mlp", "both")])
+@pytest.mark.parametrize(
+    "arch, layer",
+    [
+        ("tied_ae", "out_pre"),
+        ("bilinear", "out_pre"),
+        ("relu_mlp", "hidden_pre"),
+        ("relu_mlp", "out_pre"),
+        ("relu_mlp", "both"),
+    ],
+)
 def test_exact_crossings_equal_a_fine_brute_force(arch, layer):
     torch.manual_seed(0)
     model = build_model(arch, 30, 4, 6)
@@ -123,16 +138,27 @@ def test_codes_in_the_store_equal_codes_from_the_checkpoint(tmp_path):
     import xarray as xr
     import zarr
 
-    from bowsflow.models.checkpoints import load_model
     from bowsflow.activations.extraction import ExtractOptions, extract_activations
     from bowsflow.lenses.polytope.analysis import PolytopeOptions, analyze_polytope
-    from test_extraction import make_checkpoint, make_store
+    from bowsflow.models.checkpoints import load_model
+    from helpers import make_checkpoint, make_store
 
     store = make_store(tmp_path / "bows.zarr", n=700, chunk=128)
     make_checkpoint(tmp_path / "m.safetensors", "relu_mlp")
-    extract_activations(tmp_path / "m.safetensors", store, tmp_path / "a.zarr", ExtractOptions(device="cpu", layers=("latent", "hidden_pre")))
-    opts = PolytopeOptions(n_pairs=200, neighbourhood_subsample=100, n_paths=5, cluster_subsample=50, scale_subsample=50,
-                           probe_words={"a": ["f0", "f1"], "b": ["f6", "f7"]})
+    extract_activations(
+        tmp_path / "m.safetensors",
+        store,
+        tmp_path / "a.zarr",
+        ExtractOptions(device="cpu", layers=("latent", "hidden_pre")),
+    )
+    opts = PolytopeOptions(
+        n_pairs=200,
+        neighbourhood_subsample=100,
+        n_paths=5,
+        cluster_subsample=50,
+        scale_subsample=50,
+        probe_words={"a": ["f0", "f1"], "b": ["f6", "f7"]},
+    )
     summary, _ = analyze_polytope(tmp_path / "a.zarr", store, tmp_path / "m.safetensors", tmp_path / "codes.zarr", opts)
     model, _ = load_model(tmp_path / "m.safetensors")
     codes = zarr.open_group(str(tmp_path / "codes.zarr"))

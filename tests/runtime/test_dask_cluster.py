@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from bowsflow.runtime.dask_cluster import dask_scheduler
 from bowsflow.lenses.interaction.basis import dask_gram
+from bowsflow.runtime.dask_cluster import dask_scheduler
 
 
 def data():
@@ -29,7 +29,9 @@ def test_default_is_the_threaded_scheduler():
 def test_attaches_to_an_existing_cluster():
     distributed = pytest.importorskip("distributed")
     x, d = data()
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         with dask_scheduler({"scheduler_address": cluster.scheduler_address}) as client:
             with distributed.get_task_stream(client) as stream:
                 G = dask_gram(d, threads=2)
@@ -54,13 +56,21 @@ def test_a_zarr_store_is_read_inside_the_tasks_of_a_process_cluster(tmp_path):
 @pytest.mark.slurm
 def test_slurm_cluster_on_the_local_slurm(tmp_path):
     pytest.importorskip("dask_jobqueue")
-    from test_slurm import slurm_available
+    from helpers import slurm_available
 
     if not slurm_available():
         pytest.skip("no local SLURM (scripts/local-slurm.sh start)")
     x, d = data()
-    spec = {"queue": "debug", "cores": 1, "processes": 1, "memory": "1GB", "walltime": "00:10:00", "jobs": 1, "wait_seconds": 180,
-            "log_directory": str(tmp_path)}  # the worker jobs' slurm-*.out, not in the working directory
+    spec = {
+        "queue": "debug",
+        "cores": 1,
+        "processes": 1,
+        "memory": "1GB",
+        "walltime": "00:10:00",
+        "jobs": 1,
+        "wait_seconds": 180,
+        "log_directory": str(tmp_path),
+    }  # the worker jobs' slurm-*.out, not in the working directory
     with dask_scheduler({"slurm": spec}) as client:
         assert len(client.scheduler_info()["workers"]) >= 1
         G = dask_gram(d, threads=1)

@@ -4,7 +4,6 @@ Needs `scripts/local-slurm.sh start` (root; .ci/run does it) and snakemake-execu
 where `sinfo` finds no idle node.
 """
 
-import shutil
 import subprocess
 import sys
 
@@ -13,23 +12,9 @@ import pytest
 import xarray as xr
 import yaml
 
-from test_workflow import tiny_config
+from helpers import slurm_available, tiny_config
 
 pytestmark = pytest.mark.slurm
-
-
-def slurm_available() -> bool:
-    if shutil.which("sinfo") is None:
-        return False
-    try:
-        out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    try:
-        import snakemake_executor_plugin_slurm  # noqa: F401
-    except ImportError:
-        return False
-    return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mixed"))
 
 
 needs_slurm = pytest.mark.skipif(not slurm_available(), reason="no local SLURM (scripts/local-slurm.sh start)")
@@ -38,7 +23,18 @@ needs_slurm = pytest.mark.skipif(not slurm_available(), reason="no local SLURM (
 def run(repo_root, workdir, config, *extra, timeout=900):
     cfg = workdir / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "-s", f"{repo_root}/Snakefile", "-d", str(workdir), *extra, "--configfile", str(cfg)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        f"{repo_root}/Snakefile",
+        "-d",
+        str(workdir),
+        *extra,
+        "--configfile",
+        str(cfg),
+    ]
     # a hang (a status command that never answers) must fail the test, not stall CI
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
@@ -46,7 +42,15 @@ def run(repo_root, workdir, config, *extra, timeout=900):
 def small_config(tmp_path):
     config = tiny_config(tmp_path)
     config["corpora"].pop("mine")  # one corpus and one model keep the cluster run short
-    config["analysis"] = {"polytope": {"n_pairs": 200, "n_paths": 5, "neighbourhood_subsample": 100, "cluster_subsample": 50, "scale_subsample": 50}}
+    config["analysis"] = {
+        "polytope": {
+            "n_pairs": 200,
+            "n_paths": 5,
+            "neighbourhood_subsample": 100,
+            "cluster_subsample": 50,
+            "scale_subsample": 50,
+        }
+    }
     return config
 
 

@@ -9,33 +9,11 @@ import torch
 import xarray as xr
 import zarr
 
-from bowsflow.data.batches import SparseBatch
-from bowsflow.data.bows_store import build_synthetic_store
-from bowsflow.models.checkpoints import CheckpointError, save_checkpoint
-from bowsflow.config import resolved_bows, validate_config
 from bowsflow.activations.extraction import ExtractionError, ExtractOptions, extract_activations, open_activations
-from bowsflow.data.vocabulary import vocabulary_sha256
+from bowsflow.data.batches import SparseBatch
 from bowsflow.models import build_model
-
-WORDS = [f"f{i}" for i in range(12)]
-
-
-def make_store(path, n=1500, chunk=256, seed=0, n_features=12):
-    spec = {"source": "synthetic", "structure": "circle", "n_features": n_features, "n_samples": n, "k": 10,
-            "bias": 0, "noise": 0, "p": 0.2, "seed": seed}
-    cfg = validate_config({"corpora": {"c": spec}, "bows": {"chunk_samples": chunk}})
-    build_synthetic_store(spec, resolved_bows(cfg, "c"), path, {"config_hash": "x", "input_checksums": "{}"})
-    return path
-
-
-def make_checkpoint(path, arch, V=12, m=3, d=5, seed=0, words=WORDS):
-    torch.manual_seed(seed)
-    model = build_model(arch, V, m, d)
-    with torch.no_grad():
-        model.b.uniform_(-0.5, 0.5)
-    meta = {"arch": arch, "vocab_size": V, "d_latent": m, "d_hidden": d, "output": "relu", "model": "toy", "vocab_sha256": vocabulary_sha256(words)}
-    save_checkpoint(model, path, meta)
-    return model
+from bowsflow.models.checkpoints import CheckpointError, save_checkpoint
+from helpers import WORDS, make_checkpoint, make_store, store_digest
 
 
 @pytest.fixture(scope="module")
@@ -43,19 +21,12 @@ def store(tmp_path_factory):
     return make_store(tmp_path_factory.mktemp("bows") / "bows.zarr")
 
 
-def store_digest(path):
-    """sha256 of every array chunk file (not the attrs' timestamps), by relative path."""
-    out = {}
-    for f in sorted(path.rglob("*")):
-        if f.is_file() and "/c/" in f.as_posix():
-            out[f.relative_to(path).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return out
-
-
 @pytest.mark.parametrize("arch", ["tied_ae", "relu_mlp", "bilinear"])
 def test_values_equal_a_direct_forward_pass(store, tmp_path, arch):
     model = make_checkpoint(tmp_path / "m.safetensors", arch)
-    extract_activations(tmp_path / "m.safetensors", store, tmp_path / "a.zarr", ExtractOptions(device="cpu", batch_size=100))
+    extract_activations(
+        tmp_path / "m.safetensors", store, tmp_path / "a.zarr", ExtractOptions(device="cpu", batch_size=100)
+    )
     ds = xr.open_zarr(tmp_path / "a.zarr")
     bows = xr.open_zarr(store)
     rng = np.random.default_rng(0)
@@ -64,8 +35,11 @@ def test_values_equal_a_direct_forward_pass(store, tmp_path, arch):
     idx, off, _, _ = SparseBatch.from_dense(x).torch()
     with torch.no_grad():
         expected = model.layers_from_latent(model.encode(idx, off))
-    names = {"tied_ae": ["latent", "out_pre"], "relu_mlp": ["latent", "hidden_pre", "resid", "out_pre"],
-             "bilinear": ["latent", "hidden_left", "hidden_right", "hidden", "resid", "out_pre"]}[arch]
+    names = {
+        "tied_ae": ["latent", "out_pre"],
+        "relu_mlp": ["latent", "hidden_pre", "resid", "out_pre"],
+        "bilinear": ["latent", "hidden_left", "hidden_right", "hidden", "resid", "out_pre"],
+    }[arch]
     assert sorted(set(ds.variables) - {"sample", "word", "split", "doc_id"}) == sorted(names)
     for name in names:
         np.testing.assert_allclose(ds[name].values[rows], expected[name].numpy(), rtol=1e-6, atol=1e-6)
@@ -86,7 +60,9 @@ def test_resume_after_a_kill_gives_identical_bytes(store, tmp_path):
     full = tmp_path / "full.zarr"
     extract_activations(tmp_path / "m.safetensors", store, full, ExtractOptions(device="cpu"))
     part = tmp_path / "resumed.zarr"
-    state = extract_activations(tmp_path / "m.safetensors", store, part, ExtractOptions(device="cpu"), stop_after_chunks=3)
+    state = extract_activations(
+        tmp_path / "m.safetensors", store, part, ExtractOptions(device="cpu"), stop_after_chunks=3
+    )
     assert state == {"n_chunks": 6, "done": 3, "stopped": True}
     assert not part.exists() and (tmp_path / "resumed.zarr.partial" / "progress.json").exists()
     written = []
@@ -116,7 +92,9 @@ def test_layer_selection_dtype_and_compressor(store, tmp_path):
     assert {"latent", "hidden_pre"} <= set(ds.variables) and "out_pre" not in ds.variables
     assert ds.hidden_pre.dtype == np.float16
     with pytest.raises(ExtractionError, match="unknown layer"):
-        extract_activations(tmp_path / "m.safetensors", store, tmp_path / "b.zarr", ExtractOptions(layers=("attention",)))
+        extract_activations(
+            tmp_path / "m.safetensors", store, tmp_path / "b.zarr", ExtractOptions(layers=("attention",))
+        )
 
 
 def test_bad_inputs_leave_nothing(store, tmp_path):
@@ -167,7 +145,7 @@ def test_peak_memory_is_bounded_by_the_chunk(tmp_path):
     script = r"""
 import json, resource, sys
 sys.path.insert(0, sys.argv[3])
-from test_extraction import make_checkpoint, make_store
+from helpers import make_checkpoint, make_store
 from bowsflow.activations.extraction import ExtractOptions, extract_activations
 from pathlib import Path
 d = Path(sys.argv[1]); n = int(sys.argv[2])
@@ -181,17 +159,24 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
     for n in (40_000, 160_000):
         d = tmp_path / str(n)
         d.mkdir()
-        out = subprocess.run([sys.executable, "-c", script, str(d), str(n), str(__import__("pathlib").Path(__file__).parent)], capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                script,
+                str(d),
+                str(n),
+                str(__import__("pathlib").Path(__import__("helpers").__file__).parent),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0, out.stderr
         rss.append(json.loads(out.stdout.strip().splitlines()[-1])["rss_mb"])
     assert rss[1] < 1.10 * rss[0], rss
 
 
-
 def test_input_checksums_of_a_file_and_a_store(tmp_path):
-    import hashlib
-
-    import zarr
 
     from bowsflow.store.provenance import attrs_checksum, config_hash, input_checksums
 

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from bowsflow.data.batches import SparseBatch
+from bowsflow.models import build_model, count_parameters, expected_shapes, n_parameters
 from bowsflow.models.checkpoints import CheckpointError, load_model, save_checkpoint
 from bowsflow.models.losses import dense_target_loss, sparse_target_loss
-from bowsflow.models import build_model, count_parameters, expected_shapes, n_parameters
 
 
 def relu(a):

@@ -22,7 +22,9 @@ def test_cosine_and_correlation_equal_numpy():
     rng = np.random.default_rng(0)
     W = rng.normal(size=(4, 9))
     cos = cosine_matrix(W)
-    ref = np.array([[W[:, i] @ W[:, j] / np.linalg.norm(W[:, i]) / np.linalg.norm(W[:, j]) for j in range(9)] for i in range(9)])
+    ref = np.array(
+        [[W[:, i] @ W[:, j] / np.linalg.norm(W[:, i]) / np.linalg.norm(W[:, j]) for j in range(9)] for i in range(9)]
+    )
     np.testing.assert_allclose(cos, ref, atol=1e-12)
     X = rng.random((300, 9)) < 0.3
     X[:, 4] = False  # a constant column
@@ -109,7 +111,7 @@ def test_structure_measure_and_regimes():
 
 def test_synthetic_circle_with_m2_recovers_the_cyclic_order_exactly(tmp_path):
     from bowsflow.models.training import TrainConfig, train
-    from test_training import synthetic_store
+    from helpers import synthetic_store
 
     store = synthetic_store(tmp_path / "s.zarr", n_samples=4000)
     result = train(store, TrainConfig(arch="tied_ae", d_latent=2, lr=1e-2, batch_size=128, epochs=30, device="cpu"))

@@ -14,14 +14,13 @@ from bowsflow.lenses.interaction.basis import (
     jacobian_blocks,
     jacobian_gram,
 )
+from bowsflow.lenses.polytope.codes import pack_codes
 from bowsflow.linalg import sorted_eigh
 from bowsflow.models import build_model
-from bowsflow.lenses.polytope.codes import pack_codes
 
 
 def test_gram_eigenvalues_equal_numpy_on_a_chunked_store(tmp_path):
     import dask.array as da
-    import xarray as xr
     import zarr
 
     rng = np.random.default_rng(0)
@@ -33,7 +32,9 @@ def test_gram_eigenvalues_equal_numpy_on_a_chunked_store(tmp_path):
     ref = Xt.T @ Xt / 1000
     G = dask_gram(data, threads=2)
     np.testing.assert_allclose(G, ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(sorted_eigh(G, "descending")[0], np.sort(np.linalg.eigvalsh(ref))[::-1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        sorted_eigh(G, "descending")[0], np.sort(np.linalg.eigvalsh(ref))[::-1], rtol=1e-10, atol=1e-12
+    )
     X64 = X.astype(np.float64)
     Xc = np.c_[X64 - X64.mean(0), np.ones(1000)]
     np.testing.assert_allclose(dask_gram(data, centred=True), Xc.T @ Xc / 1000, atol=1e-12)
@@ -120,13 +121,17 @@ def _reference_jacobian_gram(model, h, layer, through_output_relu):
         if "L" in p:  # bilinear
             g = (p["L"] @ x) * (p["R"] @ x)
             layers = {"latent": x, "hidden": g, "resid": x + p["W_out"] @ g}
-            z_of = {"latent": lambda f: (f + p["W_out"] @ ((p["L"] @ f) * (p["R"] @ f))) @ We + p["b"],
-                    "hidden": lambda f: (x + p["W_out"] @ f) @ We + p["b"]}
+            z_of = {
+                "latent": lambda f: (f + p["W_out"] @ ((p["L"] @ f) * (p["R"] @ f))) @ We + p["b"],
+                "hidden": lambda f: (x + p["W_out"] @ f) @ We + p["b"],
+            }
         elif "W_in" in p:  # relu_mlp
             a = p["W_in"] @ x + p["b_in"]
             layers = {"latent": x, "hidden_pre": a, "resid": x + p["W_out"] @ relu(a)}
-            z_of = {"latent": lambda f: (f + p["W_out"] @ relu(p["W_in"] @ f + p["b_in"])) @ We + p["b"],
-                    "hidden_pre": lambda f: (x + p["W_out"] @ relu(f)) @ We + p["b"]}
+            z_of = {
+                "latent": lambda f: (f + p["W_out"] @ relu(p["W_in"] @ f + p["b_in"])) @ We + p["b"],
+                "hidden_pre": lambda f: (x + p["W_out"] @ relu(f)) @ We + p["b"],
+            }
         else:  # tied_ae
             layers = {"latent": x, "resid": x}
             z_of = {"latent": lambda f: f @ We + p["b"]}
@@ -141,8 +146,19 @@ def _reference_jacobian_gram(model, h, layer, through_output_relu):
     return total.numpy()
 
 
-@pytest.mark.parametrize("arch, layer", [("tied_ae", "latent"), ("tied_ae", "resid"), ("relu_mlp", "latent"), ("relu_mlp", "hidden_pre"),
-                                         ("relu_mlp", "resid"), ("bilinear", "latent"), ("bilinear", "hidden"), ("bilinear", "resid")])
+@pytest.mark.parametrize(
+    "arch, layer",
+    [
+        ("tied_ae", "latent"),
+        ("tied_ae", "resid"),
+        ("relu_mlp", "latent"),
+        ("relu_mlp", "hidden_pre"),
+        ("relu_mlp", "resid"),
+        ("bilinear", "latent"),
+        ("bilinear", "hidden"),
+        ("bilinear", "resid"),
+    ],
+)
 @pytest.mark.parametrize("through_output_relu", [False, True])
 def test_jacobian_gram_equals_a_per_sample_reference_whatever_the_blocks(arch, layer, through_output_relu):
     torch.manual_seed(0)
@@ -151,7 +167,6 @@ def test_jacobian_gram_equals_a_per_sample_reference_whatever_the_blocks(arch, l
         model.b.uniform_(-0.5, 0.5)  # some outputs fire, some do not
     h = np.random.default_rng(1).normal(size=(37, 3))
     ref = _reference_jacobian_gram(model, h, layer, through_output_relu)
-    w = ref.shape[0] - 1
     # one block; batches of 8 samples; one sample and the outputs in chunks (of 1 to 5 of the 23)
     for batch_size, max_block_mb in [(64, 256.0), (8, 256.0), (8, 30 * 8 / 2**20), (8, 1e-9)]:
         S, n = jacobian_gram(model, h, layer, through_output_relu, batch_size, max_block_mb)
@@ -161,11 +176,20 @@ def test_jacobian_gram_equals_a_per_sample_reference_whatever_the_blocks(arch, l
 
 def test_jacobian_blocks_stay_within_the_bound():
     mb = 2**20
-    for V, per_pair, batch, bound, per_sample in [(2000, 34 * 8, 256, 256.0, 0), (10_000, 1002 * 8, 256, 256.0, 0), (10_000, 1002 * 8, 256, 16.0, 0),
-                                                  (50, 24, 7, 1e-3, 0), (10, 40, 256, 1e-9, 0), (2000, 34 * 8, 256, 1.0, 100_000), (2000, 34 * 8, 256, 1.0, 10**7)]:
+    for V, per_pair, batch, bound, per_sample in [
+        (2000, 34 * 8, 256, 256.0, 0),
+        (10_000, 1002 * 8, 256, 256.0, 0),
+        (10_000, 1002 * 8, 256, 16.0, 0),
+        (50, 24, 7, 1e-3, 0),
+        (10, 40, 256, 1e-9, 0),
+        (2000, 34 * 8, 256, 1.0, 100_000),
+        (2000, 34 * 8, 256, 1.0, 10**7),
+    ]:
         samples, outputs = jacobian_blocks(V, per_pair, batch, bound, per_sample)
         assert 1 <= samples <= batch and 1 <= outputs <= V
-        assert samples * (outputs * per_pair + per_sample) <= max(bound * mb, per_pair + per_sample)  # at least one pair
+        assert samples * (outputs * per_pair + per_sample) <= max(
+            bound * mb, per_pair + per_sample
+        )  # at least one pair
         if outputs < V:
             assert samples == 1  # outputs are cut only when one sample is over the bound
     assert jacobian_blocks(2000, 34 * 8, 256, 256.0) == (256, 2000)  # 2^28 B // 272 B = 986,895 pairs ≥ 256·2000
@@ -232,8 +256,15 @@ def test_lambda_is_invariant_under_a_rotation_of_a_linear_subspace():
         np.testing.assert_allclose(new.C[:, k], sign * mapped[:, k], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("arch, src, dst", [("relu_mlp", "latent", "hidden_pre"), ("relu_mlp", "hidden_pre", "resid"),
-                                           ("bilinear", "latent", "hidden"), ("bilinear", "hidden", "resid")])
+@pytest.mark.parametrize(
+    "arch, src, dst",
+    [
+        ("relu_mlp", "latent", "hidden_pre"),
+        ("relu_mlp", "hidden_pre", "resid"),
+        ("bilinear", "latent", "hidden"),
+        ("bilinear", "hidden", "resid"),
+    ],
+)
 def test_edge_strengths_equal_a_per_sample_reference_in_any_basis_and_batching(arch, src, dst):
     from bowsflow.lenses.interaction.basis import edge_strengths
 
@@ -243,18 +274,24 @@ def test_edge_strengths_equal_a_per_sample_reference_in_any_basis_and_batching(a
     h = torch.as_tensor(np.random.default_rng(2).normal(size=(23, 3)))
     relu = torch.relu
     if arch == "relu_mlp":  # each layer from the one before, written out: f_dst(f_src) for one sample
-        step = {("latent", "hidden_pre"): lambda f, x: p["W_in"] @ f + p["b_in"],
-                ("hidden_pre", "resid"): lambda f, x: x + p["W_out"] @ relu(f)}[(src, dst)]
+        step = {
+            ("latent", "hidden_pre"): lambda f, x: p["W_in"] @ f + p["b_in"],
+            ("hidden_pre", "resid"): lambda f, x: x + p["W_out"] @ relu(f),
+        }[(src, dst)]
         layer = {"latent": lambda x: x, "hidden_pre": lambda x: p["W_in"] @ x + p["b_in"]}[src]
     else:
-        step = {("latent", "hidden"): lambda f, x: (p["L"] @ f) * (p["R"] @ f),
-                ("hidden", "resid"): lambda f, x: x + p["W_out"] @ f}[(src, dst)]
+        step = {
+            ("latent", "hidden"): lambda f, x: (p["L"] @ f) * (p["R"] @ f),
+            ("hidden", "resid"): lambda f, x: x + p["W_out"] @ f,
+        }[(src, dst)]
         layer = {"latent": lambda x: x, "hidden": lambda x: (p["L"] @ x) * (p["R"] @ x)}[src]
     rng = np.random.default_rng(3)
     w_src, w_dst = layer(h[0]).shape[0], step(layer(h[0]), h[0]).shape[0]
-    projections = {"neuron": (np.eye(w_src + 1), np.eye(w_dst + 1)),
-                   "random": (rng.normal(size=(w_src + 1, w_src + 1)), rng.normal(size=(w_dst - 1, w_dst + 1))),
-                   "rank_deficient": (rng.normal(size=(w_src - 1, w_src + 1)), rng.normal(size=(w_dst + 1, w_dst + 1)))}
+    projections = {
+        "neuron": (np.eye(w_src + 1), np.eye(w_dst + 1)),
+        "random": (rng.normal(size=(w_src + 1, w_src + 1)), rng.normal(size=(w_dst - 1, w_dst + 1))),
+        "rank_deficient": (rng.normal(size=(w_src - 1, w_src + 1)), rng.normal(size=(w_dst + 1, w_dst + 1))),
+    }
     reference = {name: 0 for name in projections}
     for x in h:
         f = layer(x)

@@ -1,0 +1,105 @@
+"""Builders the tests share: small BOWS stores, checkpoints and configs with known contents."""
+
+import hashlib
+import shutil
+import subprocess
+
+import numpy as np
+import torch
+
+from bowsflow.config import resolved_bows, validate_config
+from bowsflow.data.bows_store import build_synthetic_store
+from bowsflow.data.vocabulary import vocabulary_sha256
+from bowsflow.models import build_model
+from bowsflow.models.checkpoints import save_checkpoint
+
+
+def tiny_config(tmp_path, window=None, vocab_size=20):
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    words = "January February river mountain city music river song king queen war peace".split()
+    for i in range(3):
+        (data / f"doc{i}.txt").write_text("\n\n".join(" ".join(rng.choice(words, 30)) for _ in range(5)))
+    return {
+        "corpora": {
+            "mine": {"source": "text", "path": "data/*.txt", "split_docs": "blank_line"},
+            "ring": {"source": "synthetic", "structure": "circle", "n_samples": 500},
+        },
+        "bows": {
+            "vocab_size": vocab_size,
+            "on_small_vocab": "warn",
+            "always_include": ["January", "February"],
+            "window": window or {"unit": "tokens", "size": 8, "stride": 8},
+            "chunk_samples": 16,
+        },
+        "training": {"steps": 30, "batch_size": 32, "threads": 1, "log_every": 10},
+        "models": {"ring-tied": {"corpus": "ring", "arch": "tied_ae", "d_latent": 2, "lr": 0.01}},
+    }
+
+
+def slurm_available() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    try:
+        import snakemake_executor_plugin_slurm  # noqa: F401
+    except ImportError:
+        return False
+    return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mixed"))
+
+
+def synthetic_store(path, n_samples=2000, chunk=300, structure="circle", n_features=12, **extra):
+    """A synthetic BOWS store (the BOWS paper's toy data) of ``n_samples`` rows in chunks of ``chunk``."""
+    spec = {
+        "source": "synthetic",
+        "structure": structure,
+        "n_features": n_features,
+        "n_samples": n_samples,
+        "k": 10,
+        "bias": 0,
+        "noise": 0,
+        "p": 0.2,
+        "seed": 0,
+    } | extra
+    cfg = validate_config({"corpora": {"c": spec}, "bows": {"chunk_samples": chunk}})
+    build_synthetic_store(spec, resolved_bows(cfg, "c"), path, {"config_hash": "x", "input_checksums": "{}"})
+    return path
+
+
+WORDS = [f"f{i}" for i in range(12)]
+
+
+def make_store(path, n=1500, chunk=256, seed=0, n_features=12):
+    """A 12-word circle store, as the extraction and lens tests use it."""
+    return synthetic_store(path, n_samples=n, chunk=chunk, n_features=n_features, seed=seed)
+
+
+def make_checkpoint(path, arch, V=12, m=3, d=5, seed=0, words=WORDS):
+    torch.manual_seed(seed)
+    model = build_model(arch, V, m, d)
+    with torch.no_grad():
+        model.b.uniform_(-0.5, 0.5)
+    meta = {
+        "arch": arch,
+        "vocab_size": V,
+        "d_latent": m,
+        "d_hidden": d,
+        "output": "relu",
+        "model": "toy",
+        "vocab_sha256": vocabulary_sha256(words),
+    }
+    save_checkpoint(model, path, meta)
+    return model
+
+
+def store_digest(path):
+    """sha256 of every array chunk file (not the attrs' timestamps), by relative path."""
+    out = {}
+    for f in sorted(path.rglob("*")):
+        if f.is_file() and "/c/" in f.as_posix():
+            out[f.relative_to(path).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out

@@ -1,0 +1,71 @@
+"""The package layout shows the flow: imports run one way, data → models → activations → lenses →
+report, over a bottom layer (schema, linalg, store, runtime); the config module, which reads the
+registry of architectures for the workflow, sits on top; the lenses do not import each other."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import bowsflow
+
+SRC = Path(bowsflow.__file__).parent
+
+# the layer of each first-level name under bowsflow; a module may import its own layer or lower ones
+LAYERS = {
+    "schema": 0,
+    "linalg": 0,
+    "store": 0,
+    "runtime": 0,
+    "data": 1,
+    "models": 2,
+    "checkpoints": 2,  # checkpoints: the deprecated alias of models.checkpoints
+    "activations": 3,
+    "lenses": 4,
+    "report": 5,
+    "config": 6,
+}
+
+
+def imported_modules(path: Path) -> list[str]:
+    """Every bowsflow module ``path`` imports, at module level or inside a function, as a dotted name."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.startswith("bowsflow"):
+            out += [node.module] if node.module != "bowsflow" else [f"bowsflow.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            out += [a.name for a in node.names if a.name.startswith("bowsflow")]
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            raise AssertionError(f"{path}: relative import (use absolute bowsflow.… imports)")
+    return out
+
+
+def modules():
+    for path in sorted(SRC.rglob("*.py")):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        if parts == ("__init__",):
+            continue  # the package's facade (open_bows, open_activations) may reach any layer
+        yield path, parts
+
+
+def test_every_module_belongs_to_a_layer():
+    for path, parts in modules():
+        assert parts[0] in LAYERS, f"{path}: {parts[0]!r} is in no layer of tests/test_layout.py"
+
+
+@pytest.mark.parametrize("path, parts", list(modules()), ids=lambda x: "/".join(x) if isinstance(x, tuple) else "")
+def test_imports_run_one_way(path, parts):
+    own = LAYERS[parts[0]]
+    for name in imported_modules(path):
+        target = name.split(".")[1:]
+        if not target or target[0] == "__version__":
+            continue
+        assert LAYERS[target[0]] <= own, f"{'/'.join(parts)} (layer {own}) imports {name} (layer {LAYERS[target[0]]})"
+        if parts[0] == "lenses" and target[0] == "lenses" and len(parts) > 1 and len(target) > 1:
+            assert target[1] == parts[1], f"the {parts[1]} lens imports the {target[1]} lens ({name})"
+
+
+def test_the_checker_sees_a_backward_import(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from bowsflow.report.plots import loss_curves\n")
+    assert imported_modules(bad) == ["bowsflow.report.plots"]
