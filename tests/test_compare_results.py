@@ -19,7 +19,9 @@ def tree(root: Path, value=1.0, loss=0.25, cell="0.5", seconds=1.0, created="202
     (root / "logs").mkdir()
     (root / "logs" / "x.log").write_text(str(seconds))  # logs are not compared
     attrs = {"created_utc": created, "config_hash": "h", "input_checksums": json.dumps({"a": created})}
-    xr.Dataset({"x": (("sample",), np.array([0.0, value]))}, attrs=attrs).to_zarr(root / "analysis" / "m" / "s.zarr", zarr_format=3)
+    xr.Dataset({"x": (("sample",), np.array([0.0, value]))}, attrs=attrs).to_zarr(
+        root / "analysis" / "m" / "s.zarr", zarr_format=3
+    )
     (root / "analysis" / "m" / "s.json").write_text(json.dumps({"loss": loss, "seconds": seconds, "n": 2}))
     (root / "t.tsv").write_text(f"model\tval_loss\tsamples_per_s\nm\t{cell}\t{seconds}\n")
     return root
