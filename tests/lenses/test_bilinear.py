@@ -94,8 +94,8 @@ def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
     import xarray as xr
 
     from bowsflow.activations.extraction import ExtractOptions, extract_activations
+    from bowsflow.data.correlations import word_correlations
     from bowsflow.lenses.bilinear.analysis import BilinearOptions, analyze_bilinear
-    from bowsflow.lenses.geometry.measures import word_correlations
     from bowsflow.models.training import TrainConfig, evaluate
     from bowsflow.store.zarr_io import write_dataset
     from helpers import make_checkpoint, make_store
@@ -154,3 +154,44 @@ def test_word_chunks_cover_the_words_and_bound_the_arrays_in_flight(V, m, max_mb
     if words_per_chunk(m, max_mb / threads) > 1:
         assert threads * biggest * 2 * 8 * m * m <= max_mb * 2**20
     assert len(chunks) >= min(threads, V)
+
+
+def test_per_word_reads_touch_only_that_words_chunk(tmp_path, monkeypatch):
+    """The bilinear analysis reads one word's eigenvalues, eigenvectors and correlations at a time:
+    only the chunk holding that word is read (reading ``.values[v]`` read the whole array, about
+    0.6 GB a word at V = 10,000, m = 256)."""
+    import xarray as xr
+    import zarr.storage
+
+    from bowsflow.data.correlations import write_correlations
+    from bowsflow.lenses.bilinear.analysis import word_row
+    from helpers import make_store
+
+    V, k, m, step = 12, 2, 3, 4
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(V, k, m))
+    xr.Dataset({"eigvecs": (("word", "rank_top", "latent"), vecs)}).to_zarr(
+        tmp_path / "e.zarr", zarr_format=3, encoding={"eigvecs": {"chunks": (step, k, m)}}
+    )
+    make_store(tmp_path / "bows.zarr", n=300, chunk=128)
+    monkeypatch.setattr("bowsflow.data.correlations.ROW_CHUNK_BYTES", 4 * V * 3)  # 3 rows a chunk
+    write_correlations(tmp_path / "bows.zarr", tmp_path / "c.zarr")
+    corr = xr.open_zarr(tmp_path / "c.zarr")["correlation"]
+    eig = xr.open_zarr(tmp_path / "e.zarr")["eigvecs"]
+
+    read = []
+    get = zarr.storage.LocalStore.get
+
+    async def spy(self, key, *args, **kwargs):
+        read.append(key)
+        return await get(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(zarr.storage.LocalStore, "get", spy)
+    for v in (0, 5, 11):
+        read.clear()
+        np.testing.assert_array_equal(word_row(eig, v), vecs[v])
+        assert [key for key in read if "/c/" in key] == [f"eigvecs/c/{v // step}/0/0"]
+        read.clear()
+        row = word_row(corr, v)
+        assert row.shape == (V,) and row[v] in (0.0, 1.0)  # the diagonal: 1, or 0 for a word never seen
+        assert [key for key in read if "/c/" in key] == [f"correlation/c/{v // 3}/0"]

@@ -3,9 +3,9 @@ import pytest
 import torch
 import xarray as xr
 
+from bowsflow.data.correlations import correlation_from_moments, word_correlations
 from bowsflow.lenses.geometry.measures import (
     circularity,
-    correlation_from_moments,
     cosine_matrix,
     cyclic_order_recovered,
     interference,
@@ -14,7 +14,6 @@ from bowsflow.lenses.geometry.measures import (
     structure_measure,
     synthetic_regime,
     upper_triangle_spearman,
-    word_correlations,
 )
 
 

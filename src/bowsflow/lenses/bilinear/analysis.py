@@ -46,6 +46,12 @@ class BilinearOptions:
         return options_from_config(cls, section)
 
 
+def word_row(array, v: int) -> np.ndarray:
+    """Row ``v`` along ``word`` of a lazy (dask-backed) DataArray, reading only the chunk that holds
+    it (``.values[v]`` would load the whole array first: V × m × m floats for the eigenvectors)."""
+    return np.asarray(array.isel(word=v).values)
+
+
 def write_eigendecomposition(
     model, words: list[str], out, options: BilinearOptions, threads: int = 1, attrs: dict | None = None
 ) -> np.ndarray:
@@ -148,13 +154,13 @@ def analyze_bilinear(
     reading, rhos = {}, []
     for w in selected:
         v = index[w]
-        vals = torch.as_tensor(store["eigvals"].values[v])
-        vecs = torch.as_tensor(store["eigvecs"].values[v])  # [k, m]
+        vals = torch.as_tensor(word_row(store["eigvals"], v))
+        vecs = torch.as_tensor(word_row(store["eigvecs"], v))  # [k, m]
         proj = (vecs[0] @ We).numpy()  # top eigenvector through W_e: one value per input word
         order = np.argsort(proj)
         B = interaction_matrices(p, output_map(p)[v : v + 1])[0]
         strength = ((B @ We) * We).sum(0).numpy()  # W_e[:, w]ᵀ B_v W_e[:, w] for every input word w
-        corr_v = corr_ds["correlation"].values[v].astype(np.float64)
+        corr_v = word_row(corr_ds["correlation"], v).astype(np.float64)
         keep = np.arange(V) != v
         rho = float(spearmanr(strength[keep], corr_v[keep]).statistic)
         rhos.append(rho)
@@ -165,7 +171,7 @@ def analyze_bilinear(
             "top_eigenvector_negative_words": [words[i] for i in order[: options.n_input_words]],
             "spearman_self_interaction_vs_correlation": rho,
         }
-        figures["spectra"][w] = np.abs(store["eigvals"].values[v])
+        figures["spectra"][w] = np.abs(vals.numpy())
     summary["words"] = reading
     summary["median_spearman_interaction_vs_correlation"] = float(np.nanmedian(rhos)) if rhos else None
 

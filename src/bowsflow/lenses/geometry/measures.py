@@ -2,40 +2,12 @@
 
 Feature directions are the columns of W (tied_ae) or W_e (relu_mlp, bilinear): word v's direction is
 W[:, v] ∈ ℝᵐ. The corpus side is the Pearson correlation of the word indicators over the samples of a
-BOWS store, computed as a dask reduction (XᵀX, column sums) accumulated in float64.
+BOWS store (:mod:`bowsflow.data.correlations`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def word_correlations(bows, threads: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
-    """(Pearson correlation [V, V], frequency [V], n) of the word indicators of a BOWS store's
-    ``bows`` DataArray (sample, word), reduced chunk by chunk with dask in float64."""
-    import dask
-
-    from bowsflow.runtime.dask_cluster import compute_context
-
-    x = bows.data.astype(np.float32)
-    n = int(x.shape[0])
-    gram = x.T @ x  # a dask reduction over the sample chunks
-    sums = x.sum(axis=0, dtype=np.float64)
-    with compute_context(threads):
-        gram, sums = dask.compute(gram, sums)
-    return correlation_from_moments(np.asarray(gram, dtype=np.float64), np.asarray(sums), n), np.asarray(sums) / n, n
-
-
-def correlation_from_moments(gram: np.ndarray, sums: np.ndarray, n: int) -> np.ndarray:
-    """Pearson correlation of binary columns from XᵀX and the column sums (0 for constant columns)."""
-    mean = sums / n
-    cov = gram / n - np.outer(mean, mean)
-    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corr = cov / np.outer(sd, sd)
-    corr[~np.isfinite(corr)] = 0.0
-    np.fill_diagonal(corr, np.where(sd > 0, 1.0, 0.0))
-    return corr
 
 
 def cosine_matrix(W: np.ndarray) -> np.ndarray:
