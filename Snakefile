@@ -3,7 +3,7 @@
 import os
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 # Jobs import the library from this checkout (also inside --use-conda envs and on cluster nodes),
 # so the workflow and the library it calls can never be of different versions.
@@ -13,7 +13,7 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (BOWSFLOW_SRC, os.getenv("PYTHONPATH")) if p)
 )
 
-from bowsflow.config import coerce_yaml_numbers
+from bowsflow.config import ConfigError, validate_config
 
 min_version("9.0")
 
@@ -25,10 +25,13 @@ if not workflow.config_settings.configfiles:
     configfile: "config.yaml"
 
 
-# Numbers written like 1e-9 are strings to YAML 1.1 (PyYAML): read them as numbers where the schema
-# wants one. Then reject bad config before any job runs; defaults are filled from the schema.
-coerce_yaml_numbers(config)
-validate(config, "schemas/config.schema.yaml")
+# Reject bad config before any job runs, the library's way (the schema, defaults filled from it, then
+# the checks a schema cannot express, each naming its key). Numbers written like 1e-9 are strings to
+# YAML 1.1 (PyYAML): they are read as numbers where the schema wants one.
+try:
+    validate_config(config)
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
 
 
 include: "rules/common.smk"
@@ -52,7 +55,7 @@ rule all:
         model_targets(),
         comparison_targets(),
         activation_targets(),
-        analysis_targets(),
+        polytope_targets(),
         geometry_targets(),
         bilinear_targets(),
         interaction_targets(),

@@ -1,12 +1,15 @@
 # Bilinear models: per-output interaction matrices, their eigendecompositions, truncation and paths.
+# Reads: the checkpoint, activations, BOWS store and correlations;
+# writes: results/analysis/{model}/{bilinear.zarr, bilinear.json, bilinear.png}.
 
 
 rule bilinear:
+    """The bilinear lens on one bilinear model: per-output interaction matrices, their eigendecompositions, truncation and path shares."""
     input:
         checkpoint="results/models/{model}/model.safetensors",
         activations="results/activations/{model}.zarr",
-        bows=model_store,
-        correlations=model_correlations,
+        bows=get_model_store,
+        correlations=get_model_correlations,
     output:
         store=directory("results/analysis/{model}/bilinear.zarr"),
         summary="results/analysis/{model}/bilinear.json",
@@ -32,7 +35,5 @@ rule bilinear:
         runtime=60,
     params:
         options=config["analysis"]["bilinear"],
-    message:
-        "Bilinear tensor of model {wildcards.model}"
     script:
         "../workflow_scripts/bilinear.py"

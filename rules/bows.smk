@@ -1,9 +1,11 @@
 # Corpus -> vocabulary -> BOWS store. Synthetic corpora skip tokenization and make the same layout.
+# Reads: the corpus files (text corpora); writes: results/bows/{corpus}/{vocab.tsv, corpus_stats.json, bows.zarr}.
 
 
 rule count_vocabulary:
+    """Count the words of a text corpus and choose its vocabulary (the V most frequent candidates after the always-included words); corpus statistics beside it."""
     input:
-        corpus=corpus_files,
+        corpus=get_corpus_files,
     output:
         vocab="results/bows/{corpus}/vocab.tsv",
         stats="results/bows/{corpus}/corpus_stats.json",
@@ -23,15 +25,14 @@ rule count_vocabulary:
         name="{corpus}",
         # only what the vocabulary depends on: a window change does not re-count
         part=lambda wc: bowsflow_config.vocabulary_part(config, wc.corpus),
-    message:
-        "Counting words of corpus {wildcards.corpus}"
     script:
         "../workflow_scripts/count_vocabulary.py"
 
 
 rule build_bows:
+    """Stream a text corpus into its BOWS store: one bool row per window over the vocabulary, with the train/val split and each window's document and start."""
     input:
-        corpus=corpus_files,
+        corpus=get_corpus_files,
         vocab="results/bows/{corpus}/vocab.tsv",
     output:
         store=directory("results/bows/{corpus}/bows.zarr"),
@@ -50,13 +51,12 @@ rule build_bows:
     params:
         name="{corpus}",
         part=lambda wc: bowsflow_config.store_part(config, wc.corpus),
-    message:
-        "Building the BOWS store of corpus {wildcards.corpus}"
     script:
         "../workflow_scripts/build_bows.py"
 
 
 rule synthetic_bows:
+    """Generate a synthetic corpus (the BOWS paper's toy data) straight into a BOWS store of the same layout, and its vocabulary of feature names."""
     output:
         store=directory("results/bows/{corpus}/bows.zarr"),
         vocab="results/bows/{corpus}/vocab.tsv",
@@ -75,7 +75,5 @@ rule synthetic_bows:
     params:
         name="{corpus}",
         part=lambda wc: bowsflow_config.store_part(config, wc.corpus),
-    message:
-        "Generating synthetic corpus {wildcards.corpus}"
     script:
         "../workflow_scripts/synthetic_bows.py"

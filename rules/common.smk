@@ -1,12 +1,11 @@
-# Helpers shared by the rules: which corpora exist, their input files and resolved options.
+# Helpers shared by the rules: which corpora and models exist, the input functions (get_*), resource
+# functions and the target lists. Reads and writes nothing.
 import re
 
 from bowsflow import config as bowsflow_config
 from bowsflow.data.corpus import CorpusError, input_files
+from bowsflow.activations.extraction import ExtractOptions
 from bowsflow.models import n_parameters
-
-# Cross-key checks the schema cannot express (each names the key at fault).
-bowsflow_config.check_config(config)
 
 CORPORA = sorted(config["corpora"])
 SYNTHETIC_CORPORA = [
@@ -20,7 +19,7 @@ def name_pattern(names):
     return "|".join(names) if names else "(?!x)x"
 
 
-def corpus_files(wildcards):
+def get_corpus_files(wildcards):
     """The files a text corpus reads: a change to any of them re-runs its stages."""
     spec = bowsflow_config.corpus_spec(config, wildcards.corpus)
     try:
@@ -43,7 +42,14 @@ def bows_store_mem_mb(wildcards):
 MODELS = bowsflow_config.model_specs(config)
 
 
-def model_store(wildcards):
+# One constraint per wildcard, for every rule: a {model} or {corpus} is one the config names
+# (rules narrow {corpus} further where text and synthetic corpora take different rules).
+wildcard_constraints:
+    model=name_pattern([re.escape(m) for m in MODELS]),
+    corpus=name_pattern([re.escape(c) for c in CORPORA]),
+
+
+def get_model_store(wildcards):
     return f"results/bows/{MODELS[wildcards.model]['corpus']}/bows.zarr"
 
 
@@ -83,6 +89,13 @@ def comparison_targets():
     return ["results/models/comparison.tsv"] if MODELS else []
 
 
+# What the activation stores hold depends on these extract options; the speed-only ones go to the
+# rule as resources, so changing them re-runs nothing.
+EXTRACT_CONTENT_OPTIONS = {
+    k: v for k, v in config["extract"].items() if k not in ExtractOptions.speed_only
+}
+
+
 def extract_gpus(wildcards):
     return 1 if config["extract"]["device"] == "cuda" else 0
 
@@ -91,11 +104,11 @@ def activation_targets():
     return expand("results/activations/{model}.zarr", model=sorted(MODELS))
 
 
-def analysis_targets():
+def polytope_targets():
     return expand("results/analysis/{model}/polytope.json", model=sorted(MODELS))
 
 
-def model_correlations(wildcards):
+def get_model_correlations(wildcards):
     return f"results/bows/{MODELS[wildcards.model]['corpus']}/correlations.zarr"
 
 

@@ -1,7 +1,10 @@
 # BOWS feature geometry: corpus correlations (once per corpus) and each model's geometry; one table.
+# Reads: the BOWS store, the checkpoint; writes: results/bows/{corpus}/correlations.zarr,
+# results/analysis/{model}/{geometry.json, geometry_*.png}, results/analysis/geometry_summary.tsv.
 
 
 rule word_correlations:
+    """Pearson correlations and frequencies of a corpus' word indicators, a dask reduction over its BOWS store."""
     input:
         store="results/bows/{corpus}/bows.zarr",
     output:
@@ -10,25 +13,22 @@ rule word_correlations:
         "results/logs/word_correlations/{corpus}.log",
     benchmark:
         "results/benchmarks/word_correlations/{corpus}.tsv"
-    wildcard_constraints:
-        corpus=name_pattern(CORPORA),
     conda:
         "../envs/analysis.yaml"
     threads: config["analysis"]["threads"]
     resources:
         mem_mb=correlations_mem_mb,
         runtime=60,
-    message:
-        "Word correlations of corpus {wildcards.corpus}"
     script:
         "../workflow_scripts/word_correlations.py"
 
 
 rule geometry:
+    """The feature-geometry lens on one model: correlation against geometry, interference, per-word R², cycles and the semantic map."""
     input:
         checkpoint="results/models/{model}/model.safetensors",
-        bows=model_store,
-        correlations=model_correlations,
+        bows=get_model_store,
+        correlations=get_model_correlations,
     output:
         summary="results/analysis/{model}/geometry.json",
         similarity=report(
@@ -65,8 +65,6 @@ rule geometry:
         "results/logs/geometry/{model}.log",
     benchmark:
         "results/benchmarks/geometry/{model}.tsv"
-    wildcard_constraints:
-        model=name_pattern([re.escape(m) for m in MODELS]),
     conda:
         "../envs/analysis.yaml"
     threads: 1
@@ -77,13 +75,12 @@ rule geometry:
         options=config["analysis"]["geometry"],
         synthetic=lambda wc: config["corpora"][MODELS[wc.model]["corpus"]]["source"]
         == "synthetic",
-    message:
-        "Feature geometry of model {wildcards.model}"
     script:
         "../workflow_scripts/geometry.py"
 
 
 rule geometry_summary:
+    """One table of every model's geometry numbers."""
     input:
         summaries=expand("results/analysis/{model}/geometry.json", model=sorted(MODELS)),
         configs=expand("results/models/{model}/config.json", model=sorted(MODELS)),
@@ -102,7 +99,5 @@ rule geometry_summary:
         "../envs/analysis.yaml"
     params:
         names=sorted(MODELS),
-    message:
-        "Geometry across models"
     script:
         "../workflow_scripts/geometry_summary.py"

@@ -1,7 +1,10 @@
 # Gram and Jacobian eigendecompositions, degeneracy counts and the interaction basis.
+# Reads: results/activations/{model}.zarr, the checkpoint, the polytope codes;
+# writes: results/analysis/{model}/{interaction.zarr, interaction.json, interaction.png}.
 
 
 rule interaction:
+    """The interaction lens on one model: Gram and Jacobian spectra, degeneracies, the interaction basis, co-firing and edges between layers."""
     input:
         activations="results/activations/{model}.zarr",
         checkpoint="results/models/{model}/model.safetensors",
@@ -19,8 +22,6 @@ rule interaction:
         "results/logs/interaction/{model}.log",
     benchmark:
         "results/benchmarks/interaction/{model}.tsv"
-    wildcard_constraints:
-        model=name_pattern([re.escape(m) for m in MODELS]),
     conda:
         "../envs/analysis.yaml"
     threads: config["analysis"]["threads"]
@@ -29,7 +30,5 @@ rule interaction:
         runtime=60,
     params:
         options=config["analysis"]["interaction"],
-    message:
-        "Interaction basis of model {wildcards.model}"
     script:
         "../workflow_scripts/interaction.py"

@@ -1,8 +1,11 @@
 # Activation store -> polytope codes (no parameters: the interaction analysis reads them too) ->
 # the polytope-lens analyses.
+# Reads: results/activations/{model}.zarr, the checkpoint, the BOWS store;
+# writes: results/analysis/{model}/{polytope.zarr, polytope.json, polytope_*.png}.
 
 
 rule polytope_codes:
+    """Pack the on/off pattern (polytope code) of each ReLU layer of a model, chunk-aligned with its activation store."""
     input:
         activations="results/activations/{model}.zarr",
         checkpoint="results/models/{model}/model.safetensors",
@@ -12,25 +15,22 @@ rule polytope_codes:
         "results/logs/polytope_codes/{model}.log",
     benchmark:
         "results/benchmarks/polytope_codes/{model}.tsv"
-    wildcard_constraints:
-        model=name_pattern([re.escape(m) for m in MODELS]),
     conda:
         "../envs/analysis.yaml"
     threads: config["analysis"]["threads"]
     resources:
         mem_mb=model_mem_mb,
         runtime=30,
-    message:
-        "Polytope codes of model {wildcards.model}"
     script:
         "../workflow_scripts/polytope_codes.py"
 
 
 rule polytope:
+    """The polytope lens on one model: distinct codes, Hamming neighbourhoods, codes against meaning, boundaries along paths, clusters, scale."""
     input:
         activations="results/activations/{model}.zarr",
         checkpoint="results/models/{model}/model.safetensors",
-        bows=model_store,
+        bows=get_model_store,
         codes="results/analysis/{model}/polytope.zarr",
     output:
         summary="results/analysis/{model}/polytope.json",
@@ -56,8 +56,6 @@ rule polytope:
         "results/logs/polytope/{model}.log",
     benchmark:
         "results/benchmarks/polytope/{model}.tsv"
-    wildcard_constraints:
-        model=name_pattern([re.escape(m) for m in MODELS]),
     conda:
         "../envs/analysis.yaml"
     threads: config["analysis"]["threads"]
@@ -66,7 +64,5 @@ rule polytope:
         runtime=60,
     params:
         options=config["analysis"]["polytope"],
-    message:
-        "Polytope lens on model {wildcards.model}"
     script:
         "../workflow_scripts/polytope.py"

@@ -1,7 +1,9 @@
 # Every model and lens: the headline numbers in one table.
+# Reads: each model's config, metrics and lens JSONs; writes: results/summary.tsv.
 
 
 rule summary:
+    """One table of every model's headline numbers from every lens."""
     input:
         configs=expand("results/models/{model}/config.json", model=sorted(MODELS)),
         metrics=expand("results/models/{model}/metrics.json", model=sorted(MODELS)),
@@ -26,7 +28,5 @@ rule summary:
         "../envs/analysis.yaml"
     params:
         names=sorted(MODELS),
-    message:
-        "Summary of every model and lens"
     script:
         "../workflow_scripts/summary.py"

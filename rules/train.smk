@@ -1,9 +1,11 @@
 # BOWS store -> trained model (safetensors), metrics and loss curve; all models -> comparison table.
+# Reads: results/bows/{corpus}/bows.zarr; writes: results/models/{model}/*, results/models/comparison.tsv.
 
 
 rule train:
+    """Train one model on its corpus' BOWS store; write the safetensors checkpoint, the resolved config, the metrics and the loss curve."""
     input:
-        store=model_store,
+        store=get_model_store,
     output:
         model="results/models/{model}/model.safetensors",
         config="results/models/{model}/config.json",
@@ -19,8 +21,6 @@ rule train:
         "results/logs/train/{model}.log",
     benchmark:
         "results/benchmarks/train/{model}.tsv"
-    wildcard_constraints:
-        model=name_pattern([re.escape(m) for m in MODELS]),
     conda:
         "../envs/torch.yaml"
     threads: model_threads
@@ -34,13 +34,12 @@ rule train:
         bows_part=lambda wc: bowsflow_config.store_part(
             config, MODELS[wc.model]["corpus"]
         ),
-    message:
-        "Training model {wildcards.model}"
     script:
         "../workflow_scripts/train_model.py"
 
 
 rule compare_architectures:
+    """Tabulate every model's validation loss and recall against its parameter count, grouping architectures at equal budgets."""
     input:
         configs=expand("results/models/{model}/config.json", model=sorted(MODELS)),
         metrics=expand("results/models/{model}/metrics.json", model=sorted(MODELS)),
@@ -59,7 +58,5 @@ rule compare_architectures:
         "../envs/torch.yaml"
     params:
         names=sorted(MODELS),
-    message:
-        "Comparing architectures at equal parameter budgets"
     script:
         "../workflow_scripts/compare_architectures.py"

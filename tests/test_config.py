@@ -150,3 +150,27 @@ def test_default_config_trains_the_promised_models(repo_root):
     ]
     bil = [n_parameters("bilinear", V, s["d_latent"], s["d_hidden"]) for s in specs.values() if s["arch"] == "bilinear"]
     assert relu and bil and abs(relu[0] - bil[0]) / bil[0] < 0.02  # matched parameter budget
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"extract": {"layers": ["latent", "hiden"]}}, "config key extract.layers: unknown layer(s) ['hiden']"),
+        (
+            {"extract": {"layers": ["hidden_pre"]}},
+            "config key extract.layers: none of ['hidden_pre'] is a layer of model t (tied_ae",
+        ),
+        ({"models": {"x" * 240: {"corpus": "w", "arch": "tied_ae", "d_latent": 2}}}, "is 240 bytes"),
+    ],
+)
+def test_errors_known_before_any_job_name_their_key(extra, message):
+    """Checked while the config is read (the Snakefile: while the DAG is built), not after training."""
+    config = {
+        "corpora": {"w": {"source": "synthetic"}},
+        "models": {"t": {"corpus": "w", "arch": "tied_ae", "d_latent": 2}},
+    }
+    for key, value in extra.items():
+        config[key] = config.get(key, {}) | value
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert message in str(err.value)

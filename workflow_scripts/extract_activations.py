@@ -6,8 +6,8 @@ from bowsflow.activations.extraction import ExtractOptions, extract_activations
 from bowsflow.runtime.script_logging import log_to_file
 
 log_to_file(snakemake.log[0])
-options = dict(snakemake.params.options)
-options["writer_threads"] = max(options["writer_threads"], snakemake.threads)
+# writer_threads changes only the speed: a resource, not a param (see rules/extract.smk)
+options = snakemake.params.options | {"writer_threads": max(snakemake.resources.writer_threads, snakemake.threads)}
 summary = extract_activations(
     snakemake.input.checkpoint,
     snakemake.input.store,

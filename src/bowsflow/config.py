@@ -41,7 +41,8 @@ def load_config(path: str | Path) -> dict:
 
 def check_config(config: dict) -> None:
     """Checks beyond the schema, each naming the key at fault."""
-    model_specs(config)  # names, corpora and sweeps
+    specs = model_specs(config)  # names, corpora, architectures and sweeps
+    _check_extract_layers(config.get("extract", {}).get("layers", "all"), specs)
     for name in config.get("corpora", {}):
         opts = resolved_bows(config, name)
         if len(opts["always_include"]) > opts["vocab_size"]:
@@ -49,6 +50,29 @@ def check_config(config: dict) -> None:
                 f"config key corpora.{name}: {len(opts['always_include'])} always_include words "
                 f"do not fit in vocab_size = {opts['vocab_size']}"
             )
+
+
+def _check_extract_layers(layers, specs: dict) -> None:
+    """extract.layers names layers some architecture stores, and at least one of each model's."""
+    if layers in ("all", None):
+        return
+    from bowsflow.models import ARCHITECTURES
+    from bowsflow.models.registry import all_layers
+
+    unknown = sorted(set(layers) - set(all_layers()))
+    if unknown:
+        raise ConfigError(f"config key extract.layers: unknown layer(s) {unknown}; layers are {sorted(all_layers())}")
+    for name, spec in specs.items():
+        stored = tuple(ARCHITECTURES[spec["arch"]].layer_dims)
+        if not set(layers) & set(stored):
+            raise ConfigError(
+                f"config key extract.layers: none of {list(layers)} is a layer of model {name} ({spec['arch']}: {list(stored)})"
+            )
+
+
+# Longest file name a model's name goes into: results/activations/{model}.zarr.partial, and the
+# temporary siblings that atomic writes add (".tmp-" and a process id); most file systems allow 255 bytes.
+MODEL_NAME_BYTES = 255 - len(".zarr.partial") - len(".tmp-4194304")
 
 
 def resolved_bows(config: dict, corpus: str) -> dict:
@@ -148,6 +172,11 @@ def model_specs(config: dict) -> dict[str, dict]:
     for name, spec in raw.items():
         key = sources[name]
         _check_model(spec, key, config)
+        if len(name.encode()) > MODEL_NAME_BYTES:
+            raise ConfigError(
+                f"config key {key}: model name {name[:40]}… is {len(name.encode())} bytes; the files named after it "
+                f"need it at most {MODEL_NAME_BYTES} bytes long"
+            )
         specs[name] = training | spec
     return specs
 

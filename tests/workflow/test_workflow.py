@@ -1,4 +1,5 @@
-"""The Snakefile on a tiny config in a temporary directory: dry run, real run, no-op rerun, caching."""
+"""The Snakefile on a tiny config in a temporary directory: the plan, one real run read by each test below
+for one concern (stores, models, provenance, reruns, what a changed option re-runs, the report)."""
 
 import json
 import re
@@ -46,39 +47,56 @@ def planned_jobs(output: str) -> dict:
     }
 
 
-def test_dry_run_real_run_and_noop_rerun(repo_root, tmp_path):
-    config = tiny_config(tmp_path)
-    dry = snakemake(repo_root, tmp_path, config, "-n")
-    assert planned_jobs(dry.stdout + dry.stderr) == {
-        "count_vocabulary": 1,
-        "build_bows": 1,
-        "synthetic_bows": 1,
-        "train": 1,
-        "compare_architectures": 1,
-        "extract": 1,
-        "polytope_codes": 1,
-        "polytope": 1,
-        "word_correlations": 1,
-        "geometry": 1,
-        "geometry_summary": 1,
-        "interaction": 1,
-        "summary": 1,
-        "all": 1,
-    }
+EVERY_RULE_ONCE = {
+    "count_vocabulary": 1,
+    "build_bows": 1,
+    "synthetic_bows": 1,
+    "train": 1,
+    "compare_architectures": 1,
+    "extract": 1,
+    "polytope_codes": 1,
+    "polytope": 1,
+    "word_correlations": 1,
+    "geometry": 1,
+    "geometry_summary": 1,
+    "interaction": 1,
+    "summary": 1,
+    "all": 1,
+}
+
+
+def test_dry_run_plans_every_rule_and_writes_nothing(repo_root, tmp_path):
+    dry = snakemake(repo_root, tmp_path, tiny_config(tmp_path), "-n")
+    assert planned_jobs(dry.stdout + dry.stderr) == EVERY_RULE_ONCE
     assert not (tmp_path / "results").exists()
 
-    snakemake(repo_root, tmp_path, config)
-    ds = xr.open_zarr(tmp_path / "results/bows/mine/bows.zarr")
+
+@pytest.fixture(scope="module")
+def finished(repo_root, tmp_path_factory):
+    """The tiny workflow, run once for the tests below (they read it, or plan against it)."""
+    workdir = tmp_path_factory.mktemp("run")
+    config = tiny_config(workdir)
+    snakemake(repo_root, workdir, config)
+    return workdir, config
+
+
+def test_the_bows_stores_logs_and_benchmarks(finished):
+    workdir, _ = finished
+    ds = xr.open_zarr(workdir / "results/bows/mine/bows.zarr")
     assert ds.bows.shape[1] == int(ds.attrs["vocab_size"]) <= 20
     assert [str(w) for w in ds.word.values[:2]] == ["January", "February"]
     assert (
         json.loads(ds.attrs["input_checksums"])["corpus"] and ds.attrs["config_hash"] and ds.attrs["bowsflow_version"]
     )
-    assert (tmp_path / "results/bows/mine/vocab.tsv").read_text().startswith("id\tword\tcount\tdoc_freq\n0\tJanuary")
-    assert (tmp_path / "results/logs/build_bows/mine.log").exists()
-    assert (tmp_path / "results/benchmarks/build_bows/mine.tsv").exists()
-    assert xr.open_zarr(tmp_path / "results/bows/ring/bows.zarr").bows.shape == (500, 12)
-    model_dir = tmp_path / "results/models/ring-tied"
+    assert (workdir / "results/bows/mine/vocab.tsv").read_text().startswith("id\tword\tcount\tdoc_freq\n0\tJanuary")
+    assert (workdir / "results/logs/build_bows/mine.log").exists()
+    assert (workdir / "results/benchmarks/build_bows/mine.tsv").exists()
+    assert xr.open_zarr(workdir / "results/bows/ring/bows.zarr").bows.shape == (500, 12)
+
+
+def test_the_model_its_tables_and_its_analyses(finished):
+    workdir, _ = finished
+    model_dir = workdir / "results/models/ring-tied"
     assert {p.name for p in model_dir.iterdir()} >= {
         "model.safetensors",
         "config.json",
@@ -94,54 +112,64 @@ def test_dry_run_real_run_and_noop_rerun(repo_root, tmp_path):
         "lr",
         "samples_per_s",
     ]
-    assert "ring-tied" in (tmp_path / "results/models/comparison.tsv").read_text()
-    first_bytes = (model_dir / "model.safetensors").read_bytes()
-    assert (tmp_path / "results/analysis/ring-tied/polytope.json").exists()
-    assert "ring-tied" in (tmp_path / "results/analysis/geometry_summary.tsv").read_text()
-    acts = xr.open_zarr(tmp_path / "results/activations/ring-tied.zarr")
+    assert "ring-tied" in (workdir / "results/models/comparison.tsv").read_text()
+    assert (workdir / "results/analysis/ring-tied/polytope.json").exists()
+    assert "ring-tied" in (workdir / "results/analysis/geometry_summary.tsv").read_text()
+    acts = xr.open_zarr(workdir / "results/activations/ring-tied.zarr")
     assert acts["latent"].shape == (500, 2) and acts["out_pre"].shape == (500, 12)
-    stores = sorted((tmp_path / "results").rglob("*.zarr"))
+
+
+def test_every_store_says_what_made_it(finished):
+    workdir, _ = finished
+    stores = sorted((workdir / "results").rglob("*.zarr"))
     assert len(stores) >= 6  # two BOWS stores, correlations, activations, polytope codes, interaction
-    for path in stores:  # every store says what made it: config hash, package version, its inputs' checksums
+    for path in stores:  # config hash, package version, its inputs' checksums
         attrs = xr.open_zarr(path).attrs
         assert attrs.get("config_hash") and attrs.get("bowsflow_version"), path
         assert "input_checksums" in attrs and isinstance(json.loads(attrs["input_checksums"]), dict), path
 
-    again = snakemake(repo_root, tmp_path, config)
+
+def test_a_rerun_does_nothing_and_retraining_gives_the_same_bytes(repo_root, finished):
+    workdir, config = finished
+    again = snakemake(repo_root, workdir, config)
     assert "Nothing to be done" in again.stdout + again.stderr
+    checkpoint = workdir / "results/models/ring-tied/model.safetensors"
+    first_bytes = checkpoint.read_bytes()
+    snakemake(repo_root, workdir, config, "--forcerun", "train")  # CPU determinism through the workflow
+    assert checkpoint.read_bytes() == first_bytes
 
-    # retraining from scratch gives the same bytes (CPU determinism through the workflow)
-    snakemake(repo_root, tmp_path, config, "--forcerun", "train")
-    assert (model_dir / "model.safetensors").read_bytes() == first_bytes
 
-    # one analysis parameter re-runs that analysis and the tables built from it, nothing upstream
-    for section, key, value, expected in [
-        ("polytope", "n_pairs", 123, {"polytope": 1, "summary": 1, "all": 1}),
-        ("geometry", "top_k", 7, {"geometry": 1, "geometry_summary": 1, "summary": 1, "all": 1}),
-        ("interaction", "edge_samples", 50, {"interaction": 1, "summary": 1, "all": 1}),
-    ]:
-        changed = tiny_config(tmp_path)
-        changed["analysis"] = {section: {key: value}}
-        dry = snakemake(repo_root, tmp_path, changed, "-n")
-        assert planned_jobs(dry.stdout + dry.stderr) == expected, (section, dry.stdout[-2000:])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"analysis": {"polytope": {"n_pairs": 123}}}, {"polytope": 1, "summary": 1, "all": 1}),
+        ({"analysis": {"geometry": {"top_k": 7}}}, {"geometry": 1, "geometry_summary": 1, "summary": 1, "all": 1}),
+        ({"analysis": {"interaction": {"edge_samples": 50}}}, {"interaction": 1, "summary": 1, "all": 1}),
+        ({"extract": {"writer_threads": 5}}, {}),  # speed only: re-runs nothing
+        ({"bows": {"window": {"unit": "lines", "size": 1, "stride": 1}}}, {"build_bows": 1, "all": 1}),
+        ({"bows": {"vocab_size": 10}}, {"count_vocabulary": 1, "build_bows": 1, "all": 1}),
+    ],
+    ids=["polytope", "geometry", "interaction", "writer_threads", "window", "vocab_size"],
+)
+def test_a_changed_option_re_runs_what_depends_on_it_and_nothing_else(repo_root, finished, change, expected):
+    workdir, _ = finished
+    changed = tiny_config(workdir)
+    for section, values in change.items():
+        changed[section] = changed.get(section, {}) | values
+    dry = snakemake(repo_root, workdir, changed, "-n")
+    assert planned_jobs(dry.stdout + dry.stderr) == expected, dry.stdout[-2000:]
 
-    # the report: every figure is embedded and the page renders in a headless browser
-    report = tmp_path / "results" / "report.html"
-    snakemake(repo_root, tmp_path, config, "--report", str(report))
+
+def test_the_report_embeds_and_renders_every_figure(repo_root, finished, tmp_path):
+    workdir, config = finished
+    report = workdir / "results" / "report.html"
+    snakemake(repo_root, workdir, config, "--report", str(report))
     html = report.read_text()
-    figures = sorted(p.name for p in (tmp_path / "results").rglob("*.png"))
+    figures = sorted(p.name for p in (workdir / "results").rglob("*.png"))
     assert len(figures) >= 9
     for name in figures:
         assert name in html, name
     check_report_renders(report, tmp_path / "report.png")
-
-    # a new window re-runs the store only; a new vocabulary size re-counts too
-    changed = snakemake(
-        repo_root, tmp_path, tiny_config(tmp_path, window={"unit": "lines", "size": 1, "stride": 1}), "-n"
-    )
-    assert planned_jobs(changed.stdout + changed.stderr) == {"build_bows": 1, "all": 1}
-    changed = snakemake(repo_root, tmp_path, tiny_config(tmp_path, vocab_size=10), "-n")
-    assert planned_jobs(changed.stdout + changed.stderr) == {"count_vocabulary": 1, "build_bows": 1, "all": 1}
 
 
 def check_report_renders(report, screenshot):

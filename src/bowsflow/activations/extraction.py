@@ -58,6 +58,10 @@ class ExtractOptions:
     device: str = _DEFAULTS["device"]
     writer_threads: int = _DEFAULTS["writer_threads"]
 
+    # options that change only how fast the store is written, never what it holds: they are not
+    # part of the store's identity (the workflow passes them as resources, so a change re-runs nothing)
+    speed_only = ("writer_threads",)
+
     @classmethod
     def from_config(cls, section: dict) -> "ExtractOptions":
         return options_from_config(cls, section)
