@@ -1,7 +1,11 @@
 """bowsflow: bag-of-words superposition models and their interpretability lenses, as a pipeline.
 
-The library holds all logic; the Snakemake workflow only calls it. Open results lazily with
-:func:`open_bows` and :func:`open_activations`.
+The library holds all logic; the Snakemake workflow only calls it. Its packages follow the flow of
+the pipeline: ``data`` (corpora, vocabulary, BOWS stores) → ``models`` (one module per architecture,
+checkpoints, training) → ``activations`` → ``lenses`` (``geometry``, ``polytope``, ``interaction``,
+``bilinear``) → ``report``, over a bottom layer (``schema``, ``linalg``, ``store``, ``runtime``) and
+under ``config`` (the workflow's reading of a config). Open results lazily with :func:`open_bows` and
+:func:`open_activations`; rebuild a model with :func:`load_model`.
 """
 
 __version__ = "0.1.0"
@@ -22,4 +26,11 @@ def open_activations(model: str, results: str = "results"):
     return _open(model, results)
 
 
-__all__ = ["__version__", "open_activations", "open_bows"]
+def load_model(path):
+    """(model, metadata) of a safetensors checkpoint (:func:`bowsflow.models.checkpoints.load_model`)."""
+    from bowsflow.models.checkpoints import load_model as _load
+
+    return _load(path)
+
+
+__all__ = ["__version__", "load_model", "open_activations", "open_bows"]
