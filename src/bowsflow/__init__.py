@@ -26,6 +26,20 @@ def open_activations(model: str, results: str = "results"):
     return _open(model, results)
 
 
+def open_run(results: str = "results"):
+    """The whole run as one lazy :class:`xarray.DataTree` (:mod:`bowsflow.report.run_tree`)."""
+    from bowsflow.report.run_tree import open_run as _open
+
+    return _open(results)
+
+
+def open_analysis(model: str, lens: str, results: str = "results"):
+    """One lens store (polytope, interaction, bilinear) of ``model`` as a lazy Dataset."""
+    from bowsflow.report.run_tree import open_analysis as _open
+
+    return _open(model, lens, results)
+
+
 def load_model(path):
     """(model, metadata) of a safetensors checkpoint (:func:`bowsflow.models.checkpoints.load_model`)."""
     from bowsflow.models.checkpoints import load_model as _load
@@ -33,4 +47,4 @@ def load_model(path):
     return _load(path)
 
 
-__all__ = ["__version__", "load_model", "open_activations", "open_bows"]
+__all__ = ["__version__", "load_model", "open_activations", "open_analysis", "open_bows", "open_run"]

@@ -54,7 +54,9 @@ def test_hand_written_line_windows():
 
 
 WORDS = ["cat", "Dog", "é", "naïve", "日本", "a", "b", "ab", "ba", "x1"]
-ALPHABET = st.sampled_from(["cat", "Dog", "dog", "é", "naïve", "日本", "a", "b", "ab", "ba", "x1", " ", "\n", ".", "—", "_", "\u00a0"])
+ALPHABET = st.sampled_from(
+    ["cat", "Dog", "dog", "é", "naïve", "日本", "a", "b", "ab", "ba", "x1", " ", "\n", ".", "—", "_", "\u00a0"]
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -78,8 +80,10 @@ def test_keys_are_exact_even_when_slots_collide():
     # small that many share a slot. Only exact (first, last, length) matches may be found.
     words = ["abcdefgh", "abcdefghi", "abcdefghij", "xbcdefghij", "abcdefghijklmnop", "abcdefghijklmnopq", "a"]
     index = VocabularyIndex(words)
-    texts = ["abcdefgh abcdefghi abcdefghij xbcdefghij abcdefghijklmnop abcdefghijklmnopq a",
-             "abcdefg abcdefghx abcdefghijx abcdefghijklmnoq aa b abcdefghijklmnopqr"]
+    texts = [
+        "abcdefgh abcdefghi abcdefghij xbcdefghij abcdefghijklmnop abcdefghijklmnopq a",
+        "abcdefg abcdefghx abcdefghijx abcdefghijklmnoq aa b abcdefghijklmnopqr",
+    ]
     t = token_ids(texts, index)
     assert t.ids.tolist() == list(range(7))
     assert t.doc_index.tolist() == [0] * 7

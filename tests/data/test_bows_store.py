@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from bowsflow.config import resolved_bows, validate_config
 from bowsflow.data.bows import VocabularyIndex, bows_pairs, dense_rows
 from bowsflow.data.bows_store import EmptyCorpusError, build_synthetic_store, build_text_store
-from bowsflow.config import resolved_bows, validate_config
 from bowsflow.data.splits import is_validation
 from bowsflow.data.vocabulary import corpus_vocabulary
 from bowsflow.data.windows import WindowSpec
@@ -117,7 +117,17 @@ def test_no_sample_is_a_clear_error(tmp_path):
 
 
 def test_synthetic_store(tmp_path):
-    spec = {"source": "synthetic", "structure": "circle", "n_features": 12, "n_samples": 300, "k": 10, "bias": 0, "noise": 0, "p": 0.2, "seed": 0}
+    spec = {
+        "source": "synthetic",
+        "structure": "circle",
+        "n_features": 12,
+        "n_samples": 300,
+        "k": 10,
+        "bias": 0,
+        "noise": 0,
+        "p": 0.2,
+        "seed": 0,
+    }
     summary, vocab = build_synthetic_store(spec, options(chunk_samples=128), tmp_path / "s.zarr", {})
     ds = xr.open_zarr(tmp_path / "s.zarr")
     assert [str(w) for w in ds.word.values] == [f"f{i}" for i in range(12)] == vocab.words
@@ -155,6 +165,8 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
     for n_docs in (8_000, 32_000):
         d = tmp_path / str(n_docs)
         d.mkdir()
-        out = subprocess.run([sys.executable, "-c", script, str(n_docs), str(d)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(n_docs), str(d)], capture_output=True, text=True, check=True
+        )
         rss.append(json.loads(out.stdout.strip().splitlines()[-1])["rss_mb"])
     assert rss[1] < 1.15 * rss[0], rss

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from bowsflow.config import validate_config, resolved_bows
+from bowsflow.config import resolved_bows, validate_config
 from bowsflow.data.corpus import CorpusError, CorpusStats, checksum_files, input_files, iter_documents
 from bowsflow.data.vocabulary import VocabularyError, corpus_vocabulary
 

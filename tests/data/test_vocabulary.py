@@ -58,7 +58,9 @@ def test_small_vocabulary_error_or_warning(caplog):
     with pytest.raises(VocabularyError, match="only 6 distinct candidate words"):
         select_vocabulary(counts, dfs, opts)
     with caplog.at_level(logging.WARNING):
-        vocab = select_vocabulary(counts, dfs, VocabularyOptions(vocab_size=50, stopwords=ENGLISH_STOPWORDS, on_small_vocab="warn"))
+        vocab = select_vocabulary(
+            counts, dfs, VocabularyOptions(vocab_size=50, stopwords=ENGLISH_STOPWORDS, on_small_vocab="warn")
+        )
     assert len(vocab) == 6
     assert "only 6" in caplog.text
 

@@ -60,7 +60,9 @@ class SparseBatch:
 class BowsBatches:
     """Batches of one split of a BOWS store (read with zarr directly: no dask overhead per batch)."""
 
-    def __init__(self, store: str | Path, split: str = "train", batch_size: int = 512, seed: int = 0, shuffle: bool = True):
+    def __init__(
+        self, store: str | Path, split: str = "train", batch_size: int = 512, seed: int = 0, shuffle: bool = True
+    ):
         import zarr
 
         self.group = zarr.open_group(str(store), mode="r")

@@ -283,5 +283,3 @@ class DocumentWindows:
         if 0 < self.n_seen < self.spec.size:
             return self.buffer.any(axis=0, keepdims=True), np.zeros(1, dtype=np.int64)
         return np.zeros((0, self.buffer.shape[1]), dtype=bool), np.zeros(0, dtype=np.int64)
-
-

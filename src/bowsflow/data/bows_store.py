@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.store.atomic import atomic_path
 from bowsflow.data.bows import DocumentWindows, VocabularyIndex, bows_pairs, document_bags
-from bowsflow.runtime.parallel import ordered_map
-from bowsflow.store.zarr_io import consolidate
 from bowsflow.data.splits import is_validation, split_labels
 from bowsflow.data.windows import WindowSpec
+from bowsflow.runtime.parallel import ordered_map
+from bowsflow.store.atomic import atomic_path
+from bowsflow.store.zarr_io import consolidate
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,9 @@ def write_bows_store(
         if progress is not None:
             progress.close()
         if n_samples == 0:
-            raise EmptyCorpusError("no sample has any vocabulary word: the corpus is empty or the vocabulary does not occur in it")
+            raise EmptyCorpusError(
+                "no sample has any vocabulary word: the corpus is empty or the vocabulary does not occur in it"
+            )
         summary = {"n_samples": n_samples, "n_val": n_val, "n_train": n_samples - n_val, "vocab_size": V}
         if final_attrs is not None:  # known only once the blocks are consumed (counts of the reader)
             summary |= final_attrs()
@@ -244,11 +246,18 @@ def synthetic_row_blocks(spec) -> Iterator[RowBlock]:
 
 
 def build_text_store(
-    spec: dict, name: str, bows_options: dict, vocab, path: str | Path, attrs: dict, workers: int = 1, show_progress: bool = False
+    spec: dict,
+    name: str,
+    bows_options: dict,
+    vocab,
+    path: str | Path,
+    attrs: dict,
+    workers: int = 1,
+    show_progress: bool = False,
 ) -> dict:
     """Stream a text corpus into its BOWS store at ``path``; returns the summary counts."""
-    from bowsflow.data.windows import window_spec
     from bowsflow.data.corpus import CorpusStats, iter_batches, iter_documents
+    from bowsflow.data.windows import window_spec
 
     index = VocabularyIndex(vocab.words, lowercase=bool(bows_options["lowercase"]))
     spec_w = window_spec(bows_options)
@@ -258,7 +267,12 @@ def build_text_store(
     blocks = iter_rows(batches, index, spec_w, workers, counts)
     try:
         summary = write_bows_store(
-            blocks, path, vocab.words, vocab.counts, vocab.doc_freqs, _split_options(bows_options),
+            blocks,
+            path,
+            vocab.words,
+            vocab.counts,
+            vocab.doc_freqs,
+            _split_options(bows_options),
             int(bows_options["chunk_samples"]),
             attrs | {"window_unit": spec_w.unit, "window_size": spec_w.size, "window_stride": spec_w.stride},
             show_progress,
@@ -284,12 +298,19 @@ def build_synthetic_store(spec: dict, bows_options: dict, path: str | Path, attr
     positions = feature_positions(syn.structure, syn.n_features)
     extra = {"feature_position": (("word", "latent_dim"), positions)} if syn.structure != "iid" else {}
     summary = write_bows_store(
-        synthetic_row_blocks(syn), path, words, vocab.counts, vocab.doc_freqs, _split_options(bows_options),
-        int(bows_options["chunk_samples"]), attrs | {"synthetic_structure": syn.structure}, False, extra,
+        synthetic_row_blocks(syn),
+        path,
+        words,
+        vocab.counts,
+        vocab.doc_freqs,
+        _split_options(bows_options),
+        int(bows_options["chunk_samples"]),
+        attrs | {"synthetic_structure": syn.structure},
+        False,
+        extra,
     )
     return summary, vocab
 
 
 def _split_options(bows_options: dict) -> SplitOptions:
     return SplitOptions(float(bows_options["val_fraction"]), int(bows_options["seed"]), bows_options["split_by"])
-

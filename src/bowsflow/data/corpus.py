@@ -196,7 +196,9 @@ def _huggingface_documents(spec: dict, name: str, stats: CorpusStats) -> Iterato
     try:
         import datasets
     except ImportError as err:
-        raise CorpusError("source 'huggingface' needs the datasets package (pip install bowsflow[huggingface])") from err
+        raise CorpusError(
+            "source 'huggingface' needs the datasets package (pip install bowsflow[huggingface])"
+        ) from err
     kwargs = {"split": spec.get("split", "train"), "streaming": bool(spec.get("streaming", False))}
     if spec.get("data_files"):
         kwargs["data_files"] = [str(p) for p in input_files(spec, name)]
@@ -270,5 +272,3 @@ def iter_batches(documents: Iterator[str], max_bytes: int = 1 << 20) -> Iterator
             batch, size = [], 0
     if batch:
         yield batch
-
-

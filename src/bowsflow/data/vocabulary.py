@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bowsflow.runtime.parallel import ordered_map
 from bowsflow.data.tokenizer import is_vocabulary_candidate, tokenize_batch
+from bowsflow.runtime.parallel import ordered_map
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,7 @@ def count_batch(texts: list[str], lowercase: bool) -> tuple[Counter, Counter]:
     return counts, doc_freq
 
 
-def count_words(
-    batches: Iterable[list[str]], lowercase: bool = False, workers: int = 1
-) -> tuple[Counter, Counter]:
+def count_words(batches: Iterable[list[str]], lowercase: bool = False, workers: int = 1) -> tuple[Counter, Counter]:
     """Token counts and document frequencies over all batches (str keys)."""
     counts: Counter = Counter()
     doc_freq: Counter = Counter()
@@ -88,17 +86,13 @@ def select_vocabulary(counts: Counter, doc_freq: Counter, options: VocabularyOpt
         log.warning("always_include words that never occur in the corpus (kept, all-zero columns): %s", missing)
     taken = set(always)
     candidates = [
-        w
-        for w in counts
-        if w not in taken and is_vocabulary_candidate(w, options.stopwords, options.keep_numbers)
+        w for w in counts if w not in taken and is_vocabulary_candidate(w, options.stopwords, options.keep_numbers)
     ]
     candidates.sort(key=lambda w: (-counts[w], w))
     n_free = options.vocab_size - len(always)
     if len(candidates) < n_free:
         real = len(always) + len(candidates)
-        message = (
-            f"bows.vocab_size = {options.vocab_size}, but the corpus has only {real} distinct candidate words"
-        )
+        message = f"bows.vocab_size = {options.vocab_size}, but the corpus has only {real} distinct candidate words"
         if options.on_small_vocab == "error":
             raise VocabularyError(message + " (lower vocab_size, or set bows.on_small_vocab: warn)")
         log.warning("%s; using %d", message, real)
@@ -133,8 +127,8 @@ def read_vocabulary(path: str | Path) -> Vocabulary:
 
 def corpus_vocabulary(spec: dict, name: str, bows_options: dict, workers: int = 1):
     """Count a text corpus and choose its vocabulary. Returns (Vocabulary, CorpusStats)."""
-    from bowsflow.data.tokenizer import tokenizer_options
     from bowsflow.data.corpus import CorpusStats, iter_batches, iter_documents
+    from bowsflow.data.tokenizer import tokenizer_options
 
     tok = tokenizer_options(bows_options)
     stats = CorpusStats()
