@@ -9,12 +9,19 @@ rule interaction:
         activations="results/activations/{model}.zarr",
         checkpoint="results/models/{model}/model.safetensors",
         codes="results/analysis/{model}/polytope.zarr",
+        bows=get_model_store,
     output:
         store=directory("results/analysis/{model}/interaction.zarr"),
         summary="results/analysis/{model}/interaction.json",
         figure=report(
             "results/analysis/{model}/interaction.png",
             caption="../report/interaction.rst",
+            category="Interaction basis",
+            subcategory="{model}",
+        ),
+        graph=report(
+            "results/analysis/{model}/interaction_graph.png",
+            caption="../report/interaction_graph.rst",
             category="Interaction basis",
             subcategory="{model}",
         ),

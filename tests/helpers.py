@@ -3,9 +3,11 @@
 import hashlib
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import torch
+import yaml
 
 from bowsflow.config import resolved_bows, validate_config
 from bowsflow.data.bows_store import build_synthetic_store
@@ -103,3 +105,24 @@ def store_digest(path):
         if f.is_file() and "/c/" in f.as_posix():
             out[f.relative_to(path).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
     return out
+
+
+def run_snakemake(repo_root, workdir, config, *args, timeout=600):
+    """Snakemake on this checkout's Snakefile in ``workdir`` with ``config`` (written to its
+    config.yaml); the targets and options in ``args`` come before --configfile (which takes several
+    values). A hang fails the test at ``timeout`` instead of stalling CI."""
+    cfg = workdir / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        f"{repo_root}/Snakefile",
+        "-d",
+        str(workdir),
+        *args,
+        "--configfile",
+        str(cfg),
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

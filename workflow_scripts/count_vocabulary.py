@@ -2,7 +2,7 @@
 
 import json
 
-from bowsflow.data.vocabulary import corpus_vocabulary, write_vocabulary
+from bowsflow.data.vocabulary import corpus_vocabulary, vocabulary_record, write_vocabulary
 from bowsflow.runtime.script_logging import log_to_file
 from bowsflow.store.atomic import atomic_path
 
@@ -12,4 +12,4 @@ vocab, stats = corpus_vocabulary(spec, snakemake.params.name, snakemake.params.p
 with atomic_path(snakemake.output.vocab) as tmp:
     write_vocabulary(vocab, tmp)
 with atomic_path(snakemake.output.stats) as tmp:
-    tmp.write_text(json.dumps(stats.as_dict() | {"vocab_size": len(vocab)}, indent=2) + "\n")
+    tmp.write_text(json.dumps(stats.as_dict() | vocabulary_record(vocab), indent=2) + "\n")

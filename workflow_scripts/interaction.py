@@ -1,7 +1,7 @@
 """Snakemake script: Gram / Jacobian spectra, degeneracies and the interaction basis of one model."""
 
 from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction
-from bowsflow.report.plots import interaction_figure
+from bowsflow.report.plots import interaction_figure, interaction_graph_figure
 from bowsflow.report.tables import write_json
 from bowsflow.runtime.dask_cluster import dask_scheduler
 from bowsflow.runtime.script_logging import log_to_file
@@ -16,8 +16,11 @@ with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
         snakemake.output.store,
         InteractionOptions.from_config(snakemake.params.options),
         threads=snakemake.threads,
+        bows_path=snakemake.input.bows,
     )
     with atomic_path(snakemake.output.figure) as tmp:
         interaction_figure(figures, tmp, title=snakemake.wildcards.model)
+    with atomic_path(snakemake.output.graph) as tmp:
+        interaction_graph_figure(figures.get("graph"), tmp, title=snakemake.wildcards.model)
     with atomic_path(snakemake.output.summary) as tmp:
         write_json(summary, tmp)

@@ -159,3 +159,21 @@ def options_from_config(cls, section: dict):
 @functools.lru_cache(maxsize=1)
 def _cached_schema() -> dict:
     return _load_schema(None)
+
+
+def schema_options(section: str):
+    """Class decorator: a frozen dataclass whose annotated fields take their defaults from the config
+    section ``section`` of the schema (fields the section lacks keep their own default, or none), with
+    a ``from_config(values)`` classmethod (:func:`options_from_config`). The schema stays the one source."""
+    from dataclasses import dataclass
+
+    def decorate(cls):
+        defaults = section_defaults(section)
+        for name in cls.__annotations__:
+            if name in defaults:
+                setattr(cls, name, defaults[name])
+        cls.from_config = classmethod(options_from_config)
+        cls.config_section = section
+        return dataclass(frozen=True)(cls)
+
+    return decorate

@@ -4,15 +4,11 @@ Needs `scripts/local-slurm.sh start` (root; .ci/run does it) and snakemake-execu
 where `sinfo` finds no idle node.
 """
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import xarray as xr
-import yaml
 
-from helpers import slurm_available, tiny_config
+from helpers import run_snakemake, slurm_available, tiny_config
 
 pytestmark = pytest.mark.slurm
 
@@ -21,22 +17,8 @@ needs_slurm = pytest.mark.skipif(not slurm_available(), reason="no local SLURM (
 
 
 def run(repo_root, workdir, config, *extra, timeout=900):
-    cfg = workdir / "config.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        f"{repo_root}/Snakefile",
-        "-d",
-        str(workdir),
-        *extra,
-        "--configfile",
-        str(cfg),
-    ]
     # a hang (a status command that never answers) must fail the test, not stall CI
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return run_snakemake(repo_root, workdir, config, *extra, timeout=timeout)
 
 
 def small_config(tmp_path):

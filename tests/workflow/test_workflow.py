@@ -4,36 +4,18 @@ for one concern (stores, models, provenance, reruns, what a changed option re-ru
 import json
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import xarray as xr
-import yaml
 
-from helpers import tiny_config
+from helpers import run_snakemake, tiny_config
 
 pytestmark = pytest.mark.workflow
 
 
 def snakemake(repo_root, workdir, config, *args, check=True):
-    cfg = workdir / "config.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        f"{repo_root}/Snakefile",
-        "-d",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-        "--configfile",
-        str(cfg),
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    out = run_snakemake(repo_root, workdir, config, "--cores", "2", *args)
     if check and out.returncode != 0:
         raise AssertionError(out.stdout + out.stderr)
     return out

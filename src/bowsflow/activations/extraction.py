@@ -32,7 +32,16 @@ from bowsflow.data.batches import SparseBatch
 from bowsflow.data.vocabulary import vocabulary_sha256
 from bowsflow.models.checkpoints import CheckpointError, load_model
 from bowsflow.models.registry import all_layers
-from bowsflow.schema import options_from_config, section_defaults
+from bowsflow.schema import schema_options
+from bowsflow.store.atomic import publish
+from bowsflow.store.integrity import (
+    INTEGRITY,
+    check_chunks_present,
+    checksummed,
+    checksummed_encoding,
+    named_store_errors,
+    writing_every_chunk,
+)
 from bowsflow.store.provenance import attrs_checksum, canonical_json, config_hash, sha256_file
 from bowsflow.store.zarr_io import consolidate
 
@@ -43,28 +52,21 @@ class ExtractionError(ValueError):
     """The checkpoint and the BOWS store do not go together, or the options are wrong."""
 
 
-_DEFAULTS = section_defaults("extract")
-
-
-@dataclass(frozen=True)
+@schema_options("extract")
 class ExtractOptions:
     """``extract`` of the config (defaults: the schema's)."""
 
-    layers: tuple[str, ...] | str = _DEFAULTS["layers"]  # "all" or layer names
-    dtype: str = _DEFAULTS["dtype"]  # float32 | float16
-    compressor: str = _DEFAULTS["compressor"]  # lz4 (blosc, byte shuffle) | zstd | none
-    compression_level: int = _DEFAULTS["compression_level"]
-    batch_size: int = _DEFAULTS["batch_size"]
-    device: str = _DEFAULTS["device"]
-    writer_threads: int = _DEFAULTS["writer_threads"]
+    layers: tuple[str, ...] | str  # "all" or layer names
+    dtype: str  # float32 | float16
+    compressor: str  # lz4 (blosc, byte shuffle) | zstd | none
+    compression_level: int
+    batch_size: int
+    device: str
+    writer_threads: int
 
     # options that change only how fast the store is written, never what it holds: they are not
     # part of the store's identity (the workflow passes them as resources, so a change re-runs nothing)
     speed_only = ("writer_threads",)
-
-    @classmethod
-    def from_config(cls, section: dict) -> "ExtractOptions":
-        return options_from_config(cls, section)
 
 
 def layers_for(model_class, requested) -> tuple[str, ...]:
@@ -84,11 +86,11 @@ def _compressors(options: ExtractOptions):
     import zarr.codecs as codecs
 
     if options.compressor == "none":
-        return None
+        return checksummed(())
     if options.compressor == "zstd":
-        return [codecs.ZstdCodec(level=options.compression_level)]
+        return checksummed([codecs.ZstdCodec(level=options.compression_level)])
     if options.compressor == "lz4":
-        return [codecs.BloscCodec(cname="lz4", clevel=options.compression_level, shuffle="shuffle")]
+        return checksummed([codecs.BloscCodec(cname="lz4", clevel=options.compression_level, shuffle="shuffle")])
     raise ExtractionError(f"extract.compressor: expected zstd, lz4 or none, got {options.compressor!r}")
 
 
@@ -170,6 +172,11 @@ def extract_activations(
     ``stop_after_chunks`` simulates a killed job (tests): it returns after that many new chunks,
     leaving the partial store to resume from.
     """
+    with named_store_errors(bows_store), writing_every_chunk():
+        return _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks, progress)
+
+
+def _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks, progress) -> dict:
     import zarr
 
     t_start = time.perf_counter()
@@ -201,12 +208,15 @@ def extract_activations(
     n = int(bows.shape[0])
     chunk = min(int(bows.chunks[0]), n)
     n_chunks = -(-n // chunk)
+    # what the stored values depend on: the batch size and the device change the float rounding
     content_options = {
         "layers": list(layers),
         "dtype": options.dtype,
         "compressor": options.compressor,
         "compression_level": options.compression_level,
-    }  # what the stored values depend on
+        "batch_size": options.batch_size,
+        "device": device.type,
+    }
     provenance = {
         "config_hash": config_hash(content_options),
         "config": canonical_json(content_options),
@@ -222,18 +232,24 @@ def extract_activations(
         "dtype": options.dtype,
         "compressor": options.compressor,
         "bowsflow_version": __version__,
+        "integrity": INTEGRITY,
     }
+    # a partial store resumes only when these match: the options the values depend on, and the inputs
+    identity = {k: provenance[k] for k in ("config_hash", "config", "input_checksums", "integrity", "bowsflow_version")}
     partial = out.with_name(out.name + ".partial")
     progress_file = partial / "progress.json"
     done: set[int] = set()
     if progress_file.is_file():
         state = json.loads(progress_file.read_text())
-        if state.get("provenance") == provenance:
-            done = set(state["done"])
+        if state.get("identity") == identity:
+            with warnings.catch_warnings():  # progress.json sits in the group: zarr notes it is no array
+                warnings.simplefilter("ignore")
+                group = zarr.open_group(str(partial), mode="r")
+                done = _trusted_chunks(group, set(state["done"]), chunk, partial)
             log.info("resuming %s: %d of %d chunks already written", partial, len(done), n_chunks)
         else:
-            old = state.get("provenance") or {}
-            changed = sorted(k for k in set(old) | set(provenance) if old.get(k) != provenance.get(k))
+            old = state.get("identity") or {}
+            changed = _changed_options(old, identity)
             log.warning(
                 "discarding %s: it was written under other settings or inputs (%s differ); extracting anew",
                 partial,
@@ -256,7 +272,7 @@ def extract_activations(
         for f in futures:
             f.result()
         done.add(k_done)
-        _save_progress(progress_file, provenance, done)  # only chunks whose every array is stored
+        _save_progress(progress_file, identity, done)  # only chunks whose every array is stored
         bar.update(1)
 
     todo = [k for k in range(n_chunks) if k not in done]
@@ -317,9 +333,7 @@ def extract_activations(
     t = time.perf_counter()
     progress_file.unlink(missing_ok=True)
     consolidate(partial)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(partial, out)
+    publish(partial, out)
     seconds["finishing"] = time.perf_counter() - t
     return {
         "n_chunks": n_chunks,
@@ -339,10 +353,39 @@ def _write_layer(group, acts: ChunkActivations, name: str, lo: int, hi: int) -> 
     group[name][lo:hi] = acts.array(name)
 
 
-def _save_progress(path: Path, provenance: dict, done: set[int]) -> None:
+def _save_progress(path: Path, identity: dict, done: set[int]) -> None:
     tmp = path.with_name("progress.json.tmp")
-    tmp.write_text(json.dumps({"provenance": provenance, "done": sorted(done)}))
+    tmp.write_text(json.dumps({"identity": identity, "done": sorted(done)}))
     os.replace(tmp, path)
+
+
+def _changed_options(old: dict, new: dict) -> list[str]:
+    """What differs between two identities: the content options one by one, then the rest."""
+    changed = sorted(k for k in set(old) | set(new) if k not in ("config", "config_hash") and old.get(k) != new.get(k))
+    try:
+        before, after = json.loads(old.get("config", "{}")), json.loads(new["config"])
+    except ValueError:
+        return ["config", *changed]
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k)) + changed
+
+
+def _trusted_chunks(group, done: set[int], chunk: int, partial: Path) -> set[int]:
+    """The chunks listed as done whose every array's chunk is on disk and decodes (checksum included);
+    the others are extracted again, with a log line."""
+    bad: set[int] = set()
+    for name, array in group.arrays():
+        if (array.metadata.dimension_names or (None,))[0] != "sample":
+            continue  # the word coordinate: written whole when the store is created
+        for k in sorted(done - bad):
+            index = (k,) + (0,) * (array.ndim - 1)
+            try:
+                if not (partial / name / ("c/" + "/".join(map(str, index)))).is_file():
+                    raise FileNotFoundError("its file is missing")
+                np.asarray(array.blocks[index])
+            except Exception as err:  # noqa: BLE001  (missing or damaged: extract it again)
+                log.warning("chunk %d of %s (%s) is listed as done but %s: extracting it again", k, partial, name, err)
+                bad.add(k)
+    return done - bad
 
 
 def _create_store(
@@ -360,17 +403,30 @@ def _create_store(
         data_vars[name] = (("sample", dim), da.zeros(shape, chunks=(chunk, shape[1]), dtype=options.dtype))
         encoding[name] = {"chunks": (chunk, shape[1]), "compressors": compressors}
     data_vars["doc_id"] = (("sample",), da.zeros((n,), chunks=chunk, dtype=np.int64))
-    encoding["doc_id"] = {"chunks": (chunk,)}
+    encoding["doc_id"] = {"chunks": (chunk,), "compressors": checksummed()}
     coords = {}
     if "word" in {model.layer_dims[name] for name in layers}:
         coords["word"] = ("word", np.asarray(words, dtype=object))
     ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
-    ds.to_zarr(str(path), mode="w", compute=False, encoding=encoding, zarr_format=3, consolidated=False)
+    ds.to_zarr(
+        str(path),
+        mode="w",
+        compute=False,
+        encoding=checksummed_encoding(ds, encoding),
+        zarr_format=3,
+        consolidated=False,
+    )
     # split: variable-length strings, created directly (a lazy string array would be computed whole)
     import zarr
 
     zarr.open_group(str(path), mode="r+").create_array(
-        "split", shape=(n,), chunks=(chunk,), dtype=str, dimension_names=["sample"], fill_value=""
+        "split",
+        shape=(n,),
+        chunks=(chunk,),
+        dtype=str,
+        dimension_names=["sample"],
+        fill_value="",
+        compressors=checksummed(),
     )
 
 
@@ -382,6 +438,7 @@ def open_activations(model: str, results: str | Path = "results"):
     path = Path(results) / "activations" / f"{model}.zarr"
     if not path.exists():
         raise FileNotFoundError(f"no activation store for model {model!r} at {path} (run: snakemake --cores 2 {path})")
+    check_chunks_present(path)
     ds = xr.open_zarr(path)
     checkpoint = Path(results) / "models" / model / "model.safetensors"
     # stores written before input_checksums held the checkpoint's sha256 as checkpoint_sha256

@@ -28,6 +28,7 @@ from bowsflow.data.splits import is_validation, split_labels
 from bowsflow.data.windows import WindowSpec
 from bowsflow.runtime.parallel import ordered_map
 from bowsflow.store.atomic import atomic_path
+from bowsflow.store.integrity import INTEGRITY, check_chunks_present, checksummed_encoding, writing_every_chunk
 from bowsflow.store.zarr_io import consolidate
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ def write_bows_store(
         from tqdm import tqdm
 
         progress = tqdm(unit=" samples", desc="bows", mininterval=2.0)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, writing_every_chunk():
         for block in rechunk_rows(blocks, chunk_samples):
             n = len(block)
             index = block.doc_id if split.split_by == "document" else np.arange(n_samples, n_samples + n)
@@ -201,7 +202,9 @@ def write_bows_store(
                 }
                 if block.latent is not None:
                     encoding["latent"] = {"chunks": (chunk_samples, block.latent.shape[1])}
-                ds.to_zarr(tmp, mode="w", encoding=encoding, zarr_format=3, consolidated=False)
+                ds.to_zarr(
+                    tmp, mode="w", encoding=checksummed_encoding(ds, encoding), zarr_format=3, consolidated=False
+                )
             else:
                 ds.to_zarr(tmp, append_dim="sample", consolidated=False)
             n_samples += n
@@ -219,7 +222,7 @@ def write_bows_store(
             summary |= final_attrs()
         group = zarr.open_group(tmp, mode="r+")
         # attrs once, at the end: xarray's appends replace the group's attrs with their own
-        group.attrs.update(attrs | summary)
+        group.attrs.update(attrs | summary | {"integrity": INTEGRITY})
         consolidate(tmp)
     return summary
 
@@ -231,6 +234,7 @@ def open_bows(corpus: str, results: str | Path = "results"):
     path = Path(results) / "bows" / corpus / "bows.zarr"
     if not path.exists():
         raise FileNotFoundError(f"no BOWS store for corpus {corpus!r} at {path} (run: snakemake --cores 2 {path})")
+    check_chunks_present(path)
     return xr.open_zarr(path)
 
 

@@ -19,6 +19,7 @@ memory is bounded by the largest file (a single 50 MB line is fine).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
 import hashlib
@@ -26,6 +27,7 @@ import importlib.metadata
 import json
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,8 +114,30 @@ def _decode(data: bytes, path: str, stats: CorpusStats) -> str:
         return text
 
 
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Name the file when it cannot be read to the end (a truncated .gz, a damaged file, a disk error)."""
+    try:
+        yield
+    except CorpusError:
+        raise
+    except (EOFError, OSError, zlib.error) as err:
+        raise CorpusError(
+            f"{path}: cannot be read to the end ({type(err).__name__}: {err}); is it truncated or damaged?"
+        ) from err
+
+
+def _text_value(value, where: str, field_name: str, name: str) -> str:
+    """A record's text, which must be a string: a null, missing or non-string value is an error naming
+    the file and row (str(None) would otherwise enter the corpus as the word "None")."""
+    if isinstance(value, str):
+        return value
+    what = "null" if value is None else f"a {type(value).__name__} ({value!r:.40})"
+    raise CorpusError(f"{where}: the text field {field_name!r} is {what}, not a string (corpora.{name}.text_field)")
+
+
 def _read_file(path: Path, stats: CorpusStats) -> str:
-    with _open_binary(path) as f:
+    with _reading(path), _open_binary(path) as f:
         data = f.read()
     if b"\0" in data[:8192]:
         raise CorpusError(f"{path}: looks like a binary file (NUL byte in the first 8 KiB), not text")
@@ -127,7 +151,7 @@ def _open_binary(path: Path):
 
 
 def _check_not_binary(path: Path) -> None:
-    with _open_binary(path) as f:
+    with _reading(path), _open_binary(path) as f:
         head = f.read(8192)
     if b"\0" in head:
         raise CorpusError(f"{path}: looks like a binary file (NUL byte in the first 8 KiB), not text")
@@ -143,7 +167,7 @@ def _text_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
         _check_not_binary(path)
         stats.n_files += 1
         block: list[str] = []
-        with _open_binary(path) as f:
+        with _reading(path), _open_binary(path) as f:
             for lineno, raw in enumerate(f, start=1):
                 stats.n_bytes += len(raw)
                 line = _decode(raw, f"{path}:{lineno}", stats)
@@ -160,7 +184,7 @@ def _jsonl_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]
     field_name = spec.get("text_field", "text")
     for path in input_files(spec, name):
         stats.n_files += 1
-        with _open_binary(path) as f:
+        with _reading(path), _open_binary(path) as f:
             for lineno, raw in enumerate(f, start=1):
                 stats.n_bytes += len(raw)
                 if not raw.strip():
@@ -171,7 +195,7 @@ def _jsonl_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]
                     raise CorpusError(f"{path}, line {lineno}: not valid JSON ({err.msg})") from err
                 if not isinstance(record, dict) or field_name not in record:
                     raise CorpusError(f"{path}, line {lineno}: no field {field_name!r} (corpora.{name}.text_field)")
-                yield str(record[field_name])
+                yield _text_value(record[field_name], f"{path}, line {lineno}", field_name, name)
 
 
 def _parquet_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
@@ -181,15 +205,27 @@ def _parquet_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[st
         raise CorpusError("source 'parquet' needs pyarrow (pip install bowsflow[parquet])") from err
     field_name = spec.get("text_field", "text")
     for path in input_files(spec, name):
-        pf = pq.ParquetFile(path)
+        try:
+            pf = pq.ParquetFile(path)
+        except Exception as err:  # noqa: BLE001  (pyarrow's errors for a file that is not parquet)
+            raise CorpusError(f"{path}: not a readable parquet file ({type(err).__name__}: {err})") from err
         if field_name not in pf.schema_arrow.names:
             raise CorpusError(f"{path}: no column {field_name!r} (corpora.{name}.text_field)")
         stats.n_files += 1
-        for batch in pf.iter_batches(columns=[field_name], batch_size=4096):
+        row = 0
+        batches = pf.iter_batches(columns=[field_name], batch_size=4096)
+        while True:
+            try:
+                batch = next(batches, None)
+            except Exception as err:  # noqa: BLE001
+                raise CorpusError(f"{path}: cannot be read past row {row} ({type(err).__name__}: {err})") from err
+            if batch is None:
+                break
             for value in batch.column(0).to_pylist():
-                if value is not None:
-                    stats.n_bytes += len(value.encode("utf-8"))
-                    yield value
+                text = _text_value(value, f"{path}, row {row}", field_name, name)
+                row += 1
+                stats.n_bytes += len(text.encode("utf-8"))
+                yield text
 
 
 def _huggingface_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
@@ -209,7 +245,7 @@ def _huggingface_documents(spec: dict, name: str, stats: CorpusStats) -> Iterato
     field_name = spec.get("text_field", "text")
     if ds.column_names is not None and field_name not in ds.column_names:
         raise CorpusError(f"corpora.{name}.text_field: dataset has no column {field_name!r}")
-    rows = (row[field_name] or "" for row in ds)
+    rows = (_text_value(row[field_name], f"corpora.{name}, row {i}", field_name, name) for i, row in enumerate(ds))
     if spec.get("rows_as", "documents") == "documents":
         for text in rows:
             stats.n_bytes += len(text.encode("utf-8"))

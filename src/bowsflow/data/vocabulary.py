@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import logging
 from collections import Counter
 from collections.abc import Iterable
@@ -108,8 +109,14 @@ def write_vocabulary(vocab: Vocabulary, path: str | Path) -> None:
             f.write(f"{i}\t{w}\t{c}\t{d}\n")
 
 
+def vocabulary_record(vocab: Vocabulary) -> dict:
+    """What ``corpus_stats.json`` records of the vocabulary beside it, for :func:`read_vocabulary` to check."""
+    return {"vocab_size": len(vocab), "vocab_sha256": vocabulary_sha256(vocab.words)}
+
+
 def read_vocabulary(path: str | Path) -> Vocabulary:
-    """Read a ``vocab.tsv``; checks that ids run 0, 1, 2, …"""
+    """Read a ``vocab.tsv``; checks that ids run 0, 1, 2, … and, where ``corpus_stats.json`` beside it
+    records them, the row count and the words' checksum (a file cut at a line boundary is caught)."""
     words, counts, dfs = [], [], []
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -122,6 +129,16 @@ def read_vocabulary(path: str | Path) -> Vocabulary:
             words.append(row[1])
             counts.append(int(row[2]))
             dfs.append(int(row[3]))
+    stats_file = Path(path).with_name("corpus_stats.json")
+    record = json.loads(stats_file.read_text()) if stats_file.is_file() else {}
+    if "vocab_sha256" in record:
+        if len(words) != record["vocab_size"]:
+            raise VocabularyError(
+                f"{path}: {len(words)} words, but {stats_file} records {record['vocab_size']}: the file is truncated "
+                "or was changed; delete it and re-run the workflow"
+            )
+        if vocabulary_sha256(words) != record["vocab_sha256"]:
+            raise VocabularyError(f"{path}: its words differ from those {stats_file} records; delete it and re-run")
     return Vocabulary(words, counts, dfs)
 
 

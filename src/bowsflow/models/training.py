@@ -21,7 +21,8 @@ from bowsflow.data.batches import BowsBatches, prefetch
 from bowsflow.models import BowsAutoencoder, build_model, count_parameters
 from bowsflow.models.checkpoints import save_checkpoint
 from bowsflow.models.losses import sparse_target_loss
-from bowsflow.schema import options_from_config, section_defaults
+from bowsflow.schema import schema_options
+from bowsflow.store.integrity import checks_stores
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,7 @@ class TrainingError(RuntimeError):
     """Training cannot go on (diverged, or no device); the message says where and why."""
 
 
-_DEFAULTS = section_defaults("training")
-
-
-@dataclass(frozen=True)
+@schema_options("training")
 class TrainConfig:
     """One model's training: its architecture and sizes (required, as in a config's model spec),
     then the ``training`` section of the config (defaults: the schema's)."""
@@ -41,30 +39,23 @@ class TrainConfig:
     arch: str
     d_latent: int
     d_hidden: int = 0  # 0: no hidden layer
-    output: str = _DEFAULTS["output"]
-    loss: str = _DEFAULTS["loss"]
-    weight_decay: float = _DEFAULTS["weight_decay"]
-    lr: float = _DEFAULTS["lr"]
-    batch_size: int = _DEFAULTS["batch_size"]
-    epochs: int | None = _DEFAULTS["epochs"]
-    steps: int | None = _DEFAULTS["steps"]
-    warmup_steps: int = _DEFAULTS["warmup_steps"]
-    grad_clip: float | None = _DEFAULTS["grad_clip"]
-    seed: int = _DEFAULTS["seed"]
-    device: str = _DEFAULTS["device"]  # auto | cpu | cuda
-    bf16: bool = _DEFAULTS["bf16"]
-    output_screening: str | bool = _DEFAULTS[
-        "output_screening"
-    ]  # auto | true | false (see bowsflow.models.output_screening)
-    threads: int = _DEFAULTS["threads"]
-    log_every: int = _DEFAULTS["log_every"]
-    eval_every: int | None = _DEFAULTS["eval_every"]  # steps; None: at the end of each epoch
-    threshold: float = _DEFAULTS["threshold"]  # x̂ above it counts as "on" for recall / false positives
-
-    @classmethod
-    def from_config(cls, spec: dict) -> "TrainConfig":
-        """From a model's complete spec (:func:`bowsflow.config.model_specs`)."""
-        return options_from_config(cls, spec)
+    output: str
+    loss: str
+    weight_decay: float
+    lr: float
+    batch_size: int
+    epochs: int | None
+    steps: int | None
+    warmup_steps: int
+    grad_clip: float | None
+    seed: int
+    device: str  # auto | cpu | cuda
+    bf16: bool
+    output_screening: str | bool  # auto | true | false (see bowsflow.models.output_screening)
+    threads: int
+    log_every: int
+    eval_every: int | None  # steps; None: at the end of each epoch
+    threshold: float  # x̂ above it counts as "on" for recall / false positives
 
 
 def resolve_device(name: str) -> torch.device:
@@ -163,6 +154,7 @@ class TrainResult:
     seconds: float
 
 
+@checks_stores("store")
 def train(
     store: str | Path,
     cfg: TrainConfig,

@@ -227,8 +227,10 @@ def bilinear_figure(fig_data: dict, path, title: str = "") -> None:
 
 def interaction_figure(fig_data: dict, path, title: str = "") -> None:
     """Eigenvalue spectra of the Gram G and the Jacobian Gram M per layer; cumulative edge mass
-    against the number of edges, per basis, for each pair of adjacent layers."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), dpi=120)
+    against the number of edges, per basis, for each pair of adjacent layers; and, where computed, the
+    node ablation curves (validation loss against the directions kept, per layer and basis)."""
+    ablation = fig_data.get("ablation")
+    fig, axes = plt.subplots(1, 3 if ablation else 2, figsize=(19 if ablation else 13, 3.8), dpi=120)
     ax = axes[0]
     for k, (layer, spectra) in enumerate(fig_data["spectra"].items()):
         for kind, style in (("gram", "-"), ("jacobian", "--")):
@@ -250,5 +252,70 @@ def interaction_figure(fig_data: dict, path, title: str = "") -> None:
         ax.axhline(0.99, color="k", lw=0.6)
         ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # the curves fill the axes
         ax.grid(alpha=0.3)
+    if ablation:
+        ax = axes[2]
+        for k, (layer, per_basis) in enumerate((key, v) for key, v in ablation.items() if key != "unablated"):
+            for basis, style in (("interaction", "-"), ("neuron", ":"), ("pca", "--")):
+                ks, curve = per_basis[basis]
+                ax.plot(ks, curve, style, color=f"C{k}", label=f"{layer} {basis}")
+        ax.axhline(ablation["unablated"], color="k", lw=0.6, label="unablated")
+        ax.set_xlabel("directions kept, k")
+        ax.set_ylabel("validation loss")
+        ax.set_yscale("log")
+        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
+def interaction_graph_figure(
+    graph: dict | None, path, title: str = "", mass: float = 0.9, max_edges: int = 400
+) -> None:
+    """The interaction graph: one column per layer (forward order), its interaction-basis directions
+    top to bottom by |Λ| (dot area ∝ log |Λ|), the strongest edges holding ``mass`` of each pair's edge
+    mass (at most ``max_edges``; darker = stronger), directions coloured by Louvain community."""
+    fig, ax = plt.subplots(figsize=(7, 5.5), dpi=120)
+    if not graph or not graph["edges"]:
+        _note(ax, "no adjacent layers with a basis (tied_ae has one layer)")
+        ax.set_axis_off()
+        fig.suptitle(title, fontsize=10)
+        _save(fig, path)
+        return
+    column = {layer: k for k, layer in enumerate(graph["layers"])}
+    position = {}
+    for layer, lam in graph["lambda"].items():
+        if layer not in column:
+            continue
+        n = max(len(lam), 1)
+        for i in range(len(lam)):
+            position[(layer, i)] = (column[layer], 1.0 - i / max(n - 1, 1))
+    for src, dst, E in graph["edges"]:
+        flat = np.sort(E.ravel())[::-1]
+        total = flat.sum()
+        if total <= 0:
+            continue
+        keep = min(int(np.searchsorted(np.cumsum(flat), mass * total) + 1), max_edges)
+        cut = flat[keep - 1]
+        top = flat[0]
+        for i, j in zip(*np.nonzero(E >= cut)):
+            (x0, y0), (x1, y1) = position[(src, int(j))], position[(dst, int(i))]
+            ax.plot([x0, x1], [y0, y1], color="k", lw=0.6, alpha=float(0.1 + 0.8 * E[i, j] / top), zorder=1)
+    community = graph["community"]
+    for layer, lam in graph["lambda"].items():
+        if layer not in column:
+            continue
+        size = 8 + 40 * np.log10(1 + lam / max(lam.max(), 1e-300) * 1e3) / 3
+        colours = [
+            f"C{community.get((layer, i), -1) % 10}" if (layer, i) in community else "0.7" for i in range(len(lam))
+        ]
+        xy = np.array([position[(layer, i)] for i in range(len(lam))])
+        if len(xy):
+            ax.scatter(xy[:, 0], xy[:, 1], s=size, c=colours, zorder=2, edgecolors="none")
+    ax.set_xticks(range(len(column)), list(column))
+    ax.set_yticks([])
+    ax.set_ylabel("directions, largest |Λ| at the top")
+    ax.set_xlim(-0.5, len(column) - 0.5)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
     fig.suptitle(title, fontsize=10)
     _save(fig, path)

@@ -22,9 +22,12 @@ def consolidate(path: str | Path) -> None:
 
 def write_dataset(ds, path: str | Path, threads: int = 1, encoding: dict | None = None) -> None:
     """Write ``ds`` to ``path`` (a temporary sibling first, renamed when complete), computing dask
-    arrays with ``threads`` threads."""
+    arrays with ``threads`` threads; every array checksummed and every chunk written
+    (:mod:`bowsflow.store.integrity`)."""
     from bowsflow.runtime.dask_cluster import compute_context
+    from bowsflow.store.integrity import INTEGRITY, checksummed_encoding, writing_every_chunk
 
-    with atomic_path(path) as tmp, compute_context(threads):
-        ds.to_zarr(str(tmp), zarr_format=3, consolidated=False, encoding=encoding or {})
+    ds = ds.assign_attrs(integrity=INTEGRITY)
+    with atomic_path(path) as tmp, compute_context(threads), writing_every_chunk():
+        ds.to_zarr(str(tmp), zarr_format=3, consolidated=False, encoding=checksummed_encoding(ds, encoding))
         consolidate(tmp)

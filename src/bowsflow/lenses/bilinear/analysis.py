@@ -7,8 +7,6 @@ m × m matrices bounded by ``max_array_mb``; returns a JSON-able summary and the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
@@ -23,27 +21,22 @@ from bowsflow.lenses.bilinear.decomposition import (
 )
 from bowsflow.linalg import effective_rank, sorted_eigh
 from bowsflow.runtime.parallel import torch_threads
-from bowsflow.schema import options_from_config, section_defaults
+from bowsflow.schema import schema_options
+from bowsflow.store.integrity import checks_stores
 from bowsflow.store.provenance import input_checksums, provenance_attrs
 
-_DEFAULTS = section_defaults("analysis.bilinear")
 
-
-@dataclass(frozen=True)
+@schema_options("analysis.bilinear")
 class BilinearOptions:
     """``analysis.bilinear`` of the config (defaults: the schema's)."""
 
-    top_k: int = _DEFAULTS["top_k"]
-    max_array_mb: float = _DEFAULTS["max_array_mb"]
-    words: tuple = _DEFAULTS["words"]
-    n_frequent: int = _DEFAULTS["n_frequent"]
-    n_input_words: int = _DEFAULTS["n_input_words"]
-    eval_samples: int = _DEFAULTS["eval_samples"]
-    seed: int = _DEFAULTS["seed"]
-
-    @classmethod
-    def from_config(cls, section: dict) -> "BilinearOptions":
-        return options_from_config(cls, section)
+    top_k: int
+    max_array_mb: float
+    words: tuple
+    n_frequent: int
+    n_input_words: int
+    eval_samples: int
+    seed: int
 
 
 def word_row(array, v: int) -> np.ndarray:
@@ -100,6 +93,7 @@ def write_eigendecomposition(
     return np.asarray(xr.open_zarr(str(out))["effective_rank"].values)
 
 
+@checks_stores("acts_path", "bows_path", "correlations_path")
 def analyze_bilinear(
     checkpoint,
     acts_path,

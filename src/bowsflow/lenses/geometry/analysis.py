@@ -3,8 +3,6 @@ and the arrays behind the figures. Corpus statistics come from the corpus' corre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from bowsflow.data.word_lists import MONTHS, PLANETS, TOPICS, WEEKDAYS
@@ -20,31 +18,27 @@ from bowsflow.lenses.geometry.measures import (
     umap_2d,
     upper_triangle_spearman,
 )
-from bowsflow.schema import options_from_config, section_defaults
+from bowsflow.schema import schema_options
+from bowsflow.store.integrity import checks_stores
 
 DEFAULT_CATEGORIES = {"months": MONTHS, "weekdays": WEEKDAYS, "planets": PLANETS, **TOPICS}
 DEFAULT_CYCLES = {"months": MONTHS, "weekdays": WEEKDAYS}
-_DEFAULTS = section_defaults("analysis.geometry")
 
 
-@dataclass(frozen=True)
+@schema_options("analysis.geometry")
 class GeometryOptions:
     """``analysis.geometry`` of the config (defaults: the schema's)."""
 
-    top_k: int = _DEFAULTS["top_k"]
-    max_pairs: int = _DEFAULTS["max_pairs"]
-    targets: tuple = _DEFAULTS["targets"]
-    n_partners: int = _DEFAULTS["n_partners"]
-    max_contexts: int = _DEFAULTS["max_contexts"]
-    r2_margin: float = _DEFAULTS["r2_margin"]
-    cycles: dict | None = _DEFAULTS["cycles"]  # None: DEFAULT_CYCLES
-    categories: dict | None = _DEFAULTS["categories"]  # None: DEFAULT_CATEGORIES
-    seed: int = _DEFAULTS["seed"]
-    batch_size: int = _DEFAULTS["batch_size"]
-
-    @classmethod
-    def from_config(cls, section: dict) -> "GeometryOptions":
-        return options_from_config(cls, section)
+    top_k: int
+    max_pairs: int
+    targets: tuple
+    n_partners: int
+    max_contexts: int
+    r2_margin: float
+    cycles: dict | None  # None: DEFAULT_CYCLES
+    categories: dict | None  # None: DEFAULT_CATEGORIES
+    seed: int
+    batch_size: int
 
 
 def _val_rows(bows_group, rng, limit: int | None = None) -> np.ndarray:
@@ -56,6 +50,7 @@ def _val_rows(bows_group, rng, limit: int | None = None) -> np.ndarray:
     return idx
 
 
+@checks_stores("bows_path", "correlations_path")
 def analyze_geometry(
     checkpoint, bows_path, correlations_path, options: GeometryOptions = GeometryOptions(), synthetic: bool = False
 ):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
+from bowsflow.lenses.interaction.ablation import ablation_ks, neuron_order, node_ablation_curve
 from bowsflow.lenses.interaction.basis import (
+    centred_moments,
     cofiring_groups,
     cofiring_summary,
     dask_gram,
@@ -20,36 +20,43 @@ from bowsflow.lenses.interaction.basis import (
     modularity,
 )
 from bowsflow.linalg import sorted_eigh
-from bowsflow.schema import options_from_config, section_defaults
+from bowsflow.schema import schema_options
+from bowsflow.store.integrity import checks_stores
 from bowsflow.store.provenance import input_checksums, provenance_attrs
 
-_DEFAULTS = section_defaults("analysis.interaction")
 
-
-@dataclass(frozen=True)
+@schema_options("analysis.interaction")
 class InteractionOptions:
     """``analysis.interaction`` of the config (defaults: the schema's)."""
 
-    centred: bool = _DEFAULTS["centred"]
-    gram_products: str = _DEFAULTS["gram_products"]  # float64 | float32 (faster; sums across chunks stay float64)
-    threshold: float = _DEFAULTS["threshold"]  # relative: eigenvalues below threshold × the largest are dropped
-    degeneracy_threshold: float = _DEFAULTS["degeneracy_threshold"]
-    through_output_relu: bool = _DEFAULTS["through_output_relu"]
-    jacobian_samples: int = _DEFAULTS["jacobian_samples"]
-    jacobian_batch: int = _DEFAULTS["jacobian_batch"]
-    jacobian_block_mb: float = _DEFAULTS["jacobian_block_mb"]
-    edge_samples: int = _DEFAULTS["edge_samples"]
-    jaccard_threshold: float | None = _DEFAULTS["jaccard_threshold"]
-    seed: int = _DEFAULTS["seed"]
-
-    @classmethod
-    def from_config(cls, section: dict) -> "InteractionOptions":
-        return options_from_config(cls, section)
+    centred: bool
+    gram_products: str  # float64 | float32 (faster; sums across chunks stay float64)
+    threshold: float  # relative: eigenvalues below threshold × the largest are dropped
+    lambda_threshold: float  # relative: directions with |Λ| below it are dropped
+    degeneracy_threshold: float
+    through_output_relu: bool
+    jacobian_samples: int
+    jacobian_batch: int
+    jacobian_block_mb: float
+    edge_samples: int
+    ablation_samples: int
+    jaccard_threshold: float | None
+    seed: int
 
 
+@checks_stores("acts_path", "codes_path", "bows_path")
 def analyze_interaction(
-    acts_path, checkpoint, codes_path, out, options: InteractionOptions = InteractionOptions(), threads: int = 1
+    acts_path,
+    checkpoint,
+    codes_path,
+    out,
+    options: InteractionOptions = InteractionOptions(),
+    threads: int = 1,
+    bows_path=None,
 ):
+    """Gram and Jacobian spectra, degeneracies, the interaction basis of each of the architecture's
+    Jacobian layers, ReLU co-firing, edges between adjacent layers in three bases and, given the BOWS
+    store (``bows_path``), node ablation curves on validation samples. Returns (summary, figures)."""
     import xarray as xr
     import zarr
 
@@ -70,23 +77,24 @@ def analyze_interaction(
         if layer not in acts.variables:
             summary["layers"][layer] = {"skipped": "not in the activation store (extract.layers)"}
             continue
-        G = dask_gram(
-            zarr.open_group(str(acts_path), mode="r")[layer], options.centred, threads, np.dtype(options.gram_products)
-        )
-        S, count = jacobian_gram(
+        G = dask_gram(zarr.open_group(str(acts_path), mode="r")[layer], False, threads, np.dtype(options.gram_products))
+        total, count = jacobian_gram(
             model, h_jac, layer, options.through_output_relu, options.jacobian_batch, options.jacobian_block_mb
         )
-        M = S / count
+        M = total / count
+        # centred: G, M and the edges' inputs all in the coordinates [f − μ, 1] (S f̃), a reparameterization
+        to_coordinates, G, M = centred_moments(G, M) if options.centred else (np.eye(G.shape[0]), G, M)
         g_vals, g_vecs = sorted_eigh(G, "descending")
         m_vals, m_vecs = sorted_eigh(M, "descending")
-        basis = interaction_basis(G, M, options.threshold)
-        bases[layer] = (basis, g_vecs)
+        basis = interaction_basis(G, M, options.threshold, options.lambda_threshold)
+        bases[layer] = (basis, g_vecs, to_coordinates, neuron_order(G, M))
         lam_rel = np.abs(basis.Lambda) / max(np.abs(basis.Lambda).max(), 1e-300)
         summary["layers"][layer] = {
             "width": int(G.shape[0] - 1),
             "gram": degeneracy(g_vals, options.degeneracy_threshold),
             "jacobian": degeneracy(m_vals, options.degeneracy_threshold),
             "basis_size": int(basis.C.shape[1]),
+            "n_lambda_dropped": basis.n_lambda_dropped,
             "n_lambda_above_1e-3_of_max": int((lam_rel > 1e-3).sum()),
         }
         figures["spectra"][layer] = {"gram": g_vals, "jacobian": m_vals}
@@ -102,22 +110,6 @@ def analyze_interaction(
             f"Lambda_{layer}": ((bdim,), basis.Lambda),
         }
         assert w1 == basis.C.shape[0]
-    attrs = provenance_attrs(
-        dict(options.__dict__),
-        model=meta.get("model"),
-        input_checksums=input_checksums(activations=acts_path, checkpoint=checkpoint, codes=codes_path),
-    )
-    ds = xr.Dataset(
-        data_vars,
-        attrs=attrs
-        | {
-            "note": "f̃ = [f, 1]; the last index of each layer's i/j axes is the constant (bias) direction",
-            "centred": int(options.centred),
-            "threshold": options.threshold,
-        },
-    )
-    write_dataset(ds, out, threads)
-
     # ReLU co-firing (from the polytope codes)
     codes_group = zarr.open_group(str(codes_path), mode="r")
     summary["cofiring"] = {}
@@ -153,14 +145,16 @@ def analyze_interaction(
             key = f"{src}->{dst}"
             summary["edges"][key] = {}
             figures["edge_mass"][key] = {}
-            projection_of = {  # f̂ = P f̃ in each basis, P of a layer
-                "interaction": lambda L: bases[L][0].C.T,
-                "neuron": lambda L: np.eye(bases[L][0].C.shape[0]),
-                "pca": lambda L: bases[L][1].T,
+            projection_of = {  # f̂ = P f̃ in each basis, P of a layer (S f̃: the centred coordinates, or f̃)
+                "interaction": lambda L: bases[L][0].C.T @ bases[L][2],
+                "neuron": lambda L: bases[L][2],
+                "pca": lambda L: bases[L][1].T @ bases[L][2],
             }
             projections = {name: (P(src), P(dst)) for name, P in projection_of.items()}
             for name, E in edge_strengths(model, h, src, dst, projections, options.jacobian_block_mb).items():
                 edge_sets[name].append((src, dst, E))
+                index = {"interaction": "basis", "neuron": "i", "pca": "j"}[name]
+                data_vars[f"edges_{name}_{src}_{dst}"] = ((f"{dst}_{index}", f"{src}_{index}"), E)
                 summary["edges"][key][name] = {
                     "n_edges": int(E.size),
                     "edges_for_99pct_mass": edges_for_mass(E, 0.99),
@@ -168,11 +162,79 @@ def analyze_interaction(
                 }
                 flat = np.sort(E.ravel())[::-1]
                 figures["edge_mass"][key][name] = np.cumsum(flat) / max(flat.sum(), 1e-300)
+        members: dict = {}
         summary["modularity"] = {
-            name: modularity(sets, options.seed)
+            name: modularity(sets, options.seed, members if name == "interaction" else None)
             for name, sets in edge_sets.items()
             if name in ("interaction", "neuron")
         }
+        figures["graph"] = {
+            "layers": [layer for layer in model.jacobian_layers if layer in bases],
+            "lambda": {layer: np.abs(bases[layer][0].Lambda) for layer in bases},
+            "edges": edge_sets["interaction"],
+            "community": members,
+        }
     else:
         summary["edges_note"] = f"{arch} has no pair of adjacent layers with a basis (tied_ae has one layer)"
+
+    if bows_path is not None and options.ablation_samples > 0 and bases:
+        summary["ablation"], figures["ablation"] = _ablation(model, acts, bows_path, bases, options, rng)
+
+    attrs = provenance_attrs(
+        dict(options.__dict__),
+        model=meta.get("model"),
+        input_checksums=input_checksums(activations=acts_path, checkpoint=checkpoint, codes=codes_path),
+    )
+    ds = xr.Dataset(
+        data_vars,
+        attrs=attrs
+        | {
+            "note": "f̃ = [f, 1] (centred: [f − μ, 1]); the last index of each layer's i/j axes is the constant "
+            "(bias) direction. edges_{basis}_{src}_{dst}: E[(∂f̂ᵢ/∂f̂ⱼ · f̂ⱼ)²], i indexing dst, j src, in that "
+            "basis's coordinates (interaction: {layer}_basis; neuron: {layer}_i; pca: {layer}_j)",
+            "centred": int(options.centred),
+            "threshold": options.threshold,
+        },
+    )
+    write_dataset(ds, out, threads)
+    return summary, figures
+
+
+def _ablation(model, acts, bows_path, bases, options, rng) -> tuple[dict, dict]:
+    """Node ablation curves of every layer with a basis, in the interaction, neuron and PCA bases, on
+    a seeded subsample of the validation samples; with the unablated loss on the same samples."""
+    import zarr
+
+    bows = zarr.open_group(str(bows_path), mode="r")
+    val = np.flatnonzero(np.asarray(bows["split"][:]) == "val")
+    idx = np.sort(rng.choice(val, min(val.size, options.ablation_samples), replace=False))
+    h = acts["latent"].isel(sample=idx).values.astype(np.float64)
+    x = np.asarray(bows["bows"].get_orthogonal_selection((idx, slice(None))))
+    loss = "mse"  # the paper's loss, on x̂
+    full = float(
+        node_ablation_curve(
+            model, h, x, "latent", np.eye(model.d_latent + 1), np.eye(model.d_latent + 1), [model.d_latent + 1], loss
+        )[0]
+    )
+    summary = {"n_samples": int(idx.size), "loss": loss, "unablated_val_loss": full, "layers": {}}
+    figures = {}
+    for layer, (basis, g_vecs, S, order) in bases.items():
+        S_inv = np.linalg.inv(S)
+        P_neuron = S[order]
+        choices = {
+            "interaction": (basis.C.T @ S, S_inv @ basis.Cpinv.T),
+            "neuron": (P_neuron, np.linalg.inv(P_neuron)),
+            "pca": (g_vecs.T @ S, S_inv @ g_vecs),
+        }
+        summary["layers"][layer] = {}
+        for name, (P, P_pinv) in choices.items():
+            ks = ablation_ks(P.shape[0])
+            curve = node_ablation_curve(model, h, x, layer, P, P_pinv, ks, loss)
+            summary["layers"][layer][name] = {"k": ks, "val_loss": curve.tolist()}
+            figures.setdefault(layer, {})[name] = (np.asarray(ks), curve)
+    summary["note"] = (
+        "validation loss when a layer keeps its top-k directions in a basis (interaction: by |Λ|; "
+        "neuron: by G_ii·M_ii; pca: by Gram eigenvalue), the rest of the model run on them"
+    )
+    figures["unablated"] = full
     return summary, figures

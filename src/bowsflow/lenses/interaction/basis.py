@@ -1,14 +1,21 @@
-"""Degeneracy and the interaction basis (Bushnaq et al., 2024; the local variant of the RIB code).
+"""Degeneracy and the interaction basis (Bushnaq et al., 2024; ApolloResearch's RIB code).
+
+The construction is the *global* one: every layer against the model's output z (the reference's
+``naive_gradient_flow``, α = 1), not the local chain of each layer against the next one's basis.
 
 For a layer's activations f (width w) the bias is folded in by appending a constant, f̃ = [f, 1]
-(centred: f̃ = [f − μ, 1], so the mean lives in the constant direction). Then
+(centred: S f̃ = [f − μ, 1], so the mean lives in the constant direction — see :func:`centred_moments`).
+Then
 
 - Gram            G = E[f̃ f̃ᵀ]                       (activations; small eigenvalues: linearly dependent activations)
 - Jacobian Gram   M = E[J̃ᵀ J̃], J̃ = ∂z/∂f̃            (gradients; small eigenvalues: linearly dependent gradients)
   with z the output pre-activations (or x̂ through the output ReLU); the constant's column of J̃ is
-  the affine offset z − J f (exact where z is affine in f);
+  the affine offset z − J f (so Σⱼ J̃ᵢⱼ f̃ⱼ = zᵢ; for bilinear layers the reference uses b instead).
+  The other layers are held at the sample: for a hidden layer that includes the residual stream
+  (the reference joins the residual to the hidden node and draws skip edges);
 - interaction basis: G = U D Uᵀ keeping eigenvalues above ``threshold`` × the largest, R = U D^{-1/2},
-  M in whitened coordinates R⁺ M R⁺ᵀ = V Λ Vᵀ, C = R V |Λ|^{1/2} sorted by |Λ|, and C⁺.
+  M in whitened coordinates R⁺ M R⁺ᵀ = V Λ Vᵀ, directions with |Λ| below ``lambda_threshold`` × the
+  largest dropped, C = R V |Λ|^{1/2} sorted by |Λ|, and C⁺ = |Λ|^{-1/2} Vᵀ R⁺.
   Coordinates in the basis are f̂ = Cᵀ f̃ (whitened coordinates Rᵀ f̃, rotated by V and scaled by
   |Λ|^{1/2}), and C⁺ᵀ maps them back onto the data's subspace. Under a function-preserving
   reparameterization f̃' = S f̃ of the layer, Λ and the coordinates f̂ of every sample stay the same.
@@ -137,11 +144,19 @@ class InteractionBasis:
     C: np.ndarray  # [w + 1, r]: coordinates f̂ = Cᵀ f̃
     Cpinv: np.ndarray  # [r, w + 1]: f̃ = C⁺ᵀ f̂ on the data's subspace
     Lambda: np.ndarray  # [r], sorted by descending |Λ|
-    kept: int
+    kept: int  # Gram directions kept (eigenvalue above threshold × the largest)
+    n_lambda_dropped: int = 0  # directions dropped for |Λ| below lambda_threshold × the largest
 
 
-def interaction_basis(G: np.ndarray, M: np.ndarray, threshold: float = 1e-10) -> InteractionBasis:
-    """C, C⁺ and Λ from the Gram G and the Jacobian Gram M of one layer (both in f̃ coordinates)."""
+def interaction_basis(
+    G: np.ndarray, M: np.ndarray, threshold: float = 1e-10, lambda_threshold: float = 0.0
+) -> InteractionBasis:
+    """C, C⁺ and Λ from the Gram G and the Jacobian Gram M of one layer (both in f̃ coordinates).
+
+    Two truncations, both relative to the largest value: Gram eigenvalues below ``threshold`` (linearly
+    dependent activations), then directions whose |Λ| is below ``lambda_threshold`` (directions the
+    output does not depend on: kept, their C⁺ rows would be |Λ|^{-1/2}-large). C⁺ is formed from the
+    factors, |Λ|^{-1/2} Vᵀ R⁺, so that C⁺C = I exactly up to rounding, never by a numerical pseudo-inverse."""
     d, U = sorted_eigh(G, "descending")
     keep = d > threshold * d[0]
     U, d = U[:, keep], d[keep]
@@ -149,8 +164,33 @@ def interaction_basis(G: np.ndarray, M: np.ndarray, threshold: float = 1e-10) ->
     R_pinv = (U * np.sqrt(d)).T  # D^{1/2} Uᵀ
     Mw = R_pinv @ M @ R_pinv.T
     lam, V = sorted_eigh(0.5 * (Mw + Mw.T), "magnitude")
-    C = R @ V * np.sqrt(np.abs(lam))
-    return InteractionBasis(C, np.linalg.pinv(C), lam, int(keep.sum()))
+    live = np.abs(lam) >= lambda_threshold * (np.abs(lam).max() if lam.size else 0.0)
+    if lambda_threshold > 0:
+        live &= np.abs(lam) > 0
+    lam, V = lam[live], V[:, live]
+    scale = np.sqrt(np.abs(lam))
+    C = R @ V * scale
+    Cpinv = (V.T @ R_pinv) / scale[:, None]
+    return InteractionBasis(C, Cpinv, lam, int(keep.sum()), int((~live).sum()))
+
+
+def centring_map(mean: np.ndarray) -> np.ndarray:
+    """S [w + 1, w + 1] with S [f, 1] = [f − μ, 1]: the change of coordinates that centres a layer
+    (the mean moves into the constant direction). Under it G → S G Sᵀ and M → S⁻ᵀ M S⁻¹, so Λ and
+    the coordinates f̂ of every sample are unchanged: centring is a reparameterization."""
+    w = mean.size
+    S = np.eye(w + 1)
+    S[:w, w] = -mean
+    return S
+
+
+def centred_moments(G: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(S, S G Sᵀ, S⁻ᵀ M S⁻¹) from the uncentred G (whose last column holds the mean) and M."""
+    S = centring_map(G[:-1, -1])
+    S_inv = np.linalg.inv(S)  # exact: [[I, μ], [0, 1]]
+    Gc = S @ G @ S.T
+    Gc[:-1, -1] = Gc[-1, :-1] = 0.0  # exactly: E[f − μ] = 0
+    return S, Gc, S_inv.T @ M @ S_inv
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,9 +448,10 @@ def edges_for_mass(E: np.ndarray, share: float = 0.99) -> int:
     return int(np.searchsorted(np.cumsum(flat), share * total) + 1)
 
 
-def modularity(edge_sets: list[tuple[str, str, np.ndarray]], seed: int = 0) -> dict:
+def modularity(edge_sets: list[tuple[str, str, np.ndarray]], seed: int = 0, members: dict | None = None) -> dict:
     """Louvain communities of the graph whose nodes are (layer, direction) and whose weighted edges
-    are the edge strengths; with Newman's modularity Q."""
+    are the edge strengths; with Newman's modularity Q. Given a dict ``members``, it is filled with
+    node → community index (for the graph figure)."""
     import networkx as nx
 
     graph = nx.Graph()
@@ -422,6 +463,8 @@ def modularity(edge_sets: list[tuple[str, str, np.ndarray]], seed: int = 0) -> d
     if graph.number_of_edges() == 0:
         return {"n_communities": 0, "modularity": None}
     communities = nx.community.louvain_communities(graph, weight="weight", seed=seed)
+    if members is not None:
+        members.update({node: c for c, nodes in enumerate(communities) for node in nodes})
     return {
         "n_communities": len(communities),
         "modularity": float(nx.community.modularity(graph, communities, weight="weight")),

@@ -8,7 +8,6 @@ are options, so memory stays bounded. Returns a JSON-able summary and the arrays
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,33 +25,27 @@ from bowsflow.lenses.polytope.codes import (
     unpack_codes,
 )
 from bowsflow.models import as_float64
-from bowsflow.schema import options_from_config, section_defaults
+from bowsflow.schema import schema_options
+from bowsflow.store.integrity import checks_stores
 from bowsflow.store.provenance import attrs_checksum, provenance_attrs
 
 DEFAULT_PROBES = {"months": MONTHS, **TOPICS}
 
 
-_DEFAULTS = section_defaults("analysis.polytope")
-
-
-@dataclass(frozen=True)
+@schema_options("analysis.polytope")
 class PolytopeOptions:
     """``analysis.polytope`` of the config (defaults: the schema's)."""
 
-    seed: int = _DEFAULTS["seed"]
-    top_codes: int = _DEFAULTS["top_codes"]
-    n_pairs: int = _DEFAULTS["n_pairs"]
-    neighbourhood_subsample: int = _DEFAULTS["neighbourhood_subsample"]
-    n_paths: int = _DEFAULTS["n_paths"]
-    profile_bins: int = _DEFAULTS["profile_bins"]
-    cluster_subsample: int = _DEFAULTS["cluster_subsample"]
-    probe_words: dict | None = _DEFAULTS["probe_words"]  # None: DEFAULT_PROBES
-    alphas: tuple = _DEFAULTS["alphas"]
-    scale_subsample: int = _DEFAULTS["scale_subsample"]
-
-    @classmethod
-    def from_config(cls, section: dict) -> "PolytopeOptions":
-        return options_from_config(cls, section)
+    seed: int
+    top_codes: int
+    n_pairs: int
+    neighbourhood_subsample: int
+    n_paths: int
+    profile_bins: int
+    cluster_subsample: int
+    probe_words: dict | None  # None: DEFAULT_PROBES
+    alphas: tuple
+    scale_subsample: int
 
 
 def _rows(array, index: np.ndarray) -> np.ndarray:
@@ -97,6 +90,7 @@ def write_codes(acts, model, out: Path, threads: int) -> list[str]:
     return layers
 
 
+@checks_stores("acts_path", "bows_path", "codes_path")
 def analyze_polytope(
     acts_path, bows_path, checkpoint, codes_path, options: PolytopeOptions = PolytopeOptions(), threads: int = 1
 ):

@@ -1,0 +1,110 @@
+"""The cost of integrity: CRC-32C on every chunk, every chunk written and the fsync before publishing,
+against the same work without them, alternating in one process (the machine's speed drifts).
+
+Two stages: activation extraction (a bilinear model over a synthetic iid store, every layer, lz4) and
+building the BOWS store of the bundled corpus (V = 2,000, 64-token windows). "without" swaps the
+checksum codec out (bowsflow.store.integrity.checksummed returns the compressors alone), writes only
+non-empty chunks and skips the fsync.
+
+    python benchmarks/bench_integrity.py [--samples 200000 --vocab 2000 --rounds 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import bowsflow.activations.extraction as extraction
+import bowsflow.data.bows_store as bows_store
+import bowsflow.store.atomic as atomic
+import bowsflow.store.integrity as integrity
+import bowsflow.store.zarr_io as zarr_io
+from bowsflow.activations.extraction import ExtractOptions, extract_activations
+
+
+@contextlib.contextmanager
+def without_integrity():
+    saved = (integrity.checksummed, atomic.sync_tree, integrity.writing_every_chunk)
+    integrity.checksummed = lambda compressors=None: tuple(
+        integrity.default_compressors() if compressors is None else compressors
+    )
+    extraction.checksummed = integrity.checksummed
+    atomic.sync_tree = lambda path: None
+    nothing = contextlib.nullcontext
+    for module in (integrity, extraction, bows_store, zarr_io):
+        if hasattr(module, "writing_every_chunk"):
+            module.writing_every_chunk = nothing
+    try:
+        yield
+    finally:
+        integrity.checksummed, atomic.sync_tree, every = saved
+        extraction.checksummed = integrity.checksummed
+        for module in (integrity, extraction, bows_store, zarr_io):
+            if hasattr(module, "writing_every_chunk"):
+                module.writing_every_chunk = every
+
+
+def extract_once(d: Path) -> float:
+    out = d / "a.zarr"
+    shutil.rmtree(out, ignore_errors=True)
+    t = time.perf_counter()
+    extract_activations(d / "m.safetensors", d / "bows.zarr", out, ExtractOptions(device="cpu"))
+    return time.perf_counter() - t
+
+
+def bows_once(d: Path, vocab) -> float:
+    from bowsflow.config import resolved_bows, store_part, validate_config
+
+    cfg = validate_config({"corpora": {"wiki": {"source": "wiki-vital"}}})
+    part = store_part(cfg, "wiki")
+    out = d / "wiki.zarr"
+    shutil.rmtree(out, ignore_errors=True)
+    t = time.perf_counter()
+    bows_store.build_text_store(part["corpus"], "wiki", resolved_bows(cfg, "wiki"), vocab, out, {}, workers=2)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_extract import setup
+
+    from bowsflow.config import resolved_bows, validate_config
+    from bowsflow.data.vocabulary import corpus_vocabulary
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--samples", type=int, default=200_000)
+    ap.add_argument("--vocab", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=4)
+    args = ap.parse_args()
+    d = Path(tempfile.mkdtemp(prefix="bench_integrity_"))
+    try:
+        setup(d, args.samples, args.vocab, 16384)
+        cfg = validate_config({"corpora": {"wiki": {"source": "wiki-vital"}}})
+        vocab, _ = corpus_vocabulary(cfg["corpora"]["wiki"], "wiki", resolved_bows(cfg, "wiki"), 2)
+        times = {("extract", "with"): [], ("extract", "without"): [], ("bows", "with"): [], ("bows", "without"): []}
+        for r in range(args.rounds):
+            order = ("with", "without") if r % 2 == 0 else ("without", "with")
+            for mode in order:
+                ctx = contextlib.nullcontext() if mode == "with" else without_integrity()
+                with ctx:
+                    times[("extract", mode)].append(extract_once(d))
+                    times[("bows", mode)].append(bows_once(d, vocab))
+        for stage in ("extract", "bows"):
+            w, wo = statistics.median(times[(stage, "with")]), statistics.median(times[(stage, "without")])
+            print(
+                f"{stage:8s} with integrity {w:6.2f} s, without {wo:6.2f} s (medians of {args.rounds}): "
+                f"cost {100 * (w / wo - 1):+.1f}%  [with {sorted(times[(stage, 'with')])}, without {sorted(times[(stage, 'without')])}]"
+            )
+    finally:
+        shutil.rmtree(d)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Node ablation curves, the interaction basis's main evaluation (Bushnaq et al. 2024): keep the top-k
+directions of one layer in a basis, put the activation back, run the rest of the model, and measure
+the validation loss against k.
+
+For a layer with activations f (width w), f̃ = [f, 1] and a basis with coordinates f̂ = P f̃ (P [r, w + 1],
+directions in order of importance) and its inverse on the data's subspace P⁺ ([w + 1, r]), keeping k
+directions gives f̃ₖ = P⁺[:, :k] f̂[:k]; its first w entries replace the layer's activations and the
+architecture's own ``decoder_input(layer)`` carries them to the decoder's input r (the other layers held
+at the sample), then z = Wᵀr + b and the loss is the training loss (MSE of x̂ against the bag, or BCE)
+averaged over samples and words. Keeping every direction gives back the unablated loss, since the
+data lie in the span the basis keeps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bowsflow.models import as_float64
+from bowsflow.models.losses import dense_target_loss
+
+
+def ablation_ks(r: int, max_points: int = 64) -> list[int]:
+    """k = 0 … r: all of them when r + 1 ≤ ``max_points``, else a geometric grid with 0, 1 and r."""
+    if r + 1 <= max_points:
+        return list(range(r + 1))
+    grid = np.unique(np.r_[0, np.round(np.geomspace(1, r, max_points - 1)).astype(int), r])
+    return [int(k) for k in grid]
+
+
+@torch.no_grad()
+def node_ablation_curve(
+    model,
+    h: np.ndarray,
+    x: np.ndarray,
+    layer: str,
+    P: np.ndarray,
+    P_pinv: np.ndarray,
+    ks: list[int],
+    loss: str = "mse",
+    batch: int = 512,
+) -> np.ndarray:
+    """Validation loss [len(ks)] when ``layer`` keeps the first k coordinates of the basis f̂ = P f̃
+    (P [r, w + 1], P⁺ [w + 1, r]), for latent vectors h [n, m] and their bags x [n, V] (bool)."""
+    from torch.func import vmap
+
+    model = as_float64(model)
+    fn, _ = model.decoder_input(layer)
+    P, P_pinv = torch.as_tensor(P, dtype=torch.float64), torch.as_tensor(P_pinv, dtype=torch.float64)
+    relu = model.output == "relu"
+    totals = np.zeros(len(ks))
+    n = h.shape[0]
+    for lo in range(0, n, batch):
+        hb = torch.as_tensor(np.asarray(h[lo : lo + batch], dtype=np.float64))
+        xb = torch.as_tensor(np.asarray(x[lo : lo + batch]))
+        acts = model.layers_from_latent(hb)
+        f = acts[layer]
+        w = f.shape[1]
+        coords = torch.cat([f, torch.ones(f.shape[0], 1, dtype=torch.float64)], dim=1) @ P.t()  # [B, r]
+        for i, k in enumerate(ks):
+            f_k = (coords[:, :k] @ P_pinv[:, :k].t())[:, :w]
+            r = vmap(fn, in_dims=(0, 0))(f_k, acts)
+            z = model.decode(r)
+            totals[i] += float(dense_target_loss(z, xb, loss, relu)) * hb.shape[0]
+    return totals / n
+
+
+def neuron_order(G: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """The neuron basis's order of importance: by G_ii · M_ii (a coordinate's activation power times
+    the output's sensitivity to it, the diagonal analogue of |Λ|), descending, ties by index."""
+    return np.argsort(-(np.diag(G) * np.diag(M)), kind="stable")

@@ -1,0 +1,196 @@
+"""Integrity of the stores bowsflow writes: every chunk checksummed, every chunk present, and damage
+named — the store, the array and the chunk — instead of fill values or NaN passed on.
+
+Writing: every array gets a CRC-32C codec after its compressor (:func:`checksummed`; Zarr v3's
+``crc32c`` codec, checked by zarr whenever a chunk is decoded) and every chunk is written, also one
+that equals the fill value (:func:`writing_every_chunk`), so that a chunk file that is missing is
+damage, not an empty chunk. Such stores carry ``integrity = "crc32c, every chunk written"``.
+
+Reading: :func:`check_chunks_present` lists a store's chunk files against its chunk grid (cheap: no
+data read); :func:`verify_store` also decodes every chunk (a truncated or altered one fails its
+checksum). :func:`named_store_errors` wraps a computation over stores: a decoding error inside it is
+traced to the damaged chunk and re-raised naming it. ``python -m bowsflow.store.integrity STORE…``
+verifies stores from the shell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+INTEGRITY = "crc32c, every chunk written"
+
+
+class StoreIntegrityError(RuntimeError):
+    """A store is damaged: a chunk is missing, truncated or altered. The message names the store, the
+    array and the chunk, and what to do."""
+
+
+def checksum_codec():
+    import zarr.codecs
+
+    return zarr.codecs.Crc32cCodec()
+
+
+def default_compressors() -> tuple:
+    """What bowsflow compresses with where nothing else is asked for (zstd, as zarr's default)."""
+    import zarr.codecs
+
+    return (zarr.codecs.ZstdCodec(level=0),)
+
+
+def checksummed(compressors=None) -> tuple:
+    """``compressors`` (default: :func:`default_compressors`; None or () for none) with the CRC-32C
+    codec last, so the checksum covers the bytes as stored."""
+    if compressors is None:
+        compressors = default_compressors()
+    return (*tuple(compressors), checksum_codec())
+
+
+def checksummed_encoding(ds, encoding: dict | None = None) -> dict:
+    """An xarray ``to_zarr`` encoding with every variable (data and coordinates) checksummed; the
+    compressors a variable's own encoding names are kept."""
+    encoding = {name: dict(spec) for name, spec in (encoding or {}).items()}
+    for name in ds.variables:
+        spec = encoding.setdefault(name, {})
+        spec["compressors"] = checksummed(spec.get("compressors"))
+    return encoding
+
+
+@contextlib.contextmanager
+def writing_every_chunk() -> Iterator[None]:
+    """Zarr writes chunks equal to the fill value too (by default it skips them, which would make a
+    missing chunk file indistinguishable from an empty chunk)."""
+    import zarr
+
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        yield
+
+
+def _arrays(group, prefix: str = ""):
+    for name, member in group.members():
+        import zarr
+
+        if isinstance(member, zarr.Group):
+            yield from _arrays(member, f"{prefix}{name}/")
+        else:
+            yield f"{prefix}{name}", member
+
+
+def _chunk_grid(array) -> list[tuple[int, ...]]:
+    grid = [math.ceil(s / c) if c else 0 for s, c in zip(array.shape, array.chunks)]  # an empty axis: no chunk
+    return list(itertools.product(*(range(n) for n in grid)))
+
+
+def _chunk_key(index: tuple[int, ...]) -> str:
+    return "c/" + "/".join(map(str, index)) if index else "c"
+
+
+def _checked(path: Path, group) -> bool:
+    return group.attrs.get("integrity") == INTEGRITY
+
+
+def check_chunks_present(path: str | Path) -> None:
+    """Raise :class:`StoreIntegrityError` when a chunk file of a store written with every chunk is
+    missing (stores written before bowsflow wrote every chunk are not checked: their missing chunks
+    may be empty ones). Lists files only."""
+    import zarr
+
+    path = Path(path)
+    if not path.is_dir():
+        raise StoreIntegrityError(f"{path}: no such store")
+    group = zarr.open_group(str(path), mode="r")
+    if not _checked(path, group):
+        return
+    for name, array in _arrays(group):
+        for index in _chunk_grid(array):
+            if not (path / name / _chunk_key(index)).is_file():
+                raise StoreIntegrityError(_message(path, name, index, "is missing"))
+
+
+def _message(path: Path, name: str, index, what: str) -> str:
+    return (
+        f"{path}: array {name!r}, chunk {tuple(index)} {what} (file {path / name / _chunk_key(index)}); "
+        f"the store is damaged: delete it and re-run the workflow to rebuild it"
+    )
+
+
+def verify_store(path: str | Path) -> int:
+    """Check every chunk of a store: present, and decoding with a matching checksum. Returns the number
+    of chunks checked; raises :class:`StoreIntegrityError` naming the first damaged one."""
+    import numpy as np
+    import zarr
+
+    path = Path(path)
+    check_chunks_present(path)
+    group = zarr.open_group(str(path), mode="r")
+    n = 0
+    for name, array in _arrays(group):
+        for index in _chunk_grid(array):
+            try:
+                np.asarray(array.blocks[index] if index else array[...])
+            except Exception as err:  # noqa: BLE001  (any decoding failure is damage)
+                raise StoreIntegrityError(_message(path, name, index, f"does not decode ({err})")) from err
+            n += 1
+    return n
+
+
+@contextlib.contextmanager
+def named_store_errors(*stores: str | Path) -> Iterator[None]:
+    """Check that no chunk of ``stores`` is missing, run the body, and turn a failure to decode a chunk
+    inside it into a :class:`StoreIntegrityError` naming the damaged store, array and chunk."""
+    for store in stores:
+        check_chunks_present(store)
+    try:
+        yield
+    except StoreIntegrityError:
+        raise
+    except Exception as err:
+        for store in stores:
+            try:
+                verify_store(store)
+            except StoreIntegrityError as damage:
+                raise damage from err
+        raise
+
+
+def checks_stores(*parameters: str):
+    """Decorator: run the function inside :func:`named_store_errors` over the stores (folders) passed
+    as ``parameters`` (names of its arguments; files and missing paths are left to the function)."""
+    import functools
+    import inspect
+
+    def decorate(fn):
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            stores = [bound.arguments[p] for p in parameters if p in bound.arguments]
+            with named_store_errors(*(s for s in stores if s is not None and Path(s).is_dir())):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    """``python -m bowsflow.store.integrity STORE…``: verify each store; exit 1 when one is damaged."""
+    status = 0
+    for store in list(argv if argv is not None else sys.argv[1:]):
+        try:
+            n = verify_store(store)
+            print(f"{store}: ok ({n} chunks)")
+        except StoreIntegrityError as err:
+            print(err)
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The interaction basis's options, against known answers: centring is a reparameterization (Λ and
+every sample's coordinates unchanged), |Λ| truncation keeps exactly the live directions, C⁺ comes from
+the factors, and the stored store holds every edge matrix."""
+
+import dask.array as da
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from bowsflow.lenses.interaction.basis import (
+    centred_moments,
+    centring_map,
+    dask_gram,
+    interaction_basis,
+    jacobian_gram,
+)
+from bowsflow.models import build_model
+
+LAYERS = [
+    ("tied_ae", "latent"),
+    ("relu_mlp", "latent"),
+    ("relu_mlp", "hidden_pre"),
+    ("relu_mlp", "resid"),
+    ("bilinear", "latent"),
+    ("bilinear", "hidden"),
+    ("bilinear", "resid"),
+]
+
+
+def moments(model, h, layer):
+    with torch.no_grad():
+        f = model.double().layers_from_latent(torch.as_tensor(h))[layer].numpy()
+    model.float()
+    total, n = jacobian_gram(model, h, layer)
+    return dask_gram(da.from_array(f, chunks=(64, -1))), total / n, f
+
+
+def coordinates(basis, f, S):
+    return np.c_[f, np.ones(len(f))] @ S.T @ basis.C
+
+
+@pytest.mark.parametrize("arch, layer", LAYERS)
+def test_centring_changes_neither_lambda_nor_any_samples_coordinates(arch, layer):
+    torch.manual_seed(0)
+    model = build_model(arch, 14, 3, 4)
+    with torch.no_grad():
+        model.b.uniform_(-0.5, 0.5)
+    h = np.random.default_rng(0).normal(size=(300, 3)) + 0.7  # a mean far from 0
+    G, M, f = moments(model, h, layer)
+    plain = interaction_basis(G, M, 1e-12, 1e-10)
+    S, Gc, Mc = centred_moments(G, M)
+    np.testing.assert_allclose(Gc[:-1, -1], 0.0, atol=0)  # the mean lives in the constant direction
+    centred = interaction_basis(Gc, Mc, 1e-12, 1e-10)
+    scale = np.abs(plain.Lambda).max()
+    np.testing.assert_allclose(centred.Lambda, plain.Lambda, rtol=1e-10, atol=1e-10 * scale)
+    a, b = coordinates(plain, f, np.eye(len(S))), coordinates(centred, f, S)
+    for k in range(a.shape[1]):  # each direction up to its sign
+        sign = np.sign(a[:, k] @ b[:, k])
+        np.testing.assert_allclose(b[:, k], sign * a[:, k], rtol=1e-7, atol=1e-9 * np.abs(a).max())
+    # any other shift of the layer's activations (function-preserving downstream) acts the same way
+    T = centring_map(np.random.default_rng(1).normal(size=G.shape[0] - 1))
+    Ti = np.linalg.inv(T)
+    shifted = interaction_basis(T @ G @ T.T, Ti.T @ M @ Ti, 1e-12, 1e-10)
+    np.testing.assert_allclose(shifted.Lambda, plain.Lambda, rtol=1e-9, atol=1e-10 * scale)
+
+
+def test_lambda_truncation_keeps_exactly_the_live_directions():
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    lam = np.array([3.0, -2.0, 1.0, 1e-18, -1e-17, 0.0])  # three planted dead directions
+    A = np.linalg.qr(rng.normal(size=(6, 6)))[0] * np.array([2, 1.5, 1, 0.7, 0.5, 0.3])  # any full-rank G
+    G = A @ A.T
+    # M such that in G's whitened coordinates it is Q diag(lam) Qᵀ: M = R⁺ᵀ (Q Λ Qᵀ) R⁺ with R⁺ = G^{1/2}-like
+    d, U = np.linalg.eigh(G)
+    R_pinv = (U * np.sqrt(d)).T
+    Rp_inv = np.linalg.inv(R_pinv)
+    M = Rp_inv @ (Q * lam) @ Q.T @ Rp_inv.T
+    basis = interaction_basis(G, M, 1e-12, 1e-10)
+    assert basis.n_lambda_dropped == 3 and basis.C.shape == (6, 3)
+    np.testing.assert_allclose(np.abs(basis.Lambda), [3.0, 2.0, 1.0], rtol=1e-10)
+    np.testing.assert_allclose(basis.Cpinv @ basis.C, np.eye(3), atol=1e-12)  # C⁺ from the factors
+    assert np.abs(basis.Cpinv).max() < 10  # no |Λ|^{-1/2} blow-up
+    kept_all = interaction_basis(G, M, 1e-12, 0.0)
+    assert kept_all.n_lambda_dropped == 0 and kept_all.C.shape == (6, 6)
+
+
+def test_dead_hidden_units_are_dropped_from_the_basis():
+    """A relu_mlp whose hidden units 1 and 3 feed nothing (zero W_out columns): z does not depend on
+    them, so exactly two directions of hidden_pre have Λ = 0 and are dropped."""
+    torch.manual_seed(2)
+    model = build_model("relu_mlp", 14, 6, 5)  # m > d: the pre-activations span all 5 hidden dimensions
+    with torch.no_grad():
+        model.W_out[:, [1, 3]] = 0.0
+    G, M, _ = moments(model, np.random.default_rng(3).normal(size=(400, 6)), "hidden_pre")
+    assert np.linalg.matrix_rank(G) == 6
+    basis = interaction_basis(G, M, 1e-12, 1e-10)
+    assert basis.n_lambda_dropped == 2 and basis.C.shape[1] == 6 - 2
+
+
+def test_the_store_keeps_every_edge_matrix(tmp_path):
+    from bowsflow.activations.extraction import ExtractOptions, extract_activations
+    from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction
+    from bowsflow.lenses.polytope.analysis import write_codes
+    from bowsflow.models.checkpoints import load_model
+    from helpers import make_checkpoint, make_store
+
+    store = make_store(tmp_path / "bows.zarr", n=300, chunk=128)
+    make_checkpoint(tmp_path / "m.safetensors", "relu_mlp")
+    extract_activations(tmp_path / "m.safetensors", store, tmp_path / "a.zarr", ExtractOptions(device="cpu"))
+    model, _ = load_model(tmp_path / "m.safetensors")
+    write_codes(xr.open_zarr(tmp_path / "a.zarr"), model, tmp_path / "codes.zarr", 1)
+    lambdas = {}
+    for centred in (False, True):
+        out = tmp_path / f"i{centred}.zarr"
+        summary, _ = analyze_interaction(
+            tmp_path / "a.zarr",
+            tmp_path / "m.safetensors",
+            tmp_path / "codes.zarr",
+            out,
+            InteractionOptions(centred=centred, edge_samples=300, jacobian_samples=300),
+        )
+        ds = xr.open_zarr(out)
+        for src, dst in model.adjacent_pairs:
+            for name, index in [("interaction", "basis"), ("neuron", "i"), ("pca", "j")]:
+                E = ds[f"edges_{name}_{src}_{dst}"]
+                assert E.dims == (f"{dst}_{index}", f"{src}_{index}")
+                info = summary["edges"][f"{src}->{dst}"][name]
+                assert E.size == info["n_edges"] and float(E.sum()) == pytest.approx(info["total_mass"], rel=1e-12)
+        lambdas[centred] = {layer: ds[f"Lambda_{layer}"].values for layer in model.jacobian_layers}
+    for layer in model.jacobian_layers:  # the whole analysis: centring leaves Λ as it was
+        scale = np.abs(lambdas[False][layer]).max()
+        np.testing.assert_allclose(lambdas[True][layer], lambdas[False][layer], rtol=1e-10, atol=1e-10 * scale)
+
+
+def full_loss(model, h, x):
+    from bowsflow.models.losses import dense_target_loss
+
+    with torch.no_grad():
+        z = model.double().layers_from_latent(torch.as_tensor(h))["out_pre"]
+    model.float()
+    return float(dense_target_loss(z, torch.as_tensor(x), "mse", True))
+
+
+@pytest.mark.parametrize("arch, layer", LAYERS)
+@pytest.mark.parametrize("centred", [False, True])
+def test_keeping_every_direction_gives_the_unablated_loss(arch, layer, centred):
+    from bowsflow.lenses.interaction.ablation import neuron_order, node_ablation_curve
+
+    torch.manual_seed(0)
+    model = build_model(arch, 14, 3, 4)
+    with torch.no_grad():
+        model.b.uniform_(-0.5, 0.5)
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(200, 3)) + 0.5
+    x = rng.random((200, 14)) < 0.2
+    G, M, _ = moments(model, h, layer)
+    S, G, M = centred_moments(G, M) if centred else (np.eye(G.shape[0]), G, M)
+    basis = interaction_basis(G, M, 1e-12, 1e-10)
+    S_inv = np.linalg.inv(S)
+    g_vecs = np.linalg.eigh(G)[1][:, ::-1]
+    P_neuron = S[neuron_order(G, M)]
+    ref = full_loss(model, h, x)
+    for P, P_pinv in [
+        (basis.C.T @ S, S_inv @ basis.Cpinv.T),
+        (P_neuron, np.linalg.inv(P_neuron)),
+        (g_vecs.T @ S, S_inv @ g_vecs),
+    ]:
+        curve = node_ablation_curve(model, h, x, layer, P, P_pinv, [0, P.shape[0]])
+        assert curve[-1] == pytest.approx(ref, rel=1e-10)
+
+
+def test_a_planted_k_dimensional_layer_reaches_the_full_loss_at_k():
+    """Latent vectors on a 2-d plane through 0 of a tied autoencoder's 5-d latent space: with the
+    constant, f̃ spans 3 dimensions, so the interaction basis has 3 directions and the ablation curve
+    reaches the unablated loss at k = 3, not before (the random model's loss can be lower or higher
+    with fewer directions: it differs)."""
+    from bowsflow.lenses.interaction.ablation import node_ablation_curve
+
+    torch.manual_seed(1)
+    model = build_model("tied_ae", 12, 5)
+    with torch.no_grad():
+        model.b.uniform_(-0.5, 0.5)
+    rng = np.random.default_rng(1)
+    h = rng.normal(size=(300, 2)) @ rng.normal(size=(2, 5))
+    x = rng.random((300, 12)) < 0.3
+    G, M, _ = moments(model, h, "latent")
+    basis = interaction_basis(G, M, 1e-10, 1e-10)
+    assert basis.C.shape[1] == 3
+    curve = node_ablation_curve(model, h, x, "latent", basis.C.T, basis.Cpinv.T, [0, 1, 2, 3])
+    ref = full_loss(model, h, x)
+    assert curve[3] == pytest.approx(ref, rel=1e-10)
+    assert all(abs(c - ref) > 1e-3 * ref for c in curve[:3])  # not before: each dropped direction matters
