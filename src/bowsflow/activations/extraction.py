@@ -33,7 +33,7 @@ from bowsflow.data.vocabulary import vocabulary_sha256
 from bowsflow.models.checkpoints import CheckpointError, load_model
 from bowsflow.models.registry import all_layers
 from bowsflow.schema import schema_options
-from bowsflow.store.atomic import publish
+from bowsflow.store.atomic import publish, sync_tree
 from bowsflow.store.integrity import (
     INTEGRITY,
     check_chunks_present,
@@ -346,11 +346,21 @@ def _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks
 
 
 def _write(group, name: str, lo: int, hi: int, values: np.ndarray) -> None:
-    group[name][lo:hi] = values
+    array = group[name]
+    array[lo:hi] = values
+    _sync_chunk(group, name, array, lo)
 
 
 def _write_layer(group, acts: ChunkActivations, name: str, lo: int, hi: int) -> None:
-    group[name][lo:hi] = acts.array(name)
+    _write(group, name, lo, hi, acts.array(name))
+
+
+def _sync_chunk(group, name: str, array, lo: int) -> None:
+    """fsync the chunk file just written, in the writer thread: the disk's writeback overlaps the
+    computation of the next chunks (instead of one long fsync of the whole store before it is
+    published), and progress.json lists only chunks that are on disk."""
+    index = (lo // array.chunks[0],) + (0,) * (array.ndim - 1)
+    sync_tree(Path(group.store.root) / name / ("c/" + "/".join(map(str, index))))
 
 
 def _save_progress(path: Path, identity: dict, done: set[int]) -> None:
