@@ -6,7 +6,7 @@ import os
 import nbformat
 import pytest
 
-from helpers import tiny_config
+from helpers import run_snakemake, tiny_config
 
 NOTEBOOK = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "notebooks", "tour.ipynb"
@@ -27,14 +27,14 @@ def test_the_notebook_is_stored_without_outputs():
 @pytest.mark.slow
 def test_the_tour_runs_on_a_tiny_workflows_results(repo_root, tmp_path):
     from nbclient import NotebookClient
-    from test_workflow import snakemake
 
     config = tiny_config(tmp_path)
     config["models"] |= {
         "mine-tied": {"corpus": "mine", "arch": "tied_ae", "d_latent": 3},
         "mine-bilinear": {"corpus": "mine", "arch": "bilinear", "d_latent": 3, "d_hidden": 4},
     }
-    snakemake(repo_root, tmp_path, config, "results/summary.tsv")
+    run = run_snakemake(repo_root, tmp_path, config, "--cores", "2", "results/summary.tsv")
+    assert run.returncode == 0, run.stdout + run.stderr
     nb = nbformat.read(NOTEBOOK, as_version=4)
     os.environ["BOWSFLOW_RESULTS"] = str(tmp_path / "results")
     try:

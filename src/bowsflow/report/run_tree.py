@@ -12,8 +12,9 @@
 Stores open with :func:`xarray.open_zarr` (dask-backed: only metadata is read); checkpoint tensors are
 dask arrays read through safetensors when computed (never unpickled). Every node keeps its store's
 attributes (provenance). A half-written store (``*.partial``, ``*.tmp-<pid>``) or one that does not open
-is skipped with a warning that names it; a store written by another bowsflow version is opened with a
-warning.
+is skipped with a warning that names it, and so is one with a chunk file missing (listing only: a
+store's chunks are checked when they are read); a store written by another bowsflow version is opened
+with a warning.
 """
 
 from __future__ import annotations
@@ -48,12 +49,19 @@ def _open_store(path: Path, problems: list[str]):
     """A lazy Dataset of the store at ``path``, or None (with the reason in ``problems``)."""
     import xarray as xr
 
+    from bowsflow.store.integrity import StoreIntegrityError, check_chunks_present
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # zarr's notes on v3 extensions
             ds = xr.open_zarr(path)
     except Exception as err:  # noqa: BLE001  (any store that does not open is skipped, and named)
         problems.append(f"{path}: does not open as a Zarr store ({type(err).__name__}: {err})")
+        return None
+    try:
+        check_chunks_present(path)
+    except StoreIntegrityError as err:
+        problems.append(f"damaged, skipped: {err}")
         return None
     version = ds.attrs.get("bowsflow_version")
     if version is not None and version != __version__:
