@@ -95,15 +95,16 @@ def test_half_written_and_foreign_stores_are_named(results, tmp_path):
 
     zarr.open_group(str(root / "activations" / "old.zarr"), mode="r+").attrs["bowsflow_version"] = "0.0.1"
     (root / "analysis" / "toy" / "interaction.zarr").mkdir()  # an empty folder: no store
-    (root / "activations" / "old.zarr" / "latent" / "c" / "1" / "0").unlink()  # damaged too: named, skipped
+    shutil.copytree(root / "activations" / "toy.zarr", root / "activations" / "broken.zarr")
+    (root / "activations" / "broken.zarr" / "latent" / "c" / "1" / "0").unlink()  # damaged: named, skipped
     with pytest.warns(UserWarning) as caught:
         tree = bowsflow.open_run(root)
     text = "\n".join(str(w.message) for w in caught)
     assert "late.zarr.partial: half-written" in text
     assert "old.zarr was written by bowsflow 0.0.1" in text
     assert "interaction.zarr: does not open" in text
-    assert "damaged, skipped" in text and "array 'latent', chunk (1, 0) is missing" in text
-    assert set(tree["activations"].children) == {"toy"}
+    assert "damaged, skipped" in text and "broken.zarr: array 'latent', chunk (1, 0) is missing" in text
+    assert set(tree["activations"].children) == {"toy", "old"}
 
 
 def test_a_folder_that_is_not_a_run(tmp_path):
