@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -150,12 +151,26 @@ def named_store_errors(*stores: str | Path) -> Iterator[None]:
     except StoreIntegrityError:
         raise
     except Exception as err:
+        if not _raised_in_zarr(err):
+            raise  # not a chunk that failed to decode: no need to read the stores through
         for store in stores:
             try:
                 verify_store(store)
             except StoreIntegrityError as damage:
                 raise damage from err
         raise
+
+
+def _raised_in_zarr(err: BaseException) -> bool:
+    """Whether ``err`` (or an exception it was raised from) came out of zarr or its codecs."""
+    import traceback
+
+    while err is not None:
+        frames = traceback.extract_tb(err.__traceback__)
+        if any(f"{os.sep}zarr{os.sep}" in frame.filename or "numcodecs" in frame.filename for frame in frames):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def checks_stores(*parameters: str):
