@@ -1,0 +1,120 @@
+"""An independent re-derivation of the interaction analysis for a two-layer model, written from the
+formulas in numpy alone (no library function): G, M, Λ, C, C⁺ and the edges between latent and
+hidden_pre of a relu_mlp, for every option combination (centred or not; |Λ| truncation or not),
+against what analyze_interaction stores. Eigenvector signs are free, so C is compared column by
+column up to sign; Λ and the edges (squares) are sign-free."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+
+def reference(p: dict, h: np.ndarray, centred: bool, lambda_threshold: float, stored: dict, threshold: float = 1e-10):
+    """Per layer (latent, hidden_pre): G, M, Λ, C, C⁺; and the latent → hidden_pre edges in the
+    interaction basis. relu_mlp: a = W_in h + b_in; r = h + W_out ReLU(a); z = W_eᵀ r + b.
+    G is taken over the activations as stored (``stored``: float32 in the activation store, as the
+    library reads them); the Jacobians, and M, at the activations computed in float64 from h."""
+    We, Win, bin_, Wout, b = p["W_e"], p["W_in"], p["b_in"], p["W_out"], p["b"]
+    a = h @ Win.T + bin_
+    on = (a > 0).astype(float)
+    z = (h + np.maximum(a, 0) @ Wout.T) @ We + b  # [n, V]
+    n, m = h.shape
+    d = a.shape[1]
+    out = {}
+    jac = {}
+    for layer, f in (("latent", h), ("hidden_pre", a)):
+        w = f.shape[1]
+        ft = np.c_[stored[layer], np.ones(n)]
+        Jt = np.empty((n, z.shape[1], w + 1))
+        for s in range(n):
+            if layer == "latent":  # ∂z/∂h = W_eᵀ (I + W_out diag(on) W_in)
+                J = We.T @ (np.eye(m) + Wout @ np.diag(on[s]) @ Win)
+            else:  # ∂z/∂a = W_eᵀ W_out diag(on)
+                J = We.T @ Wout @ np.diag(on[s])
+            Jt[s, :, :w] = J
+            Jt[s, :, w] = z[s] - J @ f[s]
+        G = ft.T @ ft / n
+        M = np.einsum("nvi,nvj->ij", Jt, Jt) / n
+        S = np.eye(w + 1)
+        if centred:
+            S[:w, w] = -stored[layer].mean(0)
+        Si = np.linalg.inv(S)
+        G, M = S @ G @ S.T, Si.T @ M @ Si
+        dv, U = np.linalg.eigh(G)
+        dv, U = dv[::-1], U[:, ::-1]
+        keep = dv > threshold * dv[0]
+        U, dv = U[:, keep], dv[keep]
+        R, Rp = U / np.sqrt(dv), (U * np.sqrt(dv)).T
+        lam, V = np.linalg.eigh(Rp @ M @ Rp.T)
+        order = np.argsort(-np.abs(lam), kind="stable")
+        lam, V = lam[order], V[:, order]
+        live = np.abs(lam) >= lambda_threshold * np.abs(lam).max()
+        lam, V = lam[live], V[:, live]
+        C = R @ V * np.sqrt(np.abs(lam))
+        Cp = (V.T @ Rp) / np.sqrt(np.abs(lam))[:, None]
+        out[layer] = {"G": G, "M": M, "Lambda": lam, "C": C, "Cpinv": Cp, "S": S}
+        jac[layer] = (f, w)
+    # edges latent → hidden_pre: f̃_dst = [a, 1] as a function of f̃_src = [h, 1]: [[W_in, b_in], [0, 1]]
+    P_src = out["latent"]["C"].T @ out["latent"]["S"]
+    P_dst = out["hidden_pre"]["C"].T @ out["hidden_pre"]["S"]
+    Jt = np.zeros((d + 1, m + 1))
+    Jt[:d, :m], Jt[:d, m], Jt[d, m] = Win, bin_, 1.0  # offset a − W_in h = b_in
+    D = P_dst @ Jt @ np.linalg.pinv(P_src)
+    coords = np.c_[h, np.ones(n)] @ P_src.T  # f̂_src of each sample
+    E = np.mean((D[None] * coords[:, None, :]) ** 2, axis=0)
+    return out, E
+
+
+@pytest.mark.parametrize("centred", [False, True])
+@pytest.mark.parametrize("lambda_threshold", [0.0, 1e-10])
+def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_threshold):
+    from bowsflow.activations.extraction import ExtractOptions, extract_activations
+    from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction
+    from bowsflow.lenses.polytope.analysis import write_codes
+    from bowsflow.models.checkpoints import load_model
+    from helpers import make_checkpoint, make_store
+
+    store = make_store(tmp_path / "bows.zarr", n=256, chunk=128)
+    make_checkpoint(tmp_path / "m.safetensors", "relu_mlp", m=3, d=4)
+    extract_activations(tmp_path / "m.safetensors", store, tmp_path / "a.zarr", ExtractOptions(device="cpu"))
+    model, _ = load_model(tmp_path / "m.safetensors")
+    write_codes(xr.open_zarr(tmp_path / "a.zarr"), model, tmp_path / "codes.zarr", 1)
+    options = InteractionOptions(
+        centred=centred,
+        lambda_threshold=lambda_threshold,
+        jacobian_samples=256,
+        edge_samples=256,
+        ablation_samples=0,
+        threshold=1e-10,
+    )
+    analyze_interaction(
+        tmp_path / "a.zarr", tmp_path / "m.safetensors", tmp_path / "codes.zarr", tmp_path / "i.zarr", options
+    )
+    got = xr.open_zarr(tmp_path / "i.zarr")
+    p = {k: v.detach().double().numpy() for k, v in model.named_parameters()}
+    # the activations as stored (float32), in float64, in sample order (all samples are used)
+    acts = xr.open_zarr(tmp_path / "a.zarr")
+    stored = {layer: acts[layer].values.astype(np.float64) for layer in ("latent", "hidden_pre")}
+    h = stored["latent"]
+    ref, E = reference(p, h, centred, lambda_threshold, stored)
+    for layer in ("latent", "hidden_pre"):
+        r = ref[layer]
+        lam = got[f"Lambda_{layer}"].values
+        scale = np.abs(r["Lambda"]).max()
+        # float64 throughout; only the order of summation differs (and G's float32 products are exact here)
+        np.testing.assert_allclose(lam, r["Lambda"], rtol=1e-10, atol=1e-12 * scale)
+        C, Cp = got[f"C_{layer}"].values, got[f"Cpinv_{layer}"].values
+        big = np.abs(r["Lambda"]) > 1e-6 * scale  # well-separated directions: the columns are determined
+        # (an eigenvector is determined to about eps / its eigengap; gaps here reach 1e-4 of the largest: 1e-7)
+        for k in np.flatnonzero(big):
+            sign = np.sign(C[:, k] @ r["C"][:, k])
+            np.testing.assert_allclose(C[:, k], sign * r["C"][:, k], rtol=1e-7, atol=1e-9 * np.abs(r["C"]).max())
+            np.testing.assert_allclose(Cp[k], sign * r["Cpinv"][k], rtol=1e-7, atol=1e-9 * np.abs(r["Cpinv"][k]).max())
+        gram = got[f"gram_eigvals_{layer}"].values
+        np.testing.assert_allclose(gram, np.sort(np.linalg.eigvalsh(r["G"]))[::-1], rtol=1e-10, atol=1e-13)
+        jac = got[f"jacobian_eigvals_{layer}"].values
+        np.testing.assert_allclose(jac, np.sort(np.linalg.eigvalsh(r["M"]))[::-1], rtol=1e-9, atol=1e-12 * scale)
+    for layer in ("latent", "hidden_pre"):  # every direction well separated: the edges are determined
+        assert np.all(np.abs(ref[layer]["Lambda"]) > 1e-6 * np.abs(ref[layer]["Lambda"]).max())
+    edges = got["edges_interaction_latent_hidden_pre"].values
+    np.testing.assert_allclose(edges, E, rtol=1e-7, atol=1e-10 * E.max())
