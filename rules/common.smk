@@ -4,8 +4,8 @@ import re
 
 from bowsflow import config as bowsflow_config
 from bowsflow.data.corpus import CorpusError, input_files
-from bowsflow.activations.extraction import ExtractOptions
-from bowsflow.models import n_parameters
+from bowsflow.models.registry import n_parameters
+from bowsflow.schema import speed_only
 
 CORPORA = sorted(config["corpora"])
 SYNTHETIC_CORPORA = [
@@ -92,7 +92,7 @@ def comparison_targets():
 # What the activation stores hold depends on these extract options; the speed-only ones go to the
 # rule as resources, so changing them re-runs nothing.
 EXTRACT_CONTENT_OPTIONS = {
-    k: v for k, v in config["extract"].items() if k not in ExtractOptions.speed_only
+    k: v for k, v in config["extract"].items() if k not in speed_only("extract")
 }
 
 

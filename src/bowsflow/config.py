@@ -56,14 +56,13 @@ def _check_extract_layers(layers, specs: dict) -> None:
     """extract.layers names layers some architecture stores, and at least one of each model's."""
     if layers in ("all", None):
         return
-    from bowsflow.models import ARCHITECTURES
-    from bowsflow.models.registry import all_layers
+    from bowsflow.models.registry import all_layers, declarations
 
     unknown = sorted(set(layers) - set(all_layers()))
     if unknown:
         raise ConfigError(f"config key extract.layers: unknown layer(s) {unknown}; layers are {sorted(all_layers())}")
     for name, spec in specs.items():
-        stored = tuple(ARCHITECTURES[spec["arch"]].layer_dims)
+        stored = tuple(declarations(spec["arch"])["layer_dims"])
         if not set(layers) & set(stored):
             raise ConfigError(
                 f"config key extract.layers: none of {list(layers)} is a layer of model {name} ({spec['arch']}: {list(stored)})"
@@ -197,14 +196,14 @@ def _check_model(spec: dict, key: str, config: dict) -> None:
         e = errors[0]
         where = ".".join([key, *map(str, e.absolute_path)])
         raise ConfigError(f"config key {where}: {e.message}")
-    from bowsflow.models import ARCHITECTURES  # the registry: an architecture is one module there
+    # the registry (an architecture is one module of bowsflow.models), read without importing torch
+    from bowsflow.models.registry import declarations, known_architectures
 
-    arch = ARCHITECTURES.get(spec["arch"])
-    if arch is None:
+    if spec["arch"] not in known_architectures():
         raise ConfigError(
-            f"config key {key}.arch: unknown architecture {spec['arch']!r} (have: {sorted(ARCHITECTURES)})"
+            f"config key {key}.arch: unknown architecture {spec['arch']!r} (have: {known_architectures()})"
         )
-    if arch.needs_hidden and "d_hidden" not in spec:
+    if declarations(spec["arch"])["needs_hidden"] and "d_hidden" not in spec:
         raise ConfigError(f"config key {key}.d_hidden: {spec['arch']} needs a hidden size d_hidden")
     if spec["corpus"] not in config.get("corpora", {}):
         raise ConfigError(

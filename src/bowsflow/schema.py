@@ -177,3 +177,10 @@ def schema_options(section: str):
         return dataclass(frozen=True)(cls)
 
     return decorate
+
+
+def speed_only(section: str) -> tuple[str, ...]:
+    """Keys of a section marked ``x-speed-only`` in the schema: they change how fast an output is
+    made, never what it holds, so they are no part of its identity (and the workflow passes them to
+    the rule as resources, so that changing them re-runs nothing)."""
+    return tuple(k for k, prop in section_properties(section).items() if prop.get("x-speed-only"))

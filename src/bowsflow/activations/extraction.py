@@ -32,7 +32,7 @@ from bowsflow.data.batches import SparseBatch
 from bowsflow.data.vocabulary import vocabulary_sha256
 from bowsflow.models.checkpoints import CheckpointError, load_model
 from bowsflow.models.registry import all_layers
-from bowsflow.schema import schema_options
+from bowsflow.schema import schema_options, speed_only
 from bowsflow.store.atomic import publish, sync_tree
 from bowsflow.store.integrity import (
     INTEGRITY,
@@ -64,9 +64,9 @@ class ExtractOptions:
     device: str
     writer_threads: int
 
-    # options that change only how fast the store is written, never what it holds: they are not
-    # part of the store's identity (the workflow passes them as resources, so a change re-runs nothing)
-    speed_only = ("writer_threads",)
+    # options that change only how fast the store is written, never what it holds (the schema marks
+    # them): no part of the store's identity
+    speed_only = speed_only("extract")
 
 
 def layers_for(model_class, requested) -> tuple[str, ...]:

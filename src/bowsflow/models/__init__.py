@@ -1,12 +1,39 @@
-"""The models: one module per architecture, a registry from the config's ``arch`` to it, their
-checkpoints and their training. Importing this package registers the built-in architectures."""
+"""The models: one module per architecture (``tied_ae``, ``relu_mlp``, ``bilinear``), a registry from the
+config's ``arch`` to it, their checkpoints and their training.
 
-from bowsflow.models import bilinear, relu_mlp, tied_ae  # noqa: F401  (registers them)
-from bowsflow.models.base import BowsAutoencoder, as_float64, count_parameters
-from bowsflow.models.bilinear import BilinearAutoencoder
-from bowsflow.models.registry import ARCHITECTURES, architecture, build_model, expected_shapes, n_parameters, register
-from bowsflow.models.relu_mlp import ReluMlpAutoencoder
-from bowsflow.models.tied_ae import TiedAutoencoder
+The registry's declarations are read without importing torch (the workflow needs them while it builds
+the DAG); the architecture modules, and torch, are imported the first time a model class is needed.
+"""
+
+import importlib
+
+from bowsflow.models.registry import (
+    ARCHITECTURES,
+    architecture,
+    build_model,
+    declarations,
+    expected_shapes,
+    known_architectures,
+    n_parameters,
+    register,
+)
+
+# names served from their modules on first use (they import torch)
+_LAZY = {
+    "BowsAutoencoder": "base",
+    "as_float64": "base",
+    "count_parameters": "base",
+    "TiedAutoencoder": "tied_ae",
+    "ReluMlpAutoencoder": "relu_mlp",
+    "BilinearAutoencoder": "bilinear",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"bowsflow.models.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'bowsflow.models' has no attribute {name!r}")
+
 
 __all__ = [
     "ARCHITECTURES",
@@ -18,7 +45,9 @@ __all__ = [
     "as_float64",
     "build_model",
     "count_parameters",
+    "declarations",
     "expected_shapes",
+    "known_architectures",
     "n_parameters",
     "register",
 ]
