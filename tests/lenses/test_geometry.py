@@ -147,3 +147,34 @@ def test_umap_is_used_when_installed(monkeypatch, tmp_path):
     m = {"xy": pca_2d(points), "umap": xy, "labelled": np.array([0, 1]), "labels": np.array([0, 0]), "names": ["a"]}
     map_figure(m, tmp_path / "map.png")
     assert (tmp_path / "map.png").stat().st_size > 1000
+
+
+def test_subspace_overlap_known_answers():
+    from bowsflow.lenses.geometry.measures import principal_subspace, subspace_overlap
+
+    rng = np.random.default_rng(0)
+    V, m = 40, 4
+    A = rng.normal(size=(V, V))
+    cov = A @ A.T / V
+    U = principal_subspace(cov, m)
+    np.testing.assert_allclose(U.T @ U, np.eye(m), atol=1e-12)
+    # W whose rows span exactly the top-m principal subspace (any invertible mix of them): overlap 1
+    W = rng.normal(size=(m, m)) @ U.T
+    assert subspace_overlap(W, U) == pytest.approx(1.0, rel=1e-12)
+    # orthogonal to it: 0
+    W_perp = (np.eye(V) - U @ U.T) @ rng.normal(size=(V, m))
+    assert subspace_overlap(W_perp.T, U) == pytest.approx(0.0, abs=1e-12)
+    # random subspaces: E[overlap] = m/V exactly; the mean of 2,000 draws within 4 standard errors
+    draws = np.array([subspace_overlap(rng.normal(size=(m, V)), U) for _ in range(2000)])
+    assert abs(draws.mean() - m / V) < 4 * draws.std() / np.sqrt(draws.size)
+
+
+def test_covariance_from_correlation_equals_numpy_on_binary_data():
+    from bowsflow.data.correlations import correlation_from_moments
+    from bowsflow.lenses.geometry.measures import covariance_from_correlation
+
+    rng = np.random.default_rng(1)
+    X = rng.random((500, 7)) < np.linspace(0.05, 0.6, 7)
+    Xf = X.astype(np.float64)
+    corr = correlation_from_moments(Xf.T @ Xf, Xf.sum(0), 500)
+    np.testing.assert_allclose(covariance_from_correlation(corr, Xf.mean(0)), np.cov(Xf.T, ddof=0), atol=1e-14)

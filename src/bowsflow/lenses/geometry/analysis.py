@@ -9,11 +9,14 @@ from bowsflow.data.word_lists import MONTHS, PLANETS, TOPICS, WEEKDAYS
 from bowsflow.lenses.geometry.measures import (
     circularity,
     cosine_matrix,
+    covariance_from_correlation,
     cyclic_order_recovered,
     one_hot_r2,
     pca_2d,
+    principal_subspace,
     silhouette_cosine,
     structure_measure,
+    subspace_overlap,
     synthetic_regime,
     umap_2d,
     upper_triangle_spearman,
@@ -92,6 +95,19 @@ def analyze_geometry(
         "spearman_top_k": upper_triangle_spearman(cos, corr, top),
         "top_k": int(len(top)),
     }
+    # linear superposition (the BOWS paper's central claim): W's row space against the data's top-m
+    # principal subspace (covariance of the word indicators over all samples), with its null m/V
+    m = int(W.shape[0])
+    if m < V:
+        cov = covariance_from_correlation(corr, freq)
+        summary["linear_superposition"] = {
+            "overlap_with_top_m_principal_subspace": subspace_overlap(W, principal_subspace(cov, m)),
+            "null_random_subspace": m / V,
+            "m": m,
+            "V": V,
+            "definition": "‖U_mᵀQ‖²_F / m, Q an orthonormal basis of W's row space, U_m the top-m "
+            "eigenvectors of the word indicators' covariance",
+        }
     iu = np.triu_indices(len(top), k=1)
     pick = rng.choice(iu[0].size, min(iu[0].size, 20000), replace=False)
     figures["similarity"] = {"corr": corr[np.ix_(top, top)][iu][pick], "cos": cos[np.ix_(top, top)][iu][pick]}

@@ -133,3 +133,24 @@ def umap_2d(points: np.ndarray, seed: int = 0) -> np.ndarray | None:
         n_neighbors=min(15, max(2, len(points) - 1)), metric="cosine", n_components=2, random_state=seed
     )
     return np.asarray(reducer.fit_transform(points))
+
+
+def covariance_from_correlation(corr: np.ndarray, frequency: np.ndarray) -> np.ndarray:
+    """[V, V] covariance of binary word indicators from their Pearson correlation and frequencies p:
+    a binary indicator's variance is p(1 − p), so cov_ij = corr_ij · √(p_i(1 − p_i) p_j(1 − p_j))."""
+    sd = np.sqrt(np.clip(frequency * (1.0 - frequency), 0.0, None))
+    return np.asarray(corr, dtype=np.float64) * np.outer(sd, sd)
+
+
+def principal_subspace(cov: np.ndarray, m: int) -> np.ndarray:
+    """[V, m]: orthonormal top-m eigenvectors of a covariance (float64)."""
+    vals, vecs = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
+    return vecs[:, np.argsort(vals)[::-1][:m]]
+
+
+def subspace_overlap(W: np.ndarray, U: np.ndarray) -> float:
+    """‖Uᵀ Q‖²_F / m: the share of the row space of W [m, V] (Q [V, m] orthonormal, from a QR of Wᵀ)
+    inside the subspace spanned by U [V, m] (orthonormal): 1 when they coincide, 0 when orthogonal,
+    m/V on average for a random m-dimensional subspace (the null)."""
+    Q, _ = np.linalg.qr(np.asarray(W, dtype=np.float64).T)
+    return float(np.sum((U.T @ Q) ** 2) / W.shape[0])
