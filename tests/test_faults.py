@@ -231,7 +231,7 @@ count = 0
 def slow(*args, **kwargs):  # give the parent time to kill us in the middle
     global count
     count += 1
-    if count == 4:  # chunks 0-2 computed, chunk 0 at least stored and listed in progress.json
+    if count == 5:  # chunks 0-3 computed; the first ones stored, synced and listed in progress.json
         print("ready", flush=True)
         import time; time.sleep(60)
     return real(*args, **kwargs)

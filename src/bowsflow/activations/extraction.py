@@ -20,7 +20,7 @@ import shutil
 import time
 import warnings
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -267,12 +267,19 @@ def _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks
     bar = tqdm(total=n_chunks, initial=len(done), desc="extract", unit="chunk", disable=not progress)
     pending: deque = deque()  # (chunk, futures) written by the writer threads, oldest first
 
+    syncing: deque = deque()  # (chunk, fsync futures): written, on their way to the disk
+
     def finish_oldest() -> None:
-        k_done, futures = pending.popleft()
-        for f in futures:
-            f.result()
+        """The oldest chunk's writes are done: its fsyncs go on while the writers take the next ones."""
+        k_written, futures = pending.popleft()
+        syncing.append((k_written, [f.result() for f in futures]))
+
+    def synced_oldest() -> None:
+        k_done, syncs = syncing.popleft()
+        for s in syncs:
+            s.result()
         done.add(k_done)
-        _save_progress(progress_file, identity, done)  # only chunks whose every array is stored
+        _save_progress(progress_file, identity, done)  # only chunks whose every array is on disk
         bar.update(1)
 
     todo = [k for k in range(n_chunks) if k not in done]
@@ -298,6 +305,7 @@ def _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks
     with (
         ThreadPoolExecutor(max_workers=reads_ahead) as reader,
         ThreadPoolExecutor(max_workers=max(1, options.writer_threads)) as writers,
+        ThreadPoolExecutor(max_workers=2) as syncer,
     ):
         bounds = [(k, k * chunk, min((k + 1) * chunk, n)) for k in todo]
         reads = deque(reader.submit(_read_chunk, bows_group, lo, hi) for _, lo, hi in bounds[:reads_ahead])
@@ -313,16 +321,22 @@ def _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks
             )
             seconds["computing"] += time.perf_counter() - t
             extra = {"split": split, "doc_id": doc_id}
-            futures = [writers.submit(_write_layer, group, acts, name, lo, hi) for name in layers]
-            futures += [writers.submit(_write, group, name, lo, hi, values) for name, values in extra.items()]
+            futures = [writers.submit(_write_layer, group, acts, name, lo, hi, syncer) for name in layers]
+            futures += [writers.submit(_write, group, name, lo, hi, values, syncer) for name, values in extra.items()]
             pending.append((k, futures))
             t = time.perf_counter()
             while len(pending) > in_flight:
                 finish_oldest()
+            # record the chunks the disk already holds; wait only when it lags MAX_SYNCING chunks behind
+            # (written chunks hold no memory)
+            while syncing and (len(syncing) > MAX_SYNCING or all(s.done() for s in syncing[0][1])):
+                synced_oldest()
             seconds["waiting_for_writers"] += time.perf_counter() - t
         t = time.perf_counter()
         while pending:
             finish_oldest()
+        while syncing:
+            synced_oldest()
         seconds["waiting_for_writers"] += time.perf_counter() - t
     bar.close()
     log.info(
@@ -345,22 +359,23 @@ def _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks
     }
 
 
-def _write(group, name: str, lo: int, hi: int, values: np.ndarray) -> None:
+# chunks written but not yet known to be on disk: their fsyncs run behind the writers
+MAX_SYNCING = 8
+
+
+def _write(group, name: str, lo: int, hi: int, values: np.ndarray, syncer) -> Future:
+    """Store rows lo:hi of one array; returns the future of its chunk file's fsync (on ``syncer``)."""
     array = group[name]
     array[lo:hi] = values
-    _sync_chunk(group, name, array, lo)
-
-
-def _write_layer(group, acts: ChunkActivations, name: str, lo: int, hi: int) -> None:
-    _write(group, name, lo, hi, acts.array(name))
-
-
-def _sync_chunk(group, name: str, array, lo: int) -> None:
-    """fsync the chunk file just written, in the writer thread: the disk's writeback overlaps the
-    computation of the next chunks (instead of one long fsync of the whole store before it is
-    published), and progress.json lists only chunks that are on disk."""
     index = (lo // array.chunks[0],) + (0,) * (array.ndim - 1)
-    sync_tree(Path(group.store.root) / name / ("c/" + "/".join(map(str, index))))
+    # fsynced as it is written, apart from the writers: the disk's writeback overlaps the computation
+    # of the next chunks (instead of one long fsync of the whole store before it is published), and
+    # progress.json lists only chunks that are on disk
+    return syncer.submit(sync_tree, Path(group.store.root) / name / ("c/" + "/".join(map(str, index))))
+
+
+def _write_layer(group, acts: ChunkActivations, name: str, lo: int, hi: int, syncer) -> Future:
+    return _write(group, name, lo, hi, acts.array(name), syncer)
 
 
 def _save_progress(path: Path, identity: dict, done: set[int]) -> None:
