@@ -242,6 +242,8 @@ def _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks
     if progress_file.is_file():
         state = json.loads(progress_file.read_text())
         if state.get("identity") == identity:
+            for stray in partial.rglob("*.partial"):  # zarr's own temporary chunk files, cut off by the kill
+                stray.unlink()
             with warnings.catch_warnings():  # progress.json sits in the group: zarr notes it is no array
                 warnings.simplefilter("ignore")
                 group = zarr.open_group(str(partial), mode="r")
