@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from bowsflow.schema import ConfigError, coerce_yaml_numbers, schema_path, validate_against_schema
+from bowsflow.schema import ConfigError, coerce_yaml_numbers, schema_document, validate_against_schema
 
 __all__ = ["ConfigError", "coerce_yaml_numbers", "load_config", "model_specs", "validate_config"]
 
@@ -185,9 +185,7 @@ def _model_validator():
     """The schema's model definition as a validator, built once (a DAG may hold hundreds of models)."""
     from jsonschema import Draft202012Validator
 
-    with open(schema_path(), encoding="utf-8") as f:
-        schema = yaml.safe_load(f)
-    return Draft202012Validator({"$ref": "#/$defs/model", "$defs": schema["$defs"]})
+    return Draft202012Validator({"$ref": "#/$defs/model", "$defs": schema_document()["$defs"]})
 
 
 def _check_model(spec: dict, key: str, config: dict) -> None:

@@ -131,7 +131,7 @@ def _resolve(node: dict, schema_doc: dict) -> dict:
 
 def section_properties(section: str) -> dict[str, dict]:
     """The properties of a config section (``analysis.polytope``, ``training``, ...), refs resolved."""
-    schema_doc = _cached_schema()
+    schema_doc = schema_document()
     node = schema_doc
     for part in section.split("."):
         node = _resolve(node["properties"][part], schema_doc)
@@ -157,7 +157,8 @@ def options_from_config(cls, section: dict):
 
 
 @functools.lru_cache(maxsize=1)
-def _cached_schema() -> dict:
+def schema_document() -> dict:
+    """The parsed schema of this checkout, read once (callers must not change it)."""
     return _load_schema(None)
 
 

@@ -100,13 +100,6 @@ def model_parameters(checkpoint: Path, words=None):
     return xr.Dataset(data, coords=coords, attrs=attrs | {"checkpoint_path": str(checkpoint)})
 
 
-def _read_words(vocab_tsv: Path):
-    import csv
-
-    with open(vocab_tsv, newline="", encoding="utf-8") as f:
-        return [row["word"] for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
-
-
 def _table(path: Path):
     import pandas as pd
     import xarray as xr
@@ -147,9 +140,11 @@ def open_run(results: str | Path = "results"):
     for checkpoint in sorted(root.glob("models/*/model.safetensors")):
         model = checkpoint.parent.name
         try:
+            from bowsflow.data.vocabulary import read_vocabulary
+
             corpus = json.loads((checkpoint.parent / "config.json").read_text())["corpus"]
             vocab = root / "bows" / corpus / "vocab.tsv"
-            words = _read_words(vocab) if vocab.is_file() else None
+            words = read_vocabulary(vocab).words if vocab.is_file() else None
             nodes[f"models/{model}"] = model_parameters(checkpoint, words).assign_attrs(corpus=corpus)
         except Exception as err:  # noqa: BLE001
             problems.append(f"{checkpoint}: not read ({type(err).__name__}: {err})")

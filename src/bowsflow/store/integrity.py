@@ -91,7 +91,7 @@ def _chunk_key(index: tuple[int, ...]) -> str:
     return "c/" + "/".join(map(str, index)) if index else "c"
 
 
-def _checked(path: Path, group) -> bool:
+def _checked(group) -> bool:
     return group.attrs.get("integrity") == INTEGRITY
 
 
@@ -105,7 +105,7 @@ def check_chunks_present(path: str | Path) -> None:
     if not path.is_dir():
         raise StoreIntegrityError(f"{path}: no such store")
     group = zarr.open_group(str(path), mode="r")
-    if not _checked(path, group):
+    if not _checked(group):
         return
     for name, array in _arrays(group):
         for index in _chunk_grid(array):

@@ -65,6 +65,14 @@ def node_ablation_curve(
     return totals / n
 
 
+@torch.no_grad()
+def unablated_loss(model, h: np.ndarray, x: np.ndarray, loss: str = "mse") -> float:
+    """The model's own validation loss on latent vectors h [n, m] and their bags x [n, V] (float64)."""
+    model = as_float64(model)
+    z = model.layers_from_latent(torch.as_tensor(np.asarray(h, dtype=np.float64)))["out_pre"]
+    return float(dense_target_loss(z, torch.as_tensor(np.asarray(x)), loss, model.output == "relu"))
+
+
 def neuron_order(G: np.ndarray, M: np.ndarray) -> np.ndarray:
     """The neuron basis's order of importance: by G_ii · M_ii (a coordinate's activation power times
     the output's sensitivity to it, the diagonal analogue of |Λ|), descending, ties by index."""

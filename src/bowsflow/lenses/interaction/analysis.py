@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bowsflow.lenses.interaction.ablation import ablation_ks, neuron_order, node_ablation_curve
+from bowsflow.lenses.interaction.ablation import ablation_ks, neuron_order, node_ablation_curve, unablated_loss
 from bowsflow.lenses.interaction.basis import (
     centred_moments,
     cofiring_groups,
@@ -211,11 +211,7 @@ def _ablation(model, acts, bows_path, bases, options, rng) -> tuple[dict, dict]:
     h = acts["latent"].isel(sample=idx).values.astype(np.float64)
     x = np.asarray(bows["bows"].get_orthogonal_selection((idx, slice(None))))
     loss = "mse"  # the paper's loss, on x̂
-    full = float(
-        node_ablation_curve(
-            model, h, x, "latent", np.eye(model.d_latent + 1), np.eye(model.d_latent + 1), [model.d_latent + 1], loss
-        )[0]
-    )
+    full = unablated_loss(model, h, x, loss)
     summary = {"n_samples": int(idx.size), "loss": loss, "unablated_val_loss": full, "layers": {}}
     figures = {}
     for layer, (basis, g_vecs, S, order) in bases.items():
