@@ -43,6 +43,7 @@ include: "rules/geometry.smk"
 include: "rules/bilinear.smk"
 include: "rules/interaction.smk"
 include: "rules/summary.smk"
+include: "rules/claims.smk"
 
 
 report: "report/workflow.rst"
@@ -60,4 +61,5 @@ rule all:
         bilinear_targets(),
         interaction_targets(),
         summary_targets(),
+        claims_targets(),
     localrule: True

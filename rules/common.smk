@@ -40,6 +40,8 @@ def bows_store_mem_mb(wildcards):
 
 # Every model of the config (explicit ones and sweep points), training defaults filled in.
 MODELS = bowsflow_config.model_specs(config)
+# the lenses analyse these; replicates (other seeds of a model, replicate_seeds) are for the claims
+LENS_MODELS = bowsflow_config.lens_models(MODELS)
 
 
 # One constraint per wildcard, for every rule: a {model} or {corpus} is one the config names
@@ -101,11 +103,11 @@ def extract_gpus(wildcards):
 
 
 def activation_targets():
-    return expand("results/activations/{model}.zarr", model=sorted(MODELS))
+    return expand("results/activations/{model}.zarr", model=LENS_MODELS)
 
 
 def polytope_targets():
-    return expand("results/analysis/{model}/polytope.json", model=sorted(MODELS))
+    return expand("results/analysis/{model}/polytope.json", model=LENS_MODELS)
 
 
 def get_model_correlations(wildcards):
@@ -127,7 +129,7 @@ def correlations_mem_mb(wildcards):
 def geometry_targets():
     if not MODELS:
         return []
-    return expand("results/analysis/{model}/geometry.json", model=sorted(MODELS)) + [
+    return expand("results/analysis/{model}/geometry.json", model=LENS_MODELS) + [
         "results/analysis/geometry_summary.tsv"
     ]
 
@@ -135,13 +137,22 @@ def geometry_targets():
 def bilinear_targets():
     return expand(
         "results/analysis/{model}/bilinear.json",
-        model=sorted(m for m in MODELS if MODELS[m]["arch"] == "bilinear"),
+        model=[m for m in LENS_MODELS if MODELS[m]["arch"] == "bilinear"],
     )
 
 
 def interaction_targets():
-    return expand("results/analysis/{model}/interaction.json", model=sorted(MODELS))
+    return expand("results/analysis/{model}/interaction.json", model=LENS_MODELS)
 
 
 def summary_targets():
     return ["results/summary.tsv"] if MODELS else []
+
+
+def model_corpora():
+    """The corpora that some model trains on."""
+    return sorted({spec["corpus"] for spec in MODELS.values()})
+
+
+def claims_targets():
+    return ["results/claims.tsv", "results/claims.json"] if MODELS else []

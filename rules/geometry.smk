@@ -82,8 +82,8 @@ rule geometry:
 rule geometry_summary:
     """One table of every model's geometry numbers."""
     input:
-        summaries=expand("results/analysis/{model}/geometry.json", model=sorted(MODELS)),
-        configs=expand("results/models/{model}/config.json", model=sorted(MODELS)),
+        summaries=expand("results/analysis/{model}/geometry.json", model=LENS_MODELS),
+        configs=expand("results/models/{model}/config.json", model=LENS_MODELS),
     output:
         table=report(
             "results/analysis/geometry_summary.tsv",
@@ -98,6 +98,6 @@ rule geometry_summary:
     conda:
         "../envs/analysis.yaml"
     params:
-        names=sorted(MODELS),
+        names=LENS_MODELS,
     script:
         "../workflow_scripts/geometry_summary.py"

@@ -5,13 +5,13 @@
 rule summary:
     """One table of every model's headline numbers from every lens."""
     input:
-        configs=expand("results/models/{model}/config.json", model=sorted(MODELS)),
-        metrics=expand("results/models/{model}/metrics.json", model=sorted(MODELS)),
-        polytope=expand("results/analysis/{model}/polytope.json", model=sorted(MODELS)),
+        configs=expand("results/models/{model}/config.json", model=LENS_MODELS),
+        metrics=expand("results/models/{model}/metrics.json", model=LENS_MODELS),
+        polytope=expand("results/analysis/{model}/polytope.json", model=LENS_MODELS),
         interaction=expand(
-            "results/analysis/{model}/interaction.json", model=sorted(MODELS)
+            "results/analysis/{model}/interaction.json", model=LENS_MODELS
         ),
-        geometry=expand("results/analysis/{model}/geometry.json", model=sorted(MODELS)),
+        geometry=expand("results/analysis/{model}/geometry.json", model=LENS_MODELS),
         bilinear=bilinear_targets(),
     output:
         table=report(
@@ -27,6 +27,6 @@ rule summary:
     conda:
         "../envs/analysis.yaml"
     params:
-        names=sorted(MODELS),
+        names=LENS_MODELS,
     script:
         "../workflow_scripts/summary.py"

@@ -30,7 +30,7 @@ rule train:
         gpu=model_gpus,
     params:
         name="{model}",
-        spec=lambda wc: MODELS[wc.model],
+        spec=lambda wc: bowsflow_config.training_spec(MODELS[wc.model]),
         bows_part=lambda wc: bowsflow_config.store_part(
             config, MODELS[wc.model]["corpus"]
         ),

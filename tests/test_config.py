@@ -174,3 +174,56 @@ def test_errors_known_before_any_job_name_their_key(extra, message):
     with pytest.raises(ConfigError) as err:
         validate_config(config)
     assert message in str(err.value)
+
+
+def test_replicate_seeds_add_models_that_only_train():
+    from bowsflow.config import lens_models, model_specs, training_spec
+
+    config = validate_config(
+        {
+            "corpora": {"w": {"source": "synthetic"}},
+            "models": {"t": {"corpus": "w", "arch": "tied_ae", "d_latent": 2, "replicate_seeds": [3, 1]}},
+            "sweeps": {
+                "s": {
+                    "base": {"corpus": "w", "arch": "tied_ae", "d_latent": 2, "replicate_seeds": [1]},
+                    "grid": {"weight_decay": [0.0, 1.0]},
+                }
+            },
+        }
+    )
+    specs = model_specs(config)
+    assert sorted(specs) == ["s-wd0", "s-wd0-s1", "s-wd1", "s-wd1-s1", "t", "t-s1", "t-s3"]
+    assert specs["t-s3"]["seed"] == 3 and specs["t-s3"]["replicate_of"] == "t"
+    assert specs["s-wd1-s1"]["weight_decay"] == 1.0 and specs["s-wd1-s1"]["seed"] == 1
+    assert lens_models(specs) == ["s-wd0", "s-wd1", "t"]
+    # adding replicates does not change what the model itself trains from (no retraining)
+    assert training_spec(specs["t"]) == training_spec(
+        model_specs(
+            validate_config(
+                {**config, "models": {"t": {"corpus": "w", "arch": "tied_ae", "d_latent": 2}}, "sweeps": {}}
+            )
+        )["t"]
+    )
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"replicate_seeds": [0]}, "config key models.t.replicate_seeds: 0 is the model's own seed"),
+        ({"replicate_seeds": [1, 1]}, "config key models.t.replicate_seeds"),
+    ],
+)
+def test_bad_replicate_seeds_name_their_key(spec, message):
+    config = {
+        "corpora": {"w": {"source": "synthetic"}},
+        "models": {"t": {"corpus": "w", "arch": "tied_ae", "d_latent": 2} | spec},
+    }
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        validate_config(config)  # while the config is read, before any job
+
+
+def test_a_replicate_name_that_clashes_with_a_model_is_an_error():
+    base = {"corpus": "w", "arch": "tied_ae", "d_latent": 2}
+    config = {"corpora": {"w": {"source": "synthetic"}}, "models": {"t": base | {"replicate_seeds": [1]}, "t-s1": base}}
+    with pytest.raises(ConfigError, match="clashes"):
+        validate_config(config)

@@ -1,5 +1,5 @@
 """The package layout shows the flow: imports run one way, data → models → activations → lenses →
-report, over a bottom layer (schema, linalg, store, runtime); the config module, which reads the
+claims → report, over a bottom layer (schema, linalg, store, runtime); the config module, which reads the
 registry of architectures for the workflow, sits on top; the lenses do not import each other."""
 
 import ast
@@ -22,8 +22,9 @@ LAYERS = {
     "checkpoints": 2,  # checkpoints: the deprecated alias of models.checkpoints
     "activations": 3,
     "lenses": 4,
-    "report": 5,
-    "config": 6,
+    "claims": 5,
+    "report": 6,
+    "config": 7,
 }
 
 

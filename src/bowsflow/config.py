@@ -177,7 +177,33 @@ def model_specs(config: dict) -> dict[str, dict]:
                 f"need it at most {MODEL_NAME_BYTES} bytes long"
             )
         specs[name] = training | spec
+        for seed in spec.get("replicate_seeds", ()):
+            # replicates: the same model with another seed, trained for the claims (no lenses run on them)
+            replicate = f"{name}-s{seed}"
+            if seed == specs[name]["seed"]:
+                raise ConfigError(f"config key {key}.replicate_seeds: {seed} is the model's own seed")
+            if replicate in raw or replicate in specs:
+                raise ConfigError(
+                    f"config key {key}.replicate_seeds: replicate name {replicate!r} clashes with a model"
+                )
+            if len(replicate.encode()) > MODEL_NAME_BYTES:
+                raise ConfigError(
+                    f"config key {key}.replicate_seeds: replicate name {replicate[:40]}… is longer than "
+                    f"{MODEL_NAME_BYTES} bytes"
+                )
+            specs[replicate] = specs[name] | {"seed": seed, "replicate_of": name, "replicate_seeds": []}
     return specs
+
+
+def training_spec(spec: dict) -> dict:
+    """What a model's training depends on: its spec without the replicate bookkeeping (adding replicate
+    seeds to a model does not retrain it)."""
+    return {k: v for k, v in spec.items() if k not in ("replicate_seeds", "replicate_of")}
+
+
+def lens_models(specs: dict[str, dict]) -> list[str]:
+    """The models the lenses analyse: every model but the replicates (``replicate_seeds``), sorted."""
+    return sorted(name for name, spec in specs.items() if not spec.get("replicate_of"))
 
 
 @functools.lru_cache(maxsize=1)

@@ -195,3 +195,22 @@ def test_per_word_reads_touch_only_that_words_chunk(tmp_path, monkeypatch):
         row = word_row(corr, v)
         assert row.shape == (V,) and row[v] in (0.0, 1.0)  # the diagonal: 1, or 0 for a word never seen
         assert [key for key in read if "/c/" in key] == [f"correlation/c/{v // 3}/0"]
+
+
+def test_components_kept_by_hand():
+    from bowsflow.lenses.bilinear.analysis import components_kept, smallest_k
+
+    # gains over k = 0 of 0, 5, 9, 10 (of 10): 90% first reached at k = 2, 50% at k = 1, 100% at k = 3
+    assert smallest_k(np.array([1.0, 6.0, 10.0, 11.0]), 0.9) == 2
+    assert smallest_k(np.array([1.0, 6.0, 10.0, 11.0]), 0.5) == 1
+    assert smallest_k(np.array([1.0, 6.0, 10.0, 11.0]), 1.0) == 3
+    assert smallest_k(np.array([3.0, 2.0, 1.0]), 0.9) == 0  # the full model gains nothing over k = 0
+    # identical samples: every resample gives the same k, so the interval is that k
+    per_sample = np.tile([0.0, 5.0, 9.0, 10.0], (50, 1))
+    out = components_kept(per_sample, None, (0.9, 0.95), seed=0, n_resamples=50)
+    assert out["0.9"] == {"k": 2, "interval": [2.0, 2.0], "m": 3, "n_samples": 50}
+    assert out["0.95"]["k"] == 3
+    # recall pooled over samples: (1 + 0, 1 + 2, 2 + 2) / 4 = 0.25, 0.75, 1; gains 0.5 and 0.75 over k = 0
+    tp = np.array([[1, 1, 2], [0, 2, 2.0]])
+    kept = components_kept(tp, np.array([2, 2]), (0.6, 0.9), seed=0, n_resamples=20)
+    assert (kept["0.6"]["k"], kept["0.9"]["k"]) == (1, 2)

@@ -319,3 +319,72 @@ def interaction_graph_figure(
         ax.spines[side].set_visible(False)
     fig.suptitle(title, fontsize=10)
     _save(fig, path)
+
+
+VERDICT_COLOURS = {
+    "supported": "#1b7837",
+    "not supported": "#b2182b",
+    "underpowered": "#e08214",
+    "not testable": "#777777",
+    "not testable on this corpus": "#777777",
+    "skipped": "#bbbbbb",
+}
+
+
+def claims_figure(rows: list[dict], path) -> None:
+    """One panel per claim: each comparison's effect (dot, coloured by verdict) with its interval (bar),
+    its null (red tick) and its ceiling (grey diamond); rows without an effect say their verdict."""
+    claims = list(dict.fromkeys(r["claim"] for r in rows))
+    counts = [sum(r["claim"] == c for r in rows) for c in claims] or [1]
+    heights = [0.55 + 0.28 * k for k in counts]
+    fig, axes = plt.subplots(
+        len(counts), 1, figsize=(11, sum(heights) + 0.6), dpi=110, squeeze=False, gridspec_kw={"height_ratios": heights}
+    )
+    for ax, cid in zip(axes.ravel(), claims):
+        mine = [r for r in rows if r["claim"] == cid]
+        for y, r in enumerate(mine):
+            colour = VERDICT_COLOURS.get(r["verdict"], "black")
+            if r.get("effect") is None:
+                ax.text(
+                    0.02,
+                    y,
+                    f"{r['verdict']}: {r['reason'][:70]}",
+                    color=colour,
+                    va="center",
+                    fontsize=7,
+                    transform=ax.get_yaxis_transform(),
+                )
+                continue
+            if r.get("interval_low") is not None:
+                ax.plot([r["interval_low"], r["interval_high"]], [y, y], color=colour, lw=2.5, alpha=0.6)
+            ax.plot(r["effect"], y, "o", color=colour, ms=6)
+            if r.get("null") is not None:
+                ax.plot(r["null"], y, "|", color="red", ms=14, mew=2)
+            if r.get("ceiling") is not None:
+                ax.plot(r["ceiling"], y, "D", color="grey", ms=5, alpha=0.7)
+            label = f"{r['verdict']}  n={r['n']}" + (f"  p={r['p_value']:.3g}" if r.get("p_value") is not None else "")
+            ax.annotate(
+                label,
+                (1.0, y),
+                xycoords=("axes fraction", "data"),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+                color=colour,
+            )
+        ax.set_yticks(range(len(mine)))
+        ax.set_yticklabels([_short(r["compared"], 64) for r in mine], fontsize=7)
+        ax.set_ylim(-0.7, len(mine) - 0.3)
+        ax.invert_yaxis()
+        ax.set_title(cid, fontsize=9, loc="left")
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle("Claims: effect (dot) with interval (bar), null (red |), ceiling (grey ◆)", fontsize=10)
+    fig.subplots_adjust(left=0.36, right=0.74, top=1 - 0.75 / (sum(heights) + 0.6), bottom=0.02, hspace=0.9)
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def _short(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

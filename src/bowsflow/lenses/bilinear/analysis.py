@@ -168,6 +168,7 @@ def analyze_bilinear(
         figures["spectra"][w] = np.abs(vals.numpy())
     summary["words"] = reading
     summary["median_spearman_interaction_vs_correlation"] = float(np.nanmedian(rhos)) if rhos else None
+    summary["n_words_selected"] = len(rhos)
 
     # truncation: keep the top-k eigencomponents of every B_v; loss and recall on validation samples
     acts = xr.open_zarr(acts_path)
@@ -187,7 +188,7 @@ def analyze_bilinear(
     for where, mask in [("all_entries", torch.ones_like(present)), ("present_words", present)]:
         denom = float(total[mask].sum())
         paths[where] = {k: float(v[mask].sum()) / denom for k, v in mags.items()}
-    summary["paths"] = paths
+    summary["paths"] = paths | {"n_samples": int(h.shape[0])}
     figures["paths"] = paths
     sv2 = unfolding_spectrum(model, options.max_array_mb)
     share = np.cumsum(sv2) / sv2.sum()
@@ -205,8 +206,8 @@ def _truncation(p, h, x, options):
     V, m = p["W_e"].shape[1], p["W_e"].shape[0]
     n = h.shape[0]
     base = (h @ p["W_e"] + p["b"]).numpy()  # direct path and bias
-    sse = np.zeros(m + 1)
-    tp = np.zeros(m + 1)
+    sse = np.zeros((n, m + 1))  # per sample (the bootstrap over samples needs them)
+    tp = np.zeros((n, m + 1))
     U = output_map(p)
     step = max(1, words_per_chunk(m, options.max_array_mb) // max(1, n // 64 + 1))
     for lo in range(0, V, step):
@@ -218,13 +219,52 @@ def _truncation(p, h, x, options):
         z[:, :, 1:] += np.cumsum(contrib, axis=2)  # z with the top-k components, k = 0 … m
         xhat = np.maximum(z, 0)
         xs = x[:, lo:hi, None]
-        sse += ((xhat - xs) ** 2).sum(axis=(0, 1))
-        tp += ((xhat > 0.5) & xs).sum(axis=(0, 1))
-    loss = sse / (n * V)
-    recall = tp / max(int(x.sum()), 1)
+        sse += ((xhat - xs) ** 2).sum(axis=1)
+        tp += ((xhat > 0.5) & xs).sum(axis=1)
+    loss = sse.sum(axis=0) / (n * V)
+    positives = x.sum(axis=1)
+    recall = tp.sum(axis=0) / max(int(positives.sum()), 1)
     rows = [{"k": k, "val_loss": float(loss[k]), "recall": float(recall[k])} for k in range(m + 1)]
-    return {"rows": rows, "n_samples": int(n), "note": "k = 0 keeps only the direct path and the bias"}, {
+    summary = {"rows": rows, "n_samples": int(n), "note": "k = 0 keeps only the direct path and the bias"}
+    shares = (0.9, 0.95)
+    summary["k_for_loss_reduction_share"] = components_kept(-sse, None, shares, options.seed)
+    summary["k_for_recall_share"] = components_kept(tp, positives, shares, options.seed)
+    return summary, {
         "k": np.arange(m + 1),
         "loss": loss,
         "recall": recall,
     }
+
+
+def smallest_k(score: np.ndarray, share: float) -> int:
+    """The smallest k at which ``score[k] − score[0]`` reaches ``share`` of ``score[m] − score[0]`` (the
+    full model's gain over k = 0); 0 when the full model gains nothing."""
+    gain = score - score[0]
+    if gain[-1] <= 0:
+        return 0
+    return int(np.argmax(gain >= share * gain[-1] - 1e-12 * abs(gain[-1])))
+
+
+def components_kept(per_sample: np.ndarray, norm, shares, seed: int, n_resamples: int = 1000) -> dict:
+    """For each share: the smallest k of eigencomponents per word whose truncation keeps that share of
+    what the bilinear layer adds over k = 0 (:func:`smallest_k`), with a 95% percentile bootstrap
+    interval over samples. ``per_sample`` [n, m + 1]: each sample's score at each k (−squared error, or
+    true positives); ``norm`` [n] (or None): what a resample's score is divided by (positives: recall)."""
+    n = per_sample.shape[0]
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, (n_resamples, n))
+
+    def score(rows):
+        total = per_sample[rows].sum(axis=0)
+        return total / max(norm[rows].sum(), 1) if norm is not None else total
+
+    out = {}
+    for share in shares:
+        boot = np.array([smallest_k(score(d), share) for d in draws])
+        out[f"{share:g}"] = {
+            "k": smallest_k(score(np.arange(n)), share),
+            "interval": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
+            "m": int(per_sample.shape[1] - 1),
+            "n_samples": int(n),
+        }
+    return out

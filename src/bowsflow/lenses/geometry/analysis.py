@@ -80,7 +80,8 @@ def analyze_geometry(
 
     # 1. correlation becomes geometry
     cos = cosine_matrix(W)
-    if V * (V - 1) // 2 <= options.max_pairs:
+    n_pairs_all = V * (V - 1) // 2
+    if n_pairs_all <= options.max_pairs:
         rho_all = upper_triangle_spearman(cos, corr)
     else:  # a seeded sample of word pairs
         i = rng.integers(0, V, options.max_pairs)
@@ -89,11 +90,14 @@ def analyze_geometry(
         from scipy.stats import spearmanr
 
         rho_all = float(spearmanr(cos[i[keep], j[keep]], corr[i[keep], j[keep]]).statistic)
+        n_pairs_all = int(keep.sum())
     top = np.argsort(-freq, kind="stable")[: options.top_k]
     summary["correlation_vs_geometry"] = {
         "spearman_all_pairs": rho_all,
+        "n_pairs_all": int(n_pairs_all),
         "spearman_top_k": upper_triangle_spearman(cos, corr, top),
         "top_k": int(len(top)),
+        "n_pairs_top_k": int(len(top) * (len(top) - 1) // 2),
     }
     # linear superposition (the BOWS paper's central claim): W's row space against the data's top-m
     # principal subspace (covariance of the word indicators over all samples), with its null m/V
@@ -227,7 +231,16 @@ def _interference(W, b, corr, bows_group, val, index, options, rng):
         }
         fig[word] = interf
     helps = [o["fraction_interference_helps"] for o in out.values()]
-    return {"targets": out, "mean_fraction_helps": float(np.mean(helps)) if helps else None}, fig
+    n_ctx = [o["n_contexts"] for o in out.values()]
+    return {
+        "targets": out,
+        "mean_fraction_helps": float(np.mean(helps)) if helps else None,  # an unweighted mean over targets
+        "n_targets": len(helps),
+        "pooled_fraction_helps": float(np.dot(helps, n_ctx) / sum(n_ctx)) if helps else None,
+        "n_contexts": int(sum(n_ctx)),
+        "note": "per target: fraction over its n_contexts; the claims scorecard tests the claim on targets "
+        "chosen from the data (claims.min_contexts), with an interval",
+    }, fig
 
 
 SUMMARY_COLUMNS = [

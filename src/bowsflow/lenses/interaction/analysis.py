@@ -91,6 +91,8 @@ def analyze_interaction(
         lam_rel = np.abs(basis.Lambda) / max(np.abs(basis.Lambda).max(), 1e-300)
         summary["layers"][layer] = {
             "width": int(G.shape[0] - 1),
+            "n_samples_gram": n,
+            "n_samples_jacobian": int(count),
             "gram": degeneracy(g_vals, options.degeneracy_threshold),
             "jacobian": degeneracy(m_vals, options.degeneracy_threshold),
             "basis_size": int(basis.C.shape[1]),
@@ -157,6 +159,7 @@ def analyze_interaction(
                 data_vars[f"edges_{name}_{src}_{dst}"] = ((f"{dst}_{index}", f"{src}_{index}"), E)
                 summary["edges"][key][name] = {
                     "n_edges": int(E.size),
+                    "n_samples": int(idx.size),
                     "edges_for_99pct_mass": edges_for_mass(E, 0.99),
                     "total_mass": float(E.sum()),
                 }

@@ -43,6 +43,7 @@ class PolytopeOptions:
     n_paths: int
     profile_bins: int
     cluster_subsample: int
+    cluster_resamples: int
     probe_words: dict | None  # None: DEFAULT_PROBES
     alphas: tuple
     scale_subsample: int
@@ -230,7 +231,9 @@ def analyze_polytope(
             hist = np.histogram(t, bins=options.profile_bins, range=(0, 1))[0] / max(len(plist), 1)
             paths.setdefault(layer, {})[kind] = {
                 "n_paths": len(plist),
+                "n_paths_nonzero_length": len(per_length),
                 "crossings_per_unit_length_mean": float(np.mean(per_length)) if per_length else None,
+                "crossings_per_unit_length": [float(x) for x in per_length],  # per path: the claims bootstrap them
                 "crossings_per_path_mean": float(t.size / len(plist)),
                 "exact": True,
                 "profile": hist.tolist(),
@@ -249,7 +252,7 @@ def analyze_polytope(
     sub = np.sort(rng.choice(n, min(n, options.scale_subsample), replace=False))
     h = latent.isel(sample=sub).values.astype(np.float64)
     changes = scale_state_changes(model, h, options.alphas)
-    summary["scale"] = {"alphas": list(options.alphas), "fraction_units_changed": changes}
+    summary["scale"] = {"alphas": list(options.alphas), "fraction_units_changed": changes, "n_samples": int(sub.size)}
     figures["scale"] = {"alphas": np.array(options.alphas), **{k: np.array(v) for k, v in changes.items()}}
     return summary, figures
 
@@ -277,27 +280,41 @@ def _monosemanticity(acts, codes_group, bows_group, words, layers, options, rng)
     labelled, labels = np.concatenate(labelled), np.concatenate(labels)
     if labelled.size < 10 or np.unique(labels).size < 2:
         return {"skipped": "fewer than 10 samples carry exactly one probe group"}
-    pick = np.sort(rng.choice(labelled.size, min(labelled.size, options.cluster_subsample), replace=False))
-    idx, y = labelled[pick], labels[pick]
-    k = int(np.unique(y).size)
+    # half-samples without replacement: their spread matches the sampling spread of the whole labelled
+    # set (a half-sample's variance is (1/b)(1 − b/n)σ² = σ²/n at b = n/2), so the claims can read an
+    # interval off them; the first one gives the headline numbers
+    size = min(options.cluster_subsample, max(10, labelled.size // 2))
     out = {
         "groups": names,
-        "n_samples": int(idx.size),
-        "n_clusters": k,
-        "label_counts": np.bincount(y, minlength=len(names)).tolist(),
+        "n_labelled": int(labelled.size),
+        "n_samples": size,
+        "n_resamples": options.cluster_resamples,
     }
-    for layer in layers:
-        codes = _rows(codes_group[f"codes_{layer}"], idx)
-        dist = hamming_distances(codes, codes, codes.shape[1] * 8).astype(np.float64)  # padding bits are 0 in both
-        code_clusters = AgglomerativeClustering(n_clusters=k, metric="precomputed", linkage="average").fit_predict(dist)
-        vectors = acts[layer].isel(sample=idx).values if layer in acts.variables else None
-        if vectors is None:
-            continue
-        direction_clusters = KMeans(n_clusters=k, n_init=4, random_state=options.seed).fit_predict(vectors)
-        out[layer] = {
-            "codes_nmi": float(normalized_mutual_info_score(y, code_clusters)),
-            "codes_purity": float(purity(y, code_clusters)),
-            "kmeans_nmi": float(normalized_mutual_info_score(y, direction_clusters)),
-            "kmeans_purity": float(purity(y, direction_clusters)),
-        }
+    per_layer = {
+        layer: {"codes_nmi": [], "codes_purity": [], "kmeans_nmi": [], "kmeans_purity": []} for layer in layers
+    }
+    for r in range(options.cluster_resamples):
+        pick = np.sort(rng.choice(labelled.size, size, replace=False))
+        idx, y = labelled[pick], labels[pick]
+        k = int(np.unique(y).size)
+        if r == 0:
+            out |= {"n_clusters": k, "label_counts": np.bincount(y, minlength=len(names)).tolist()}
+        for layer in layers:
+            vectors = acts[layer].isel(sample=idx).values if layer in acts.variables else None
+            if vectors is None:
+                continue
+            codes = _rows(codes_group[f"codes_{layer}"], idx)
+            dist = hamming_distances(codes, codes, codes.shape[1] * 8).astype(np.float64)  # padding bits: 0 in both
+            code_clusters = AgglomerativeClustering(n_clusters=k, metric="precomputed", linkage="average").fit_predict(
+                dist
+            )
+            direction_clusters = KMeans(n_clusters=k, n_init=4, random_state=options.seed).fit_predict(vectors)
+            got = per_layer[layer]
+            got["codes_nmi"].append(float(normalized_mutual_info_score(y, code_clusters)))
+            got["codes_purity"].append(float(purity(y, code_clusters)))
+            got["kmeans_nmi"].append(float(normalized_mutual_info_score(y, direction_clusters)))
+            got["kmeans_purity"].append(float(purity(y, direction_clusters)))
+    for layer, got in per_layer.items():
+        if got["codes_nmi"]:
+            out[layer] = {key: values[0] for key, values in got.items()} | {"resamples": got}
     return out
