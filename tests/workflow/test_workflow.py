@@ -6,6 +6,7 @@ import re
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -43,6 +44,7 @@ EVERY_RULE_ONCE = {
     "geometry_summary": 1,
     "interaction": 1,
     "summary": 1,
+    "claims": 1,
     "all": 1,
 }
 
@@ -97,6 +99,15 @@ def test_the_model_its_tables_and_its_analyses(finished):
     assert "ring-tied" in (workdir / "results/models/comparison.tsv").read_text()
     assert (workdir / "results/analysis/ring-tied/polytope.json").exists()
     assert "ring-tied" in (workdir / "results/analysis/geometry_summary.tsv").read_text()
+    # the claims: every registered claim has a row with a verdict; a synthetic-only run cannot test
+    # the text claims, and says why instead of failing
+    claims = pd.read_csv(workdir / "results/claims.tsv", sep="\t", keep_default_na=False)
+    from bowsflow.claims.registry import VERDICTS, registered_claims
+
+    assert set(registered_claims()) == set(claims["claim"])
+    assert set(claims["verdict"]) <= set(VERDICTS)
+    untested = claims[claims["verdict"].str.startswith("not testable")]
+    assert len(untested) and (untested["reason"].str.len() > 10).all()
     acts = xr.open_zarr(workdir / "results/activations/ring-tied.zarr")
     assert acts["latent"].shape == (500, 2) and acts["out_pre"].shape == (500, 12)
 
@@ -124,9 +135,12 @@ def test_a_rerun_does_nothing_and_retraining_gives_the_same_bytes(repo_root, fin
 @pytest.mark.parametrize(
     "change, expected",
     [
-        ({"analysis": {"polytope": {"n_pairs": 123}}}, {"polytope": 1, "summary": 1, "all": 1}),
-        ({"analysis": {"geometry": {"top_k": 7}}}, {"geometry": 1, "geometry_summary": 1, "summary": 1, "all": 1}),
-        ({"analysis": {"interaction": {"edge_samples": 50}}}, {"interaction": 1, "summary": 1, "all": 1}),
+        ({"analysis": {"polytope": {"n_pairs": 123}}}, {"polytope": 1, "summary": 1, "claims": 1, "all": 1}),
+        (
+            {"analysis": {"geometry": {"top_k": 7}}},
+            {"geometry": 1, "geometry_summary": 1, "summary": 1, "claims": 1, "all": 1},
+        ),
+        ({"analysis": {"interaction": {"edge_samples": 50}}}, {"interaction": 1, "summary": 1, "claims": 1, "all": 1}),
         ({"extract": {"writer_threads": 5}}, {}),  # speed only: re-runs nothing
         ({"bows": {"window": {"unit": "lines", "size": 1, "stride": 1}}}, {"build_bows": 1, "all": 1}),
         ({"bows": {"vocab_size": 10}}, {"count_vocabulary": 1, "build_bows": 1, "all": 1}),
