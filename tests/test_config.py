@@ -124,15 +124,17 @@ def test_paper_config_states_the_papers_setup(repo_root):
     }
     assert cfg["bows"]["vocab_size"] == 10_000 and cfg["bows"]["window"] == {"unit": "lines", "size": 20, "stride": 1}
     specs = model_specs(cfg)
-    assert sorted(specs) == ["paper-tied-wd1", "paper-tied-wd4"]
+    # the paper's weight decays 1 and 4 and the control 0 at m = 1000, and m = 100 at weight decay 1,
+    # each over 3 seeds (the claims' replicates)
+    assert {(s["weight_decay"], s["d_latent"]) for s in specs.values()} == {
+        (0.0, 1000),
+        (1.0, 1000),
+        (4.0, 1000),
+        (1.0, 100),
+    }
+    assert len(specs) == 12 and {s["seed"] for s in specs.values()} == {0, 1, 2}
     for spec in specs.values():
-        assert (spec["arch"], spec["d_latent"], spec["batch_size"], spec["epochs"], spec["lr"]) == (
-            "tied_ae",
-            1000,
-            512,
-            10,
-            5e-4,
-        )
+        assert (spec["arch"], spec["batch_size"], spec["epochs"], spec["lr"]) == ("tied_ae", 512, 10, 5e-4)
 
 
 def test_default_config_trains_the_promised_models(repo_root):

@@ -106,3 +106,16 @@ def test_the_tables_carry_every_column_and_round_trip(tmp_path):
     body = json.loads((tmp_path / "claims.json").read_text())
     assert body["claims"][0]["details"]["bilinear"]["n_parameters"] == [1000, 1000, 1000]
     assert (tmp_path / "claims.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_claim_naming_a_layer_no_model_has_is_skipped_and_a_named_layer_narrows_it(tmp_path):
+    run = fake_run(tmp_path, {"relu_mlp": [0.2]})
+    _polytope(tmp_path, "relu_mlp-s0", np.arange(40.0), np.zeros(40))
+    (row,) = rows_of(
+        run, "polytope.boundaries_track_documents", layers={"polytope.boundaries_track_documents": ["hidden"]}
+    )
+    assert row["verdict"] == "skipped" and "claims.layers" in row["reason"] and "hidden_pre" in row["reason"]
+    (row,) = rows_of(
+        run, "polytope.boundaries_track_documents", layers={"polytope.boundaries_track_documents": ["hidden_pre"]}
+    )
+    assert row["compared"].startswith("layer hidden_pre") and row["verdict"] == "supported"

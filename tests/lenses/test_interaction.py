@@ -306,6 +306,30 @@ def test_edge_strengths_equal_a_per_sample_reference_in_any_basis_and_batching(a
         E = edge_strengths(model, h, src, dst, projections, max_block_mb)
         for name in projections:
             np.testing.assert_allclose(E[name], reference[name].numpy(), rtol=1e-10, atol=1e-14)
+        # the group sums (sample i in group i mod 3) add up to the total, and one group is its own mean
+        E2, grouped = edge_strengths(model, h, src, dst, projections, max_block_mb, groups=3)
+        for name in projections:
+            np.testing.assert_allclose(grouped[name].sum(axis=0) / len(h), E2[name], rtol=1e-12, atol=1e-15)
+        single = edge_strengths(model, h[1::3], src, dst, projections, max_block_mb)
+        for name in projections:
+            np.testing.assert_allclose(grouped[name][1] / len(h[1::3]), single[name], rtol=1e-10, atol=1e-14)
+
+
+def test_half_sample_edge_counts_are_paired_across_bases_and_seeded():
+    from bowsflow.lenses.interaction.analysis import EDGE_GROUPS, EDGE_HALF_SAMPLES, half_sample_edge_counts
+
+    # basis "a": every group's edges are one strong edge; basis "b": the same mass over 4 edges
+    one = np.zeros((EDGE_GROUPS, 2, 2))
+    one[:, 0, 0] = 1.0
+    spread = np.full((EDGE_GROUPS, 2, 2), 0.25)
+    counts = half_sample_edge_counts({"a": one, "b": spread}, 100, np.random.default_rng(0))
+    assert counts == {"a": [1] * EDGE_HALF_SAMPLES, "b": [4] * EDGE_HALF_SAMPLES}
+    # a group-dependent matrix: the half-samples differ, and the same seed draws the same ones
+    rng = np.random.default_rng(1)
+    varied = rng.exponential(size=(EDGE_GROUPS, 6, 6)) ** 3
+    first = half_sample_edge_counts({"a": varied}, 100, np.random.default_rng(2))
+    assert first == half_sample_edge_counts({"a": varied}, 100, np.random.default_rng(2))
+    assert len(set(first["a"])) > 1
 
 
 def test_edges_for_mass():

@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from bowsflow.claims.registry import ClaimOptions, Evidence, NotTestable, claim
+from bowsflow.claims.registry import ClaimOptions, Evidence, NotTestable, Skipped, claim
 from bowsflow.claims.run import RunData, describe
 from bowsflow.claims.stats import bootstrap_difference
 
 PAPER = "Black et al. 2022, the polytope lens"
+
+
+def chosen_layers(claim_id: str, options: ClaimOptions, available: set[str]) -> set[str]:
+    """The layers ``claims.layers`` allows for a claim (all of ``available`` when it names none); a named
+    layer that none of the compared models has skips the claim, with the layer in the reason."""
+    named = (options.layers or {}).get(claim_id)
+    if named is None:
+        return available
+    missing = sorted(set(named) - available)
+    if missing:
+        raise Skipped(
+            f"config key claims.layers.{claim_id} names layers no compared model has: {', '.join(missing)} "
+            f"(they have {', '.join(sorted(available)) or 'none'})"
+        )
+    return set(named)
 
 
 @claim(
@@ -24,10 +39,15 @@ PAPER = "Black et al. 2022, the polytope lens"
     n_counts="paths of each kind",
 )
 def boundaries_track_documents(run: RunData, options: ClaimOptions, names: list[str]) -> list[Evidence]:
+    groups = run.replicates(run.analysed(run.select(names)))
+    jsons = {m: run.lens_json(m, "polytope") for g in groups for m in g}
+    layers = chosen_layers(
+        "polytope.boundaries_track_documents", options, {layer for j in jsons.values() for layer in j.get("paths", {})}
+    )
     out = []
-    for models in run.replicates(run.analysed(run.select(names))):
-        paths = {m: run.lens_json(m, "polytope").get("paths", {}) for m in models}
-        for layer in paths[models[0]]:
+    for models in groups:
+        paths = {m: jsons[m].get("paths", {}) for m in models}
+        for layer in [x for x in paths[models[0]] if x in layers]:
             across, within = [], []
             for m in models:
                 kinds = paths[m].get(layer, {})
@@ -69,14 +89,23 @@ def boundaries_track_documents(run: RunData, options: ClaimOptions, names: list[
     n_counts="half-samples",
 )
 def codes_more_monosemantic(run: RunData, options: ClaimOptions, names: list[str]) -> list[Evidence]:
+    groups = run.replicates(run.analysed(run.select(names)))
+    jsons = {m: run.lens_json(m, "polytope") for g in groups for m in g}
+    available = {
+        layer
+        for j in jsons.values()
+        for layer, info in j.get("monosemanticity", {}).items()
+        if isinstance(info, dict) and "resamples" in info
+    }
+    layers = chosen_layers("polytope.codes_more_monosemantic", options, available)
     out = []
-    for models in run.replicates(run.analysed(run.select(names))):
-        mono = {m: run.lens_json(m, "polytope").get("monosemanticity", {}) for m in models}
+    for models in groups:
+        mono = {m: jsons[m].get("monosemanticity", {}) for m in models}
         first = mono[models[0]]
         if "skipped" in first:
             continue
         for layer, info in first.items():
-            if not isinstance(info, dict) or "resamples" not in info:
+            if not isinstance(info, dict) or "resamples" not in info or layer not in layers:
                 continue
             d = []
             for m in models:

@@ -35,6 +35,7 @@ class ClaimOptions:
 
     include: tuple | None  # None: every registered claim
     models: dict | None  # claim id -> the model names it may use (None: it chooses from the config)
+    layers: dict | None  # claim id -> the layers it may use (claims over layers; None: all)
     confidence: float
     alpha: float
     n_resamples: int

@@ -405,13 +405,15 @@ def folded_jacobian(J: torch.Tensor, f_src: torch.Tensor, f_dst: torch.Tensor) -
 
 
 def edge_strengths(
-    model, h: torch.Tensor, src: str, dst: str, projections: dict, max_block_mb: float = 256.0
-) -> dict[str, np.ndarray]:
+    model, h: torch.Tensor, src: str, dst: str, projections: dict, max_block_mb: float = 256.0, groups: int = 0
+):
     """E_ij = mean over samples of (∂f̂ᵢ_dst/∂f̂ⱼ_src · f̂ⱼ_src)² between two adjacent layers, for each
     named basis in ``projections`` (name → (P_src [r_src, w_src + 1], P_dst [r_dst, w_dst + 1])): with
     f̂ = P f̃ in each layer, ∂f̂_dst/∂f̂_src = P_dst J̃ P_src⁺. Samples h [n, m] go in batches whose
     [B, w_dst + 1, w_src + 1] Jacobians stay within ``max_block_mb`` (with their projected copies);
-    an identity P is not multiplied. Returns name → E [r_dst, r_src]."""
+    an identity P is not multiplied. Returns name → E [r_dst, r_src]; with ``groups`` > 0, also
+    name → [groups, r_dst, r_src], the sums of the samples i with i mod groups = g (for resampling
+    the samples without recomputing a Jacobian)."""
     prepared = {}
     for name, (P_src, P_dst) in projections.items():
         Ps, Pd = torch.as_tensor(P_src, dtype=torch.float64), torch.as_tensor(P_dst, dtype=torch.float64)
@@ -424,6 +426,7 @@ def edge_strengths(
     per_sample = 4 * (J.shape[1] + 1) * (J.shape[2] + 1) * 8  # J, J̃, the projected J̃ and its square
     batch = max(1, int(max_block_mb * 2**20 // per_sample))
     sums: dict[str, torch.Tensor] = {}
+    by_group: dict[str, torch.Tensor] = {}
     for lo in range(0, n, batch):
         J, fs, fd = layer_jacobians(model, h[lo : lo + batch], src, dst)
         Jt = folded_jacobian(J, fs, fd)
@@ -434,9 +437,15 @@ def edge_strengths(
                 weighted = Jt * fs_t[:, None, :]
             else:
                 weighted = (Pd[None] @ Jt @ Ps_pinv[None]).mul_((fs_t @ Ps.t())[:, None, :])  # [B, r_dst, r_src]
-            part = weighted.square_().sum(0)
+            squared = weighted.square_()
+            part = squared.sum(0)
             sums[name] = part if name not in sums else sums[name] + part
-    return {name: (total / n).numpy() for name, total in sums.items()}
+            if groups:
+                gid = torch.arange(lo, lo + squared.shape[0]) % groups
+                acc = by_group.setdefault(name, torch.zeros((groups, *part.shape), dtype=torch.float64))
+                acc.index_add_(0, gid, squared)
+    edges = {name: (total / n).numpy() for name, total in sums.items()}
+    return (edges, {name: g.numpy() for name, g in by_group.items()}) if groups else edges
 
 
 def edges_for_mass(E: np.ndarray, share: float = 0.99) -> int:
