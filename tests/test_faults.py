@@ -158,6 +158,31 @@ def test_a_null_or_non_string_text_names_the_file_and_row(tmp_path):
         list(iter_documents({"source": "parquet", "path": str(p)}, "c"))
 
 
+def test_bad_records_can_be_skipped_and_counted_the_same_for_every_source(tmp_path):
+    from bowsflow.data.corpus import CorpusStats
+
+    f = tmp_path / "c.jsonl"
+    f.write_text('{"text": "a b"}\n{"text": null}\n{"other": 1}\n{"text": 7}\n{"text": "c"}\n')
+    stats = CorpusStats()
+    docs = list(iter_documents({"source": "jsonl", "path": str(f), "bad_records": "skip"}, "c", stats))
+    assert docs == ["a b", "c"] and stats.records_skipped == 3
+    assert stats.records_skipped_locations == [
+        f"{f}, line 2: the text field 'text' is null, not a string",
+        f"{f}, line 3: the text field 'text' is missing, not a string",
+        f"{f}, line 4: the text field 'text' is a int (7), not a string",
+    ]
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    p = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"text": ["a", None, "b"]}), p)
+    stats = CorpusStats()
+    assert list(iter_documents({"source": "parquet", "path": str(p), "bad_records": "skip"}, "c", stats)) == ["a", "b"]
+    assert stats.records_skipped == 1 and stats.records_skipped_locations == [
+        f"{p}, row 1: the text field 'text' is null, not a string"
+    ]
+
+
 def test_truncated_compressed_and_parquet_files_are_named(tmp_path):
     g = tmp_path / "c.txt.gz"
     words = np.random.default_rng(0).integers(0, 10**6, 20000).astype(str)

@@ -82,7 +82,7 @@ def test_jsonl_text_field_and_bad_line(tmp_path):
     path.write_text(json.dumps({"body": "one two"}) + "\n\n" + json.dumps({"body": "three"}) + "\n")
     spec = {"source": "jsonl", "path": str(path), "text_field": "body"}
     assert list(iter_documents(spec)) == ["one two", "three"]
-    with pytest.raises(CorpusError, match=r"line 1: no field 'text'"):
+    with pytest.raises(CorpusError, match=r"line 1: the text field 'text' is missing"):
         list(iter_documents({"source": "jsonl", "path": str(path)}, "c"))
     path.write_text('{"body": "ok"}\n{oops\n')
     with pytest.raises(CorpusError, match=r"d\.jsonl, line 2: not valid JSON"):

@@ -51,6 +51,8 @@ class CorpusStats:
     n_files: int = 0
     invalid_utf8_replaced: int = 0
     invalid_utf8_locations: list[str] = field(default_factory=list)  # "file" or "file:line", first 100
+    records_skipped: int = 0  # bad_records: skip — records whose text field was null, missing or not a string
+    records_skipped_locations: list[str] = field(default_factory=list)  # "file, line n: why", first 100
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -127,13 +129,25 @@ def _reading(path: Path) -> Iterator[None]:
         ) from err
 
 
-def _text_value(value, where: str, field_name: str, name: str) -> str:
-    """A record's text, which must be a string: a null, missing or non-string value is an error naming
-    the file and row (str(None) would otherwise enter the corpus as the word "None")."""
+def _text_value(value, where: str, field_name: str, name: str, spec: dict, stats: CorpusStats) -> str | None:
+    """A record's text, which must be a string: a null, missing (``MISSING``) or non-string value is an
+    error naming the file and row (str(None) would otherwise enter the corpus as the word "None"), or,
+    with ``bad_records: skip``, None (the record is skipped and counted in ``stats``)."""
     if isinstance(value, str):
         return value
-    what = "null" if value is None else f"a {type(value).__name__} ({value!r:.40})"
-    raise CorpusError(f"{where}: the text field {field_name!r} is {what}, not a string (corpora.{name}.text_field)")
+    what = "missing" if value is MISSING else ("null" if value is None else f"a {type(value).__name__} ({value!r:.40})")
+    problem = f"the text field {field_name!r} is {what}, not a string"
+    if spec.get("bad_records", "error") == "skip":
+        stats.records_skipped += 1
+        if len(stats.records_skipped_locations) < 100:
+            stats.records_skipped_locations.append(f"{where}: {problem}")
+        return None
+    raise CorpusError(
+        f"{where}: {problem} (corpora.{name}.text_field; corpora.{name}.bad_records: skip skips such records)"
+    )
+
+
+MISSING = object()  # a record without the text field
 
 
 def _read_file(path: Path, stats: CorpusStats) -> str:
@@ -193,9 +207,13 @@ def _jsonl_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]
                     record = json.loads(_decode(raw, f"{path}:{lineno}", stats))
                 except json.JSONDecodeError as err:
                     raise CorpusError(f"{path}, line {lineno}: not valid JSON ({err.msg})") from err
-                if not isinstance(record, dict) or field_name not in record:
-                    raise CorpusError(f"{path}, line {lineno}: no field {field_name!r} (corpora.{name}.text_field)")
-                yield _text_value(record[field_name], f"{path}, line {lineno}", field_name, name)
+                if not isinstance(record, dict):
+                    raise CorpusError(f"{path}, line {lineno}: not a JSON object (corpora.{name}: one object a line)")
+                text = _text_value(
+                    record.get(field_name, MISSING), f"{path}, line {lineno}", field_name, name, spec, stats
+                )
+                if text is not None:
+                    yield text
 
 
 def _parquet_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
@@ -222,10 +240,11 @@ def _parquet_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[st
             if batch is None:
                 break
             for value in batch.column(0).to_pylist():
-                text = _text_value(value, f"{path}, row {row}", field_name, name)
+                text = _text_value(value, f"{path}, row {row}", field_name, name, spec, stats)
                 row += 1
-                stats.n_bytes += len(text.encode("utf-8"))
-                yield text
+                if text is not None:
+                    stats.n_bytes += len(text.encode("utf-8"))
+                    yield text
 
 
 def _huggingface_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
@@ -245,7 +264,11 @@ def _huggingface_documents(spec: dict, name: str, stats: CorpusStats) -> Iterato
     field_name = spec.get("text_field", "text")
     if ds.column_names is not None and field_name not in ds.column_names:
         raise CorpusError(f"corpora.{name}.text_field: dataset has no column {field_name!r}")
-    rows = (_text_value(row[field_name], f"corpora.{name}, row {i}", field_name, name) for i, row in enumerate(ds))
+    texts = (
+        _text_value(row.get(field_name, MISSING), f"corpora.{name}, row {i}", field_name, name, spec, stats)
+        for i, row in enumerate(ds)
+    )
+    rows = (text for text in texts if text is not None)
     if spec.get("rows_as", "documents") == "documents":
         for text in rows:
             stats.n_bytes += len(text.encode("utf-8"))
