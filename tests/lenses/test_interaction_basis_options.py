@@ -133,6 +133,51 @@ def test_the_store_keeps_every_edge_matrix(tmp_path):
         np.testing.assert_allclose(lambdas[True][layer], lambdas[False][layer], rtol=1e-10, atol=1e-10 * scale)
 
 
+@pytest.mark.parametrize("arch", ["tied_ae", "relu_mlp", "bilinear"])
+def test_the_local_chain_runs_on_every_architecture_and_centring_leaves_its_lambda(tmp_path, arch):
+    """jacobian_of: next_layer. The last layer is taken against the output in both constructions, so
+    its Λ is the global one's; the earlier layers' differ; centring changes no Λ of either."""
+    from bowsflow.activations.extraction import ExtractOptions, extract_activations
+    from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction
+    from bowsflow.lenses.polytope.analysis import write_codes
+    from bowsflow.models.checkpoints import load_model
+    from helpers import make_checkpoint, make_store
+
+    store = make_store(tmp_path / "bows.zarr", n=300, chunk=128)
+    make_checkpoint(tmp_path / "m.safetensors", arch)
+    extract_activations(tmp_path / "m.safetensors", store, tmp_path / "a.zarr", ExtractOptions(device="cpu"))
+    model, _ = load_model(tmp_path / "m.safetensors")
+    write_codes(xr.open_zarr(tmp_path / "a.zarr"), model, tmp_path / "codes.zarr", 1)
+    lam, summaries = {}, {}
+    for jacobian_of in ("output", "next_layer"):
+        for centred in (False, True):
+            out = tmp_path / f"i-{jacobian_of}-{centred}.zarr"
+            summaries[jacobian_of], _ = analyze_interaction(
+                tmp_path / "a.zarr",
+                tmp_path / "m.safetensors",
+                tmp_path / "codes.zarr",
+                out,
+                InteractionOptions(centred=centred, jacobian_of=jacobian_of, edge_samples=300, jacobian_samples=300),
+            )
+            ds = xr.open_zarr(out)
+            lam[jacobian_of, centred] = {layer: ds[f"Lambda_{layer}"].values for layer in model.jacobian_layers}
+    layers = list(model.jacobian_layers)
+    assert list(summaries["next_layer"]["layers"]) == layers  # reported in flow order
+    for layer in layers:
+        for jacobian_of in ("output", "next_layer"):
+            a, b = lam[jacobian_of, False][layer], lam[jacobian_of, True][layer]
+            np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-10 * np.abs(a).max())
+    last = layers[-1]
+    np.testing.assert_allclose(lam["next_layer", False][last], lam["output", False][last], rtol=1e-12)
+    assert summaries["next_layer"]["layers"][last]["jacobian_of"] == "the output z"
+    if len(layers) > 1:
+        assert summaries["next_layer"]["layers"][layers[0]]["jacobian_of"] == f"the interaction basis of {layers[1]}"
+        first = layers[0]
+        assert lam["next_layer", False][first].shape != lam["output", False][first].shape or not np.allclose(
+            lam["next_layer", False][first], lam["output", False][first]
+        )
+
+
 def full_loss(model, h, x):
     from bowsflow.models.losses import dense_target_loss
 

@@ -1,12 +1,72 @@
 """An independent re-derivation of the interaction analysis for a two-layer model, written from the
 formulas in numpy alone (no library function): G, M, Λ, C, C⁺ and the edges between latent and
-hidden_pre of a relu_mlp, for every option combination (centred or not; |Λ| truncation or not),
-against what analyze_interaction stores. Eigenvector signs are free, so C is compared column by
+hidden_pre of a relu_mlp, for every option combination (centred or not; |Λ| truncation or not; M
+against the output or, the local chain, against the next layer's basis), against what
+analyze_interaction stores. Eigenvector signs are free, so C is compared column by
 column up to sign; Λ and the edges (squares) are sign-free."""
 
 import numpy as np
 import pytest
 import xarray as xr
+
+
+def basis(G, M, mean, centred, lambda_threshold, threshold=1e-10):
+    """Λ, C, C⁺ (and S, G, M in the coordinates used) from G and M over f̃ = [f, 1]."""
+    w = mean.size
+    S = np.eye(w + 1)
+    if centred:
+        S[:w, w] = -mean
+    Si = np.linalg.inv(S)
+    G, M = S @ G @ S.T, Si.T @ M @ Si
+    dv, U = np.linalg.eigh(G)
+    dv, U = dv[::-1], U[:, ::-1]
+    keep = dv > threshold * dv[0]
+    U, dv = U[:, keep], dv[keep]
+    R, Rp = U / np.sqrt(dv), (U * np.sqrt(dv)).T
+    lam, V = np.linalg.eigh(Rp @ M @ Rp.T)
+    order = np.argsort(-np.abs(lam), kind="stable")
+    lam, V = lam[order], V[:, order]
+    live = np.abs(lam) >= lambda_threshold * np.abs(lam).max()
+    lam, V = lam[live], V[:, live]
+    C = R @ V * np.sqrt(np.abs(lam))
+    Cp = (V.T @ Rp) / np.sqrt(np.abs(lam))[:, None]
+    return {"G": G, "M": M, "Lambda": lam, "C": C, "Cpinv": Cp, "S": S}
+
+
+def reference_next_layer(p: dict, h: np.ndarray, centred: bool, lambda_threshold: float, stored: dict):
+    """The local chain: resid against the output z; hidden_pre against resid's basis; latent against
+    hidden_pre's. J̃ of the next layer: hidden_pre → resid [[W_out diag(on), r − J a], [0, 1]];
+    latent → hidden_pre [[W_in, b_in], [0, 1]]."""
+    We, Win, bin_, Wout, b = p["W_e"], p["W_in"], p["b_in"], p["W_out"], p["b"]
+    a = h @ Win.T + bin_
+    on = (a > 0).astype(float)
+    r = h + np.maximum(a, 0) @ Wout.T
+    n, m = h.shape
+    d = a.shape[1]
+
+    def gram(layer):
+        ft = np.c_[stored[layer], np.ones(n)]
+        return ft.T @ ft / n
+
+    out = {}
+    Jt = np.c_[We.T, b]  # ∂z/∂[r, 1]: the same at every sample
+    out["resid"] = basis(gram("resid"), Jt.T @ Jt, stored["resid"].mean(0), centred, lambda_threshold)
+    P = out["resid"]["C"].T @ out["resid"]["S"]
+    M = np.zeros((d + 1, d + 1))
+    for s in range(n):
+        J = Wout * on[s]
+        Jt = np.zeros((m + 1, d + 1))
+        Jt[:m, :d], Jt[:m, d], Jt[m, d] = J, r[s] - J @ a[s], 1.0
+        M += (P @ Jt).T @ (P @ Jt) / n
+    out["hidden_pre"] = basis(gram("hidden_pre"), M, stored["hidden_pre"].mean(0), centred, lambda_threshold)
+    P = out["hidden_pre"]["C"].T @ out["hidden_pre"]["S"]
+    Jt = np.zeros((d + 1, m + 1))
+    Jt[:d, :m], Jt[:d, m], Jt[d, m] = Win, bin_, 1.0
+    out["latent"] = basis(gram("latent"), (P @ Jt).T @ (P @ Jt), stored["latent"].mean(0), centred, lambda_threshold)
+    P_src, P_dst = out["latent"]["C"].T @ out["latent"]["S"], P
+    D = P_dst @ Jt @ np.linalg.pinv(P_src)
+    coords = np.c_[h, np.ones(n)] @ P_src.T
+    return out, np.mean((D[None] * coords[:, None, :]) ** 2, axis=0)
 
 
 def reference(p: dict, h: np.ndarray, centred: bool, lambda_threshold: float, stored: dict, threshold: float = 1e-10):
@@ -65,9 +125,10 @@ def reference(p: dict, h: np.ndarray, centred: bool, lambda_threshold: float, st
     return out, E
 
 
+@pytest.mark.parametrize("jacobian_of", ["output", "next_layer"])
 @pytest.mark.parametrize("centred", [False, True])
 @pytest.mark.parametrize("lambda_threshold", [0.0, 1e-10])
-def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_threshold):
+def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_threshold, jacobian_of):
     from bowsflow.activations.extraction import ExtractOptions, extract_activations
     from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction
     from bowsflow.lenses.polytope.analysis import write_codes
@@ -86,6 +147,7 @@ def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_thre
         edge_samples=256,
         ablation_samples=0,
         threshold=1e-10,
+        jacobian_of=jacobian_of,
     )
     analyze_interaction(
         tmp_path / "a.zarr", tmp_path / "m.safetensors", tmp_path / "codes.zarr", tmp_path / "i.zarr", options
@@ -94,9 +156,12 @@ def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_thre
     p = {k: v.detach().double().numpy() for k, v in model.named_parameters()}
     # the activations as stored (float32), in float64, in sample order (all samples are used)
     acts = xr.open_zarr(tmp_path / "a.zarr")
-    stored = {layer: acts[layer].values.astype(np.float64) for layer in ("latent", "hidden_pre")}
+    stored = {layer: acts[layer].values.astype(np.float64) for layer in ("latent", "hidden_pre", "resid")}
     h = stored["latent"]
-    ref, E = reference(p, h, centred, lambda_threshold, stored)
+    if jacobian_of == "output":
+        ref, E = reference(p, h, centred, lambda_threshold, stored)
+    else:
+        ref, E = reference_next_layer(p, h, centred, lambda_threshold, stored)
     for layer in ("latent", "hidden_pre"):
         r = ref[layer]
         lam = got[f"Lambda_{layer}"].values

@@ -18,6 +18,7 @@ from bowsflow.lenses.interaction.basis import (
     jaccard_groups,
     jacobian_gram,
     modularity,
+    next_layer_jacobian_gram,
 )
 from bowsflow.linalg import sorted_eigh
 from bowsflow.schema import schema_options
@@ -38,6 +39,7 @@ class InteractionOptions:
     jacobian_samples: int
     jacobian_batch: int
     jacobian_block_mb: float
+    jacobian_of: str  # output (global) | next_layer (the local chain)
     edge_samples: int
     ablation_samples: int
     jaccard_threshold: float | None
@@ -73,14 +75,24 @@ def analyze_interaction(
     summary = {"model": meta.get("model"), "arch": arch, "layers": {}, "options": options.__dict__}
     figures = {"spectra": {}, "edge_mass": {}}
     data_vars, bases = {}, {}
-    for layer in model.jacobian_layers:
+    # the local chain builds each layer's basis from the next one's: from the output backwards
+    local = options.jacobian_of == "next_layer"
+    next_of = dict(model.adjacent_pairs) if local else {}
+    for layer in reversed(model.jacobian_layers) if local else model.jacobian_layers:
         if layer not in acts.variables:
             summary["layers"][layer] = {"skipped": "not in the activation store (extract.layers)"}
             continue
         G = dask_gram(zarr.open_group(str(acts_path), mode="r")[layer], False, threads, np.dtype(options.gram_products))
-        total, count = jacobian_gram(
-            model, h_jac, layer, options.through_output_relu, options.jacobian_batch, options.jacobian_block_mb
-        )
+        if next_of.get(layer) in bases:  # against the next layer's interaction basis
+            nxt = next_of[layer]
+            P = bases[nxt][0].C.T @ bases[nxt][2]  # f̂_next = Cᵀ S f̃_next
+            total, count = next_layer_jacobian_gram(model, h_jac, layer, nxt, P, options.jacobian_block_mb)
+            against = f"the interaction basis of {nxt}"
+        else:
+            total, count = jacobian_gram(
+                model, h_jac, layer, options.through_output_relu, options.jacobian_batch, options.jacobian_block_mb
+            )
+            against = "the output" + (" x̂" if options.through_output_relu else " z")
         M = total / count
         # centred: G, M and the edges' inputs all in the coordinates [f − μ, 1] (S f̃), a reparameterization
         to_coordinates, G, M = centred_moments(G, M) if options.centred else (np.eye(G.shape[0]), G, M)
@@ -91,6 +103,7 @@ def analyze_interaction(
         lam_rel = np.abs(basis.Lambda) / max(np.abs(basis.Lambda).max(), 1e-300)
         summary["layers"][layer] = {
             "width": int(G.shape[0] - 1),
+            "jacobian_of": against,
             "n_samples_gram": n,
             "n_samples_jacobian": int(count),
             "gram": degeneracy(g_vals, options.degeneracy_threshold),
@@ -112,6 +125,7 @@ def analyze_interaction(
             f"Lambda_{layer}": ((bdim,), basis.Lambda),
         }
         assert w1 == basis.C.shape[0]
+    summary["layers"] = {layer: summary["layers"][layer] for layer in model.jacobian_layers}  # in flow order
     # ReLU co-firing (from the polytope codes)
     codes_group = zarr.open_group(str(codes_path), mode="r")
     summary["cofiring"] = {}

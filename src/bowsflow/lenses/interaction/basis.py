@@ -1,7 +1,10 @@
 """Degeneracy and the interaction basis (Bushnaq et al., 2024; ApolloResearch's RIB code).
 
-The construction is the *global* one: every layer against the model's output z (the reference's
-``naive_gradient_flow``, α = 1), not the local chain of each layer against the next one's basis.
+Two constructions (``jacobian_of``). ``output`` (default) is the *global* one: every layer against the
+model's output z (the reference's ``naive_gradient_flow``, α = 1). ``next_layer`` is the *local chain*
+(the reference's ``basis_formula: jacobian``): the last layer against z, then, backwards, each layer
+against the next layer's interaction-basis coordinates f̂_next = P f̃_next, M = E[(P J̃)ᵀ(P J̃)] with J̃
+the folded Jacobian ∂f̃_next/∂f̃ (:func:`next_layer_jacobian_gram`).
 
 For a layer's activations f (width w) the bias is folded in by appending a constant, f̃ = [f, 1]
 (centred: S f̃ = [f − μ, 1], so the mean lives in the constant direction — see :func:`centred_moments`).
@@ -402,6 +405,30 @@ def folded_jacobian(J: torch.Tensor, f_src: torch.Tensor, f_dst: torch.Tensor) -
     out[:, :wd, ws] = f_dst - torch.einsum("nds,ns->nd", J, f_src)
     out[:, wd, ws] = 1.0
     return out
+
+
+def next_layer_jacobian_gram(
+    model, h: np.ndarray, src: str, dst: str, P_dst: np.ndarray, max_block_mb: float = 256.0
+) -> tuple[np.ndarray, int]:
+    """The local chain's M of layer ``src`` (the reference's ``basis_formula: jacobian``): Σ over samples
+    of (P J̃)ᵀ(P J̃), where J̃ = ∂f̃_dst/∂f̃_src is the folded Jacobian of the next layer ``dst`` (an
+    adjacent pair) and P [r, w_dst + 1] maps f̃_dst to its interaction-basis coordinates f̂_dst = P f̃_dst,
+    so M weighs each of src's directions by how much it moves the next layer's interaction basis. Samples
+    go in batches whose Jacobians stay within ``max_block_mb``. Returns (sum [w_src + 1, w_src + 1], n)."""
+    model = as_float64(model)
+    P = torch.as_tensor(P_dst, dtype=torch.float64)
+    h = torch.as_tensor(np.asarray(h, dtype=np.float64))
+    n = h.shape[0]
+    J, _, _ = layer_jacobians(model, h[:1], src, dst)  # the widths, from one sample
+    per_sample = (2 * (J.shape[1] + 1) + 2 * P.shape[0]) * (J.shape[2] + 1) * 8  # J, J̃ and P J̃
+    batch = max(1, int(max_block_mb * 2**20 // per_sample))
+    total = torch.zeros(J.shape[2] + 1, J.shape[2] + 1, dtype=torch.float64)
+    with torch.no_grad():
+        for lo in range(0, n, batch):
+            J, fs, fd = layer_jacobians(model, h[lo : lo + batch], src, dst)
+            A = P[None] @ folded_jacobian(J, fs, fd)  # [B, r, w_src + 1]
+            total += torch.einsum("bri,brj->ij", A, A)
+    return total.numpy(), n
 
 
 def edge_strengths(
