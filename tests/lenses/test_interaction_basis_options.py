@@ -236,3 +236,69 @@ def test_a_planted_k_dimensional_layer_reaches_the_full_loss_at_k():
     ref = full_loss(model, h, x)
     assert curve[3] == pytest.approx(ref, rel=1e-10)
     assert all(abs(c - ref) > 1e-3 * ref for c in curve[:3])  # not before: each dropped direction matters
+
+
+@pytest.mark.parametrize(
+    "arch, src, dst",
+    [
+        ("relu_mlp", "latent", "hidden_pre"),
+        ("relu_mlp", "hidden_pre", "resid"),
+        ("bilinear", "latent", "hidden"),
+        ("bilinear", "hidden", "resid"),
+    ],
+)
+def test_edge_ablation_equals_a_brute_force_and_keeping_every_edge_gives_the_unablated_loss(arch, src, dst):
+    """Any basis (random invertible P here): direction i of dst is computed from its kept inputs only,
+    in numpy one direction at a time, and the rest of the model runs on the result."""
+    from bowsflow.lenses.interaction.ablation import edge_ablation_curve, unablated_loss
+
+    torch.manual_seed(0)
+    model = build_model(arch, 14, 3, 4).double()
+    with torch.no_grad():
+        model.b.uniform_(-0.5, 0.5)
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(60, 3))
+    x = rng.random((60, 14)) < 0.3
+    with torch.no_grad():
+        acts = {k: v.numpy() for k, v in model.layers_from_latent(torch.as_tensor(h)).items()}
+    ws, wd = acts[src].shape[1], acts[dst].shape[1]
+    P_src, P_dst = rng.normal(size=(ws + 1, ws + 1)), rng.normal(size=(wd + 1, wd + 1))
+    E = rng.random((wd + 1, ws + 1))
+    counts = [0, 5, E.size]
+    got = edge_ablation_curve(
+        model, h, x, src, dst, (P_src, np.linalg.inv(P_src), P_dst, np.linalg.inv(P_dst)), E, counts
+    )
+    p = {k: v.detach().numpy() for k, v in model.named_parameters()}
+
+    def g(f, s):  # dst from src at sample s, written from the equations
+        if (arch, src) == ("relu_mlp", "latent"):
+            return p["W_in"] @ f + p["b_in"]
+        if arch == "relu_mlp":
+            return h[s] + p["W_out"] @ np.maximum(f, 0)
+        if src == "latent":
+            return (p["L"] @ f) * (p["R"] @ f)
+        return h[s] + p["W_out"] @ f
+
+    def rest(f, s):  # the decoder input r from dst's activations, the residual h held at the sample
+        if dst in ("resid",):
+            return f
+        if arch == "relu_mlp":
+            return h[s] + p["W_out"] @ np.maximum(f, 0)
+        return h[s] + p["W_out"] @ f
+
+    order = np.argsort(-E.ravel(), kind="stable")
+    for c, count in enumerate(counts):
+        keep = np.zeros(E.size, bool)
+        keep[order[:count]] = True
+        keep = keep.reshape(E.shape)
+        total = 0.0
+        for s in range(len(h)):
+            coords = P_src @ np.r_[acts[src][s], 1.0]
+            out = np.array(
+                [P_dst[i] @ np.r_[g((np.linalg.inv(P_src) @ (coords * keep[i]))[:ws], s), 1.0] for i in range(wd + 1)]
+            )
+            f_dst = (np.linalg.inv(P_dst) @ out)[:wd]
+            z = rest(f_dst, s) @ p["W_e"] + p["b"]
+            total += np.mean((np.maximum(z, 0) - x[s]) ** 2)
+        np.testing.assert_allclose(got[c], total / len(h), rtol=1e-10)
+    assert got[-1] == pytest.approx(unablated_loss(model, h, x), rel=1e-10)

@@ -162,6 +162,12 @@ class BowsAutoencoder(nn.Module):
             return (lambda f, a: self.middle(f[None])["resid"][0]), False
         raise ValueError(f"{self.arch}: no Jacobian for layer {layer!r} (jacobian layers: {self.jacobian_layers})")
 
+    def layer_function(self, src: str, dst: str):
+        """The next layer as a function of this one, for an adjacent pair: fn(f [B, K, w_src], acts) →
+        f_dst [B, K, w_dst], with the other layers held at each of the B samples (acts: every layer,
+        [B, …]); K variants of each sample's f_src go through at once (edge ablation masks them)."""
+        raise ValueError(f"{self.arch}: no function from {src} to {dst} (adjacent pairs: {self.adjacent_pairs})")
+
     def layer_jacobians(self, h: torch.Tensor, src: str, dst: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(J [n, w_dst, w_src], f_src [n, w_src], f_dst [n, w_dst]) of one adjacent pair (float64;
         the model in float64), for latent vectors h [n, m]."""

@@ -53,6 +53,13 @@ class BilinearAutoencoder(BowsAutoencoder):
             return (lambda f, a: a["latent"] + f @ W_out.t()), True
         return super().decoder_input(layer)
 
+    def layer_function(self, src, dst):
+        if (src, dst) == ("latent", "hidden"):
+            return lambda f, a: (f @ self.L.t()) * (f @ self.R.t())
+        if (src, dst) == ("hidden", "resid"):  # the residual h held at the sample
+            return lambda f, a: a["latent"][:, None, :] + f @ self.W_out.t()
+        return super().layer_function(src, dst)
+
     def layer_jacobians(self, h, src, dst):
         p = {k: v.detach().double() for k, v in self.named_parameters()}
         acts = self._float64_layers(h)

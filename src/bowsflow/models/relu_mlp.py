@@ -46,6 +46,13 @@ class ReluMlpAutoencoder(BowsAutoencoder):
             return (lambda f, a: a["latent"] + torch.relu(f) @ W_out.t()), False
         return super().decoder_input(layer)
 
+    def layer_function(self, src, dst):
+        if (src, dst) == ("latent", "hidden_pre"):
+            return lambda f, a: f @ self.W_in.t() + self.b_in
+        if (src, dst) == ("hidden_pre", "resid"):  # the residual h held at the sample
+            return lambda f, a: a["latent"][:, None, :] + torch.relu(f) @ self.W_out.t()
+        return super().layer_function(src, dst)
+
     def layer_jacobians(self, h, src, dst):
         p = {k: v.detach().double() for k, v in self.named_parameters()}
         acts = self._float64_layers(h)

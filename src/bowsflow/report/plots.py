@@ -228,9 +228,12 @@ def bilinear_figure(fig_data: dict, path, title: str = "") -> None:
 def interaction_figure(fig_data: dict, path, title: str = "") -> None:
     """Eigenvalue spectra of the Gram G and the Jacobian Gram M per layer; cumulative edge mass
     against the number of edges, per basis, for each pair of adjacent layers; and, where computed, the
-    node ablation curves (validation loss against the directions kept, per layer and basis)."""
+    node ablation curves (validation loss against the directions kept, per layer and basis) and the
+    edge ablation curves (validation loss against the edges kept, per pair of layers and basis)."""
     ablation = fig_data.get("ablation")
-    fig, axes = plt.subplots(1, 3 if ablation else 2, figsize=(19 if ablation else 13, 3.8), dpi=120)
+    edge_ablation = {k: v for k, v in (fig_data.get("edge_ablation") or {}).items() if k != "unablated"}
+    panels = 2 + bool(ablation) + bool(edge_ablation)
+    fig, axes = plt.subplots(1, panels, figsize=(6.3 * panels, 3.8), dpi=120)
     ax = axes[0]
     for k, (layer, spectra) in enumerate(fig_data["spectra"].items()):
         for kind, style in (("gram", "-"), ("jacobian", "--")):
@@ -262,6 +265,20 @@ def interaction_figure(fig_data: dict, path, title: str = "") -> None:
         ax.set_xlabel("directions kept, k")
         ax.set_ylabel("validation loss")
         ax.set_yscale("log")
+        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.grid(alpha=0.3)
+    if edge_ablation:
+        ax = axes[3 if ablation else 2]
+        for k, (pair, per_basis) in enumerate(edge_ablation.items()):
+            for basis, style in (("interaction", "-"), ("neuron", ":"), ("pca", "--")):
+                if basis in per_basis:
+                    counts, curve = per_basis[basis]
+                    ax.plot(np.maximum(counts, 1), curve, style, color=f"C{k}", label=f"{pair} {basis}")
+        ax.axhline(fig_data["edge_ablation"]["unablated"], color="k", lw=0.6, label="unablated")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("edges kept, strongest first (0 drawn at 1)")
+        ax.set_ylabel("validation loss")
         ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)

@@ -1,4 +1,4 @@
-"""Node ablation curves, the interaction basis's main evaluation (Bushnaq et al. 2024): keep the top-k
+"""Node and edge ablation curves, the interaction basis's main evaluation (Bushnaq et al. 2024): keep the top-k
 directions of one layer in a basis, put the activation back, run the rest of the model, and measure
 the validation loss against k.
 
@@ -62,6 +62,57 @@ def node_ablation_curve(
             r = vmap(fn, in_dims=(0, 0))(f_k, acts)
             z = model.decode(r)
             totals[i] += float(dense_target_loss(z, xb, loss, relu)) * hb.shape[0]
+    return totals / n
+
+
+@torch.no_grad()
+def edge_ablation_curve(
+    model,
+    h: np.ndarray,
+    x: np.ndarray,
+    src: str,
+    dst: str,
+    bases: tuple,
+    E: np.ndarray,
+    counts: list[int],
+    loss: str = "mse",
+    batch: int = 256,
+) -> np.ndarray:
+    """Validation loss [len(counts)] when only the ``count`` strongest edges (by E [r_dst, r_src]) from
+    ``src`` to ``dst`` are kept, in one basis (``bases`` = (P_src, P_src⁺, P_dst, P_dst⁺), f̂ = P f̃).
+
+    Each direction i of dst is computed from src's coordinates with the edges into i that are not kept
+    set to zero: f̂_dst,i = P_dst,i [g(P_src⁺ (mask_i ⊙ f̂_src)), 1] with g the architecture's
+    ``layer_function(src, dst)`` (the other layers at the sample); f̃_dst = P_dst⁺ f̂_dst then goes
+    through the rest of the model as in node ablation. Keeping every edge gives the unablated loss."""
+    model = as_float64(model)
+    g = model.layer_function(src, dst)
+    fn, _ = model.decoder_input(dst)
+    from torch.func import vmap
+
+    P_src, P_src_pinv, P_dst, P_dst_pinv = (torch.as_tensor(P, dtype=torch.float64) for P in bases)
+    order = np.argsort(-E.ravel(), kind="stable")
+    relu = model.output == "relu"
+    totals = np.zeros(len(counts))
+    n = h.shape[0]
+    for lo in range(0, n, batch):
+        hb = torch.as_tensor(np.asarray(h[lo : lo + batch], dtype=np.float64))
+        xb = torch.as_tensor(np.asarray(x[lo : lo + batch]))
+        acts = model.layers_from_latent(hb)
+        f = acts[src]
+        w_src, w_dst = f.shape[1], acts[dst].shape[1]
+        coords = torch.cat([f, torch.ones(f.shape[0], 1, dtype=torch.float64)], dim=1) @ P_src.t()  # [B, r_src]
+        for c, count in enumerate(counts):
+            mask = np.zeros(E.size, dtype=bool)
+            mask[order[:count]] = True
+            mask = torch.as_tensor(mask.reshape(E.shape), dtype=torch.float64)  # [r_dst, r_src]
+            masked = (coords[:, None, :] * mask[None]) @ P_src_pinv.t()  # [B, r_dst, w_src + 1]
+            f_dst = g(masked[..., :w_src], acts)  # [B, r_dst, w_dst]: one variant per dst direction
+            f_dst = torch.cat([f_dst, torch.ones(*f_dst.shape[:2], 1, dtype=torch.float64)], dim=2)
+            coords_dst = torch.einsum("bij,ij->bi", f_dst, P_dst)  # direction i from its own variant
+            f_k = (coords_dst @ P_dst_pinv.t())[:, :w_dst]
+            r = vmap(fn, in_dims=(0, 0))(f_k, acts)
+            totals[c] += float(dense_target_loss(model.decode(r), xb, loss, relu)) * hb.shape[0]
     return totals / n
 
 

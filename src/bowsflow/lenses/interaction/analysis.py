@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bowsflow.lenses.interaction.ablation import ablation_ks, neuron_order, node_ablation_curve, unablated_loss
+from bowsflow.lenses.interaction.ablation import (
+    ablation_ks,
+    edge_ablation_curve,
+    neuron_order,
+    node_ablation_curve,
+    unablated_loss,
+)
 from bowsflow.lenses.interaction.basis import (
     centred_moments,
     cofiring_groups,
@@ -201,7 +207,9 @@ def analyze_interaction(
         summary["edges_note"] = f"{arch} has no pair of adjacent layers with a basis (tied_ae has one layer)"
 
     if bows_path is not None and options.ablation_samples > 0 and bases:
-        summary["ablation"], figures["ablation"] = _ablation(model, acts, bows_path, bases, options, rng)
+        summary["ablation"], figures["ablation"], figures["edge_ablation"] = _ablation(
+            model, acts, bows_path, bases, edge_sets, options, rng
+        )
 
     attrs = provenance_attrs(
         dict(options.__dict__),
@@ -240,9 +248,10 @@ def half_sample_edge_counts(grouped: dict, n: int, rng) -> dict[str, list[int]]:
     }
 
 
-def _ablation(model, acts, bows_path, bases, options, rng) -> tuple[dict, dict]:
-    """Node ablation curves of every layer with a basis, in the interaction, neuron and PCA bases, on
-    a seeded subsample of the validation samples; with the unablated loss on the same samples."""
+def _ablation(model, acts, bows_path, bases, edge_sets, options, rng) -> tuple[dict, dict, dict]:
+    """Node ablation curves of every layer with a basis, and edge ablation curves of every pair of
+    adjacent layers, in the interaction, neuron and PCA bases, on a seeded subsample of the validation
+    samples; with the unablated loss on the same samples."""
     import zarr
 
     bows = zarr.open_group(str(bows_path), mode="r")
@@ -273,4 +282,31 @@ def _ablation(model, acts, bows_path, bases, options, rng) -> tuple[dict, dict]:
         "neuron: by G_ii·M_ii; pca: by Gram eigenvalue), the rest of the model run on them"
     )
     figures["unablated"] = full
-    return summary, figures
+    # edge ablation: keep the strongest edges between two adjacent layers, in each basis
+    edge_figures = {"unablated": full}
+    summary["edges"] = {}
+    for name, sets in edge_sets.items():
+        for src, dst, E in sets:
+            Ss, Sd = bases[src][2], bases[dst][2]
+
+            def maps(layer, S):  # (P, P⁺) with f̂ = P f̃ in the basis that E was computed in
+                basis, g_vecs, _, _ = bases[layer]
+                S_inv = np.linalg.inv(S)
+                return {
+                    "interaction": (basis.C.T @ S, S_inv @ basis.Cpinv.T),
+                    "neuron": (S, S_inv),
+                    "pca": (g_vecs.T @ S, S_inv @ g_vecs),
+                }[name]
+
+            P_src, P_src_pinv = maps(src, Ss)
+            P_dst, P_dst_pinv = maps(dst, Sd)
+            counts = ablation_ks(E.size, 24)
+            curve = edge_ablation_curve(model, h, x, src, dst, (P_src, P_src_pinv, P_dst, P_dst_pinv), E, counts, loss)
+            key = f"{src}->{dst}"
+            summary["edges"].setdefault(key, {})[name] = {"edges_kept": counts, "val_loss": curve.tolist()}
+            edge_figures.setdefault(key, {})[name] = (np.asarray(counts), curve)
+    summary["edges_note"] = (
+        "validation loss when only the strongest edges (by E_ij) from one layer to the next are kept, each "
+        "direction of the next layer computed from its kept inputs, the rest of the model run on them"
+    )
+    return summary, figures, edge_figures
