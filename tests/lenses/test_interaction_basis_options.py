@@ -302,3 +302,53 @@ def test_edge_ablation_equals_a_brute_force_and_keeping_every_edge_gives_the_una
             total += np.mean((np.maximum(z, 0) - x[s]) ** 2)
         np.testing.assert_allclose(got[c], total / len(h), rtol=1e-10)
     assert got[-1] == pytest.approx(unablated_loss(model, h, x), rel=1e-10)
+
+
+@pytest.mark.parametrize("arch", ["relu_mlp", "bilinear"])
+def test_a_hidden_node_with_the_residual_has_skip_edges_and_keeps_the_loss(tmp_path, arch):
+    """hidden_node: with_residual. The node [h, hidden] (width m + d) has skip edges into resid from its
+    residual coordinates (in the neuron basis: the identity); its activations are functions of h alone,
+    so relu_mlp's node spans at most m + 1 directions (a = W_in h + b_in is affine in h); keeping every
+    direction or edge gives the unablated loss; tied_ae (no hidden layer) is unchanged."""
+    from bowsflow.activations.extraction import ExtractOptions, extract_activations
+    from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction
+    from bowsflow.lenses.polytope.analysis import write_codes
+    from bowsflow.models.checkpoints import load_model
+    from helpers import make_checkpoint, make_store
+
+    store = make_store(tmp_path / "bows.zarr", n=300, chunk=128)
+    make_checkpoint(tmp_path / "m.safetensors", arch, m=3, d=5)
+    extract_activations(tmp_path / "m.safetensors", store, tmp_path / "a.zarr", ExtractOptions(device="cpu"))
+    model, _ = load_model(tmp_path / "m.safetensors")
+    write_codes(xr.open_zarr(tmp_path / "a.zarr"), model, tmp_path / "codes.zarr", 1)
+    hidden = {"relu_mlp": "hidden_pre", "bilinear": "hidden"}[arch]
+    node = f"{hidden}_with_residual"
+    lam = {}
+    for centred in (False, True):
+        summary, _ = analyze_interaction(
+            tmp_path / "a.zarr",
+            tmp_path / "m.safetensors",
+            tmp_path / "codes.zarr",
+            tmp_path / f"i{centred}.zarr",
+            InteractionOptions(
+                hidden_node="with_residual",
+                centred=centred,
+                edge_samples=300,
+                jacobian_samples=300,
+                ablation_samples=100,
+            ),
+            bows_path=store,
+        )
+        ds = xr.open_zarr(tmp_path / f"i{centred}.zarr")
+        lam[centred] = ds[f"Lambda_{node}"].values
+        assert list(summary["layers"]) == ["latent", node, "resid"]
+        assert summary["layers"][node]["width"] == 3 + 5
+        if arch == "relu_mlp":
+            assert summary["layers"][node]["basis_size"] <= 3 + 1
+        skip = ds[f"edges_neuron_{node}_resid"].values[:3, :3]  # resid i ← the node's residual coordinate j
+        assert np.all(np.diag(skip) > 0)
+        full = summary["ablation"]["unablated_val_loss"]
+        for per_basis in list(summary["ablation"]["layers"].values()) + list(summary["ablation"]["edges"].values()):
+            for curve in per_basis.values():
+                assert curve["val_loss"][-1] == pytest.approx(full, rel=1e-9)
+    np.testing.assert_allclose(lam[True], lam[False], rtol=1e-9, atol=1e-10 * np.abs(lam[False]).max())

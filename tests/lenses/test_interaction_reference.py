@@ -69,6 +69,64 @@ def reference_next_layer(p: dict, h: np.ndarray, centred: bool, lambda_threshold
     return out, np.mean((D[None] * coords[:, None, :]) ** 2, axis=0)
 
 
+def reference_with_residual(p: dict, h: np.ndarray, centred: bool, lambda_threshold: float, stored: dict, local: bool):
+    """The hidden node carries the residual: N = [h, a] (width m + d). Against the output, J of z with
+    respect to N is W_eᵀ [I, W_out diag(on)] (the residual part feeds r directly); the local chain takes
+    N against resid's basis with ∂r/∂N = [I, W_out diag(on)], and the latent against N's basis with
+    ∂N/∂h = [I; W_in] (offset [0, b_in])."""
+    We, Win, bin_, Wout, b = p["W_e"], p["W_in"], p["b_in"], p["W_out"], p["b"]
+    a = h @ Win.T + bin_
+    on = (a > 0).astype(float)
+    r = h + np.maximum(a, 0) @ Wout.T
+    z = r @ We + b
+    n, m = h.shape
+    d = a.shape[1]
+    f_node, node_stored = np.c_[h, a], np.c_[stored["latent"], stored["hidden_pre"]]
+
+    def gram(x):
+        ft = np.c_[x, np.ones(n)]
+        return ft.T @ ft / n
+
+    def output_M(f, jac):  # E[J̃ᵀJ̃] of z with respect to [f, 1]
+        M = np.zeros((f.shape[1] + 1, f.shape[1] + 1))
+        for s in range(n):
+            J = jac(s)
+            Jt = np.c_[J, z[s] - J @ f[s]]
+            M += Jt.T @ Jt / n
+        return M
+
+    J_node_latent = np.zeros((m + d + 1, m + 1))  # ∂[h, a, 1]/∂[h, 1]
+    J_node_latent[:m, :m], J_node_latent[m : m + d, :m], J_node_latent[m : m + d, m] = np.eye(m), Win, bin_
+    J_node_latent[m + d, m] = 1.0
+    out = {}
+    node = "hidden_pre_with_residual"
+    if not local:
+        M = output_M(h, lambda s: We.T @ (np.eye(m) + Wout @ np.diag(on[s]) @ Win))
+        out["latent"] = basis(gram(stored["latent"]), M, stored["latent"].mean(0), centred, lambda_threshold)
+        M = output_M(f_node, lambda s: We.T @ np.c_[np.eye(m), Wout * on[s]])
+        out[node] = basis(gram(node_stored), M, node_stored.mean(0), centred, lambda_threshold)
+    else:
+        Jt = np.c_[We.T, b]
+        out["resid"] = basis(gram(stored["resid"]), Jt.T @ Jt, stored["resid"].mean(0), centred, lambda_threshold)
+        P = out["resid"]["C"].T @ out["resid"]["S"]
+        M = np.zeros((m + d + 1, m + d + 1))
+        for s in range(n):
+            J = np.c_[np.eye(m), Wout * on[s]]
+            Jt = np.zeros((m + 1, m + d + 1))
+            Jt[:m, : m + d], Jt[:m, m + d], Jt[m, m + d] = J, r[s] - J @ f_node[s], 1.0
+            M += (P @ Jt).T @ (P @ Jt) / n
+        out[node] = basis(gram(node_stored), M, node_stored.mean(0), centred, lambda_threshold)
+        P = out[node]["C"].T @ out[node]["S"]
+        Jt = J_node_latent
+        out["latent"] = basis(
+            gram(stored["latent"]), (P @ Jt).T @ (P @ Jt), stored["latent"].mean(0), centred, lambda_threshold
+        )
+    P_src, P_dst = out["latent"]["C"].T @ out["latent"]["S"], out[node]["C"].T @ out[node]["S"]
+    D = P_dst @ J_node_latent @ np.linalg.pinv(P_src)
+    coords = np.c_[h, np.ones(n)] @ P_src.T
+    return out, np.mean((D[None] * coords[:, None, :]) ** 2, axis=0)
+
+
 def reference(p: dict, h: np.ndarray, centred: bool, lambda_threshold: float, stored: dict, threshold: float = 1e-10):
     """Per layer (latent, hidden_pre): G, M, Λ, C, C⁺; and the latent → hidden_pre edges in the
     interaction basis. relu_mlp: a = W_in h + b_in; r = h + W_out ReLU(a); z = W_eᵀ r + b.
@@ -125,10 +183,11 @@ def reference(p: dict, h: np.ndarray, centred: bool, lambda_threshold: float, st
     return out, E
 
 
+@pytest.mark.parametrize("hidden_node", ["residual_fixed", "with_residual"])
 @pytest.mark.parametrize("jacobian_of", ["output", "next_layer"])
 @pytest.mark.parametrize("centred", [False, True])
 @pytest.mark.parametrize("lambda_threshold", [0.0, 1e-10])
-def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_threshold, jacobian_of):
+def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_threshold, jacobian_of, hidden_node):
     from bowsflow.activations.extraction import ExtractOptions, extract_activations
     from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction
     from bowsflow.lenses.polytope.analysis import write_codes
@@ -148,6 +207,7 @@ def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_thre
         ablation_samples=0,
         threshold=1e-10,
         jacobian_of=jacobian_of,
+        hidden_node=hidden_node,
     )
     analyze_interaction(
         tmp_path / "a.zarr", tmp_path / "m.safetensors", tmp_path / "codes.zarr", tmp_path / "i.zarr", options
@@ -158,11 +218,14 @@ def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_thre
     acts = xr.open_zarr(tmp_path / "a.zarr")
     stored = {layer: acts[layer].values.astype(np.float64) for layer in ("latent", "hidden_pre", "resid")}
     h = stored["latent"]
-    if jacobian_of == "output":
+    hidden = "hidden_pre" if hidden_node == "residual_fixed" else "hidden_pre_with_residual"
+    if hidden_node == "with_residual":
+        ref, E = reference_with_residual(p, h, centred, lambda_threshold, stored, jacobian_of == "next_layer")
+    elif jacobian_of == "output":
         ref, E = reference(p, h, centred, lambda_threshold, stored)
     else:
         ref, E = reference_next_layer(p, h, centred, lambda_threshold, stored)
-    for layer in ("latent", "hidden_pre"):
+    for layer in ("latent", hidden):
         r = ref[layer]
         lam = got[f"Lambda_{layer}"].values
         scale = np.abs(r["Lambda"]).max()
@@ -179,7 +242,7 @@ def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_thre
         np.testing.assert_allclose(gram, np.sort(np.linalg.eigvalsh(r["G"]))[::-1], rtol=1e-10, atol=1e-13)
         jac = got[f"jacobian_eigvals_{layer}"].values
         np.testing.assert_allclose(jac, np.sort(np.linalg.eigvalsh(r["M"]))[::-1], rtol=1e-9, atol=1e-12 * scale)
-    for layer in ("latent", "hidden_pre"):  # every direction well separated: the edges are determined
+    for layer in ("latent", hidden):  # every direction well separated: the edges are determined
         assert np.all(np.abs(ref[layer]["Lambda"]) > 1e-6 * np.abs(ref[layer]["Lambda"]).max())
-    edges = got["edges_interaction_latent_hidden_pre"].values
+    edges = got[f"edges_interaction_latent_{hidden}"].values
     np.testing.assert_allclose(edges, E, rtol=1e-7, atol=1e-10 * E.max())

@@ -46,6 +46,7 @@ class InteractionOptions:
     jacobian_batch: int
     jacobian_block_mb: float
     jacobian_of: str  # output (global) | next_layer (the local chain)
+    hidden_node: str  # residual_fixed | with_residual (the node carries the residual stream)
     edge_samples: int
     ablation_samples: int
     jaccard_threshold: float | None
@@ -65,15 +66,30 @@ def analyze_interaction(
     """Gram and Jacobian spectra, degeneracies, the interaction basis of each of the architecture's
     Jacobian layers, ReLU co-firing, edges between adjacent layers in three bases and, given the BOWS
     store (``bows_path``), node ablation curves on validation samples. Returns (summary, figures)."""
+    import dask.array as da
     import xarray as xr
     import zarr
 
+    from bowsflow.lenses.interaction.residual_node import ResidualNodeModel, hidden_layer
     from bowsflow.models.checkpoints import load_model
     from bowsflow.store.zarr_io import write_dataset
 
     model, meta = load_model(checkpoint)
     arch = meta["arch"]
     acts = xr.open_zarr(acts_path)
+    node = None
+    if options.hidden_node == "with_residual" and hidden_layer(model) is not None:
+        model = ResidualNodeModel(model)  # the hidden node carries the residual stream
+        node = model.node
+
+    def stored(layer):  # a layer's activations: the store's array, or the residual node's two parts
+        if layer == node:
+            return da.concatenate([acts["latent"].data, acts[model.hidden].data], axis=1)
+        return zarr.open_group(str(acts_path), mode="r")[layer]
+
+    def in_store(layer):
+        return all(part in acts.variables for part in (("latent", model.hidden) if layer == node else (layer,)))
+
     n = int(acts.sizes["sample"])
     rng = np.random.default_rng(options.seed)
     jac_idx = np.sort(rng.choice(n, min(n, options.jacobian_samples), replace=False))
@@ -85,10 +101,10 @@ def analyze_interaction(
     local = options.jacobian_of == "next_layer"
     next_of = dict(model.adjacent_pairs) if local else {}
     for layer in reversed(model.jacobian_layers) if local else model.jacobian_layers:
-        if layer not in acts.variables:
+        if not in_store(layer):
             summary["layers"][layer] = {"skipped": "not in the activation store (extract.layers)"}
             continue
-        G = dask_gram(zarr.open_group(str(acts_path), mode="r")[layer], False, threads, np.dtype(options.gram_products))
+        G = dask_gram(stored(layer), False, threads, np.dtype(options.gram_products))
         if next_of.get(layer) in bases:  # against the next layer's interaction basis
             nxt = next_of[layer]
             P = bases[nxt][0].C.T @ bases[nxt][2]  # f̂_next = Cᵀ S f̃_next

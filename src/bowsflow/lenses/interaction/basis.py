@@ -14,8 +14,9 @@ Then
 - Jacobian Gram   M = E[J̃ᵀ J̃], J̃ = ∂z/∂f̃            (gradients; small eigenvalues: linearly dependent gradients)
   with z the output pre-activations (or x̂ through the output ReLU); the constant's column of J̃ is
   the affine offset z − J f (so Σⱼ J̃ᵢⱼ f̃ⱼ = zᵢ; for bilinear layers the reference uses b instead).
-  The other layers are held at the sample: for a hidden layer that includes the residual stream
-  (the reference joins the residual to the hidden node and draws skip edges);
+  The other layers are held at the sample: for a hidden layer that includes the residual stream,
+  unless ``hidden_node: with_residual`` joins the residual to the hidden node as the reference does
+  (:mod:`bowsflow.lenses.interaction.residual_node`; its edges then include the skip path);
 - interaction basis: G = U D Uᵀ keeping eigenvalues above ``threshold`` × the largest, R = U D^{-1/2},
   M in whitened coordinates R⁺ M R⁺ᵀ = V Λ Vᵀ, directions with |Λ| below ``lambda_threshold`` × the
   largest dropped, C = R V |Λ|^{1/2} sorted by |Λ|, and C⁺ = |Λ|^{-1/2} Vᵀ R⁺.
