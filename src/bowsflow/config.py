@@ -198,7 +198,10 @@ def model_specs(config: dict) -> dict[str, dict]:
 def training_spec(spec: dict) -> dict:
     """What a model's training depends on: its spec without the replicate bookkeeping (adding replicate
     seeds to a model does not retrain it)."""
-    return {k: v for k, v in spec.items() if k not in ("replicate_seeds", "replicate_of")}
+    out = {k: v for k, v in spec.items() if k not in ("replicate_seeds", "replicate_of")}
+    if out.get("init") == "linear":  # the default, as before the option existed: no retraining for it
+        del out["init"]
+    return out
 
 
 def lens_models(specs: dict[str, dict]) -> list[str]:

@@ -198,3 +198,24 @@ def test_reading_a_config_and_its_models_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_papers_initialization_is_uniform_within_root_two_over_root_v():
+    import math
+
+    from bowsflow.models.base import init_embedding
+
+    torch.manual_seed(0)
+    model = build_model("tied_ae", 400, 50)
+    before = model.embedding.detach().clone()
+    init_embedding(model, "linear")
+    assert torch.equal(model.embedding, before)  # the default keeps the architecture's own draw
+    assert before.abs().max() <= 1 / math.sqrt(400)
+    init_embedding(model, "paper")
+    W = model.embedding.detach()
+    bound = math.sqrt(2) / math.sqrt(400)
+    # 20,000 uniform draws: the extremes come within 0.1% of the bound, the variance is bound²/3 to ~2%
+    assert W.abs().max() <= bound and W.abs().max() > 0.999 * bound
+    assert float(W.var()) == pytest.approx(bound**2 / 3, rel=0.03)
+    with pytest.raises(ValueError, match="init"):
+        init_embedding(model, "xavier")

@@ -53,6 +53,20 @@ def embedding_parameter(d_latent: int, vocab_size: int) -> nn.Parameter:
     return nn.Parameter(values.t().contiguous().t())
 
 
+def init_embedding(model: nn.Module, scheme: str) -> None:
+    """Re-draw the embedding (W / W_e) from torch's RNG: ``linear`` keeps nn.Linear's U(±1/√V) (what
+    the architectures draw); ``paper`` draws U(±√2/√V), the BOWS paper's published trainer's (√2 larger),
+    so that runs can match the paper's. The other parameters keep their draws."""
+    if scheme == "linear":
+        return
+    if scheme != "paper":
+        raise ValueError(f"init: expected 'linear' or 'paper', got {scheme!r}")
+    W = model.embedding
+    bound = math.sqrt(2.0) / math.sqrt(W.shape[1])
+    with torch.no_grad():
+        W.uniform_(-bound, bound)
+
+
 class BowsAutoencoder(nn.Module):
     """Base: sparse encoder, tied decoder, output ReLU. Subclasses define the middle block and
     declare their layers (see the module doc)."""

@@ -19,6 +19,7 @@ import torch
 
 from bowsflow.data.batches import BowsBatches, prefetch
 from bowsflow.models import BowsAutoencoder, build_model, count_parameters
+from bowsflow.models.base import init_embedding
 from bowsflow.models.checkpoints import save_checkpoint
 from bowsflow.models.losses import sparse_target_loss
 from bowsflow.schema import schema_options
@@ -56,6 +57,7 @@ class TrainConfig:
     log_every: int
     eval_every: int | None  # steps; None: at the end of each epoch
     threshold: float  # x̂ above it counts as "on" for recall / false positives
+    init: str  # linear (nn.Linear's U(±1/√V)) | paper (the BOWS paper's trainer's U(±√2/√V))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -171,7 +173,9 @@ def train(
     batches = BowsBatches(store, "train", cfg.batch_size, seed=cfg.seed)
     if batches.n_samples == 0:
         raise TrainingError(f"{store}: the train split is empty")
-    model = build_model(cfg.arch, batches.vocab_size, cfg.d_latent, cfg.d_hidden, cfg.output).to(device)
+    model = build_model(cfg.arch, batches.vocab_size, cfg.d_latent, cfg.d_hidden, cfg.output)
+    init_embedding(model, cfg.init)
+    model = model.to(device)
     if cfg.output_screening not in ("auto", True, False):
         raise TrainingError(f"output_screening: expected auto, true or false, got {cfg.output_screening!r}")
     if cfg.output_screening != "auto":
