@@ -1,0 +1,171 @@
+"""Training end to end from the BOWS store on disk: bowsflow's trainer against the BOWS paper's own
+trainer (the reference method, written here from its description in our own words), same data, same
+tied model, same steps, alternating runs, each in a fresh process (so peak RSS is each one's own).
+
+The reference: per-sample word-index lists held in memory (built from the store: part of its time), a
+sparse-COO encoder product, a dense decoder (``h @ W + b``, nn.Linear-style, tied), a dense 0/1 target
+and ``nn.MSELoss`` (mean), AdamW, a cosine schedule stepped per batch, W from U(±√2/√V), a global
+shuffle of all training samples each epoch. Ours: ``bowsflow.models.training.train`` with ``init:
+paper`` (the same initialization) and one evaluation at the end (the reference evaluates once too).
+Both end with the validation loss over the whole validation split.
+
+    python benchmarks/bench_train_reference.py --vocab 10000 --latent 256 --steps 300 --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REFERENCE = r"""
+import json, math, resource, sys, time
+import numpy as np, torch, zarr
+from torch import nn
+store, m, B, steps, lr, wd, threads, seed = sys.argv[1], *map(int, sys.argv[2:4]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+torch.set_num_threads(threads)
+torch.manual_seed(seed)
+t0 = time.perf_counter()
+g = zarr.open_group(store, mode="r")
+bows, split = g["bows"], np.asarray(g["split"][:])
+V = bows.shape[1]
+lists = {"train": [], "val": []}
+for lo in range(0, bows.shape[0], bows.chunks[0]):  # the store once, into per-sample index lists
+    X = np.asarray(bows[lo : lo + bows.chunks[0]])
+    for r in range(X.shape[0]):
+        lists[str(split[lo + r])].append(np.flatnonzero(X[r]))
+bound = math.sqrt(2.0) / math.sqrt(V)
+W = nn.Parameter(torch.empty(m, V).uniform_(-bound, bound))
+b = nn.Parameter(torch.zeros(V))
+opt = torch.optim.AdamW([W, b], lr=lr, weight_decay=wd)
+sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+mse = nn.MSELoss()
+
+def batch(items):
+    lengths = [len(x) for x in items]
+    rows = np.repeat(np.arange(len(items)), lengths)
+    cols = np.concatenate(items) if items else np.zeros(0, int)
+    idx = torch.as_tensor(np.stack([rows, cols]))
+    x = torch.sparse_coo_tensor(idx, torch.ones(len(cols)), (len(items), V))
+    target = torch.zeros(len(items), V)
+    target[idx[0], idx[1]] = 1.0
+    return x, target
+
+def loss_of(items):
+    x, target = batch(items)
+    h = torch.sparse.mm(x, W.t())
+    return mse(torch.relu(h @ W + b), target)
+
+rng = np.random.default_rng(seed)
+train = lists["train"]
+step, window = 0, []
+while step < steps:
+    perm = rng.permutation(len(train))
+    for i in range(0, len(perm) - B + 1, B):
+        loss = loss_of([train[j] for j in perm[i : i + B]])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        window.append(float(loss))
+        if step == steps:
+            break
+with torch.no_grad():
+    val = lists["val"]
+    total = sum(float(loss_of(val[i : i + 4096])) * len(val[i : i + 4096]) for i in range(0, len(val), 4096))
+seconds = time.perf_counter() - t0
+print(json.dumps({"seconds": seconds, "samples_per_s": steps * B / seconds, "train_loss": float(np.mean(window[-20:])),
+                  "val_loss": total / len(val), "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+OURS = r"""
+import json, resource, sys, time
+import numpy as np, torch
+from bowsflow.models.training import TrainConfig, train
+store, m, B, steps, lr, wd, threads, seed = sys.argv[1], *map(int, sys.argv[2:4]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+torch.set_num_threads(threads)
+cfg = TrainConfig(arch="tied_ae", d_latent=m, batch_size=B, steps=steps, lr=lr, weight_decay=wd, threads=threads,
+                  seed=seed, device="cpu", init="paper", eval_every=steps, log_every=20)
+t0 = time.perf_counter()
+result = train(store, cfg)
+seconds = time.perf_counter() - t0
+print(json.dumps({"seconds": seconds, "samples_per_s": steps * B / seconds, "train_loss": result.history[-1]["train_loss"],
+                  "val_loss": result.evaluation.loss, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+def build_store(d: Path, V: int) -> Path:
+    """The bundled corpus' BOWS store at vocabulary size V (64-token windows, the default options)."""
+    from bowsflow.config import resolved_bows, store_part, validate_config
+    from bowsflow.data import bows_store
+    from bowsflow.data.vocabulary import corpus_vocabulary
+
+    cfg = validate_config({"corpora": {"wiki": {"source": "wiki-vital"}}, "bows": {"vocab_size": V}})
+    vocab, _ = corpus_vocabulary(cfg["corpora"]["wiki"], "wiki", resolved_bows(cfg, "wiki"), 2)
+    out = d / f"wiki-{V}.zarr"
+    bows_store.build_text_store(
+        store_part(cfg, "wiki")["corpus"], "wiki", resolved_bows(cfg, "wiki"), vocab, out, {}, workers=2
+    )
+    return out
+
+
+def run(code: str, args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vocab", type=int, default=10_000)
+    ap.add_argument("--latent", type=int, nargs="+", default=[32, 256])
+    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--weight-decay", type=float, default=0.0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2, help="alternating runs of each")
+    args = ap.parse_args()
+    d = Path(tempfile.mkdtemp(prefix="bench_train_reference_"))
+    try:
+        store = build_store(d, args.vocab)
+        for m in args.latent:
+            common = [
+                str(store),
+                str(m),
+                str(args.batch),
+                str(args.steps),
+                str(args.lr),
+                str(args.weight_decay),
+                str(args.threads),
+                "0",
+            ]
+            got = {"reference": [], "bowsflow": []}
+            for r in range(args.rounds):
+                for name in ("reference", "bowsflow") if r % 2 == 0 else ("bowsflow", "reference"):
+                    got[name].append(run(REFERENCE if name == "reference" else OURS, common))
+            print(
+                f"V = {args.vocab}, m = {m}, batch {args.batch}, {args.steps} steps, lr {args.lr}, {args.threads} threads:"
+            )
+            for name, runs in got.items():
+                sps = [x["samples_per_s"] for x in runs]
+                print(
+                    f"  {name:9s} {statistics.median(sps):8.0f} samples/s {[round(x) for x in sps]}  train loss "
+                    f"{runs[0]['train_loss']:.6f}  val loss {runs[0]['val_loss']:.6f}  peak RSS "
+                    f"{max(x['peak_rss_gb'] for x in runs):.2f} GB"
+                )
+            ratio = statistics.median(x["samples_per_s"] for x in got["bowsflow"]) / statistics.median(
+                x["samples_per_s"] for x in got["reference"]
+            )
+            print(f"  ratio bowsflow / reference: {ratio:.2f}")
+    finally:
+        shutil.rmtree(d)
+
+
+if __name__ == "__main__":
+    main()
