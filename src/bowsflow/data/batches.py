@@ -4,6 +4,12 @@ Each epoch visits the store's chunks in a permuted order and the chosen split's 
 permuted order (both from the seed and the epoch number); rows left over at the end of a chunk are
 carried into the next chunk's batches, so every batch but an epoch's last is full. Memory holds one
 chunk and one batch, whatever the store's size. A batch is sparse: the positions of its ones.
+
+The first epoch keeps each chunk's rows in sparse form (the positions of the ones, int32) up to
+``cache_mb``; later epochs batch from that form instead of reading and decompressing the dense chunk
+again (at V = 10,000 a 65,536-row chunk is 655 MB of bools, its positions a few MB). Chunks beyond the
+budget are read again each epoch, so memory stays bounded whatever the store's size. The batches are
+the same either way.
 """
 
 from __future__ import annotations
@@ -61,7 +67,13 @@ class BowsBatches:
     """Batches of one split of a BOWS store (read with zarr directly: no dask overhead per batch)."""
 
     def __init__(
-        self, store: str | Path, split: str = "train", batch_size: int = 512, seed: int = 0, shuffle: bool = True
+        self,
+        store: str | Path,
+        split: str = "train",
+        batch_size: int = 512,
+        seed: int = 0,
+        shuffle: bool = True,
+        cache_mb: float = 512.0,
     ):
         import zarr
 
@@ -73,6 +85,27 @@ class BowsBatches:
         self.chunk = int(self.bows.chunks[0])
         self.n_chunks = -(-self.n_total // self.chunk)
         self._n_split = None
+        self.cache_bytes = int(cache_mb * 2**20)
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # chunk → (lengths, positions)
+        self._cached_bytes = 0
+
+    def sparse_chunk_rows(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(lengths [n_k] int64, columns [nnz] int32): the split's rows of chunk k in sparse form, each
+        row's ones in increasing column order (cached while within ``cache_mb``)."""
+        if k in self._cache:
+            return self._cache[k]
+        dense = self.chunk_rows(k)
+        flat = np.flatnonzero(dense)
+        rows = flat // self.vocab_size
+        out = (
+            np.bincount(rows, minlength=dense.shape[0]).astype(np.int64),
+            (flat - rows * self.vocab_size).astype(np.int32),
+        )
+        size = out[0].nbytes + out[1].nbytes
+        if self._cached_bytes + size <= self.cache_bytes:
+            self._cache[k] = out
+            self._cached_bytes += size
+        return out
 
     def chunk_rows(self, k: int) -> np.ndarray:
         """bool [n_k, V]: the split's rows of chunk k (in store order)."""
@@ -100,19 +133,32 @@ class BowsBatches:
     def epoch(self, epoch: int = 0) -> Iterator[SparseBatch]:
         rng = np.random.default_rng([self.seed, epoch])
         order = rng.permutation(self.n_chunks) if self.shuffle else np.arange(self.n_chunks)
-        carry = np.zeros((0, self.vocab_size), dtype=bool)
+        carry_lengths, carry_cols = np.zeros(0, np.int64), np.zeros(0, np.int32)
+        B = self.batch_size
         for k in order.tolist():
-            rows = self.chunk_rows(k)
-            if self.shuffle:
-                rows = rows[rng.permutation(rows.shape[0])]
-            if carry.shape[0]:
-                rows = np.concatenate([carry, rows])
-            n_full = rows.shape[0] // self.batch_size * self.batch_size
-            for lo in range(0, n_full, self.batch_size):
-                yield SparseBatch.from_dense(rows[lo : lo + self.batch_size])
-            carry = rows[n_full:]
-        if carry.shape[0]:
-            yield SparseBatch.from_dense(carry)
+            lengths, cols = self.sparse_chunk_rows(k)
+            if self.shuffle:  # the rows in a permuted order: gather each row's run of positions
+                perm = rng.permutation(lengths.size)
+                starts = np.r_[0, np.cumsum(lengths)][:-1][perm]
+                lengths = lengths[perm]
+                ptr = np.r_[0, np.cumsum(lengths)]
+                cols = cols[np.repeat(starts - ptr[:-1], lengths) + np.arange(ptr[-1])]
+            lengths = np.concatenate([carry_lengths, lengths])
+            cols = np.concatenate([carry_cols, cols])
+            ptr = np.r_[0, np.cumsum(lengths)]
+            n_full = lengths.size // B * B
+            for lo in range(0, n_full, B):
+                yield _batch(lengths[lo : lo + B], cols[ptr[lo] : ptr[lo + B]])
+            carry_lengths, carry_cols = lengths[n_full:], cols[ptr[n_full] :]
+        if carry_lengths.size:
+            yield _batch(carry_lengths, carry_cols)
+
+
+def _batch(lengths: np.ndarray, cols: np.ndarray) -> SparseBatch:
+    """A SparseBatch from its rows' lengths and their positions (as :meth:`SparseBatch.from_dense` gives)."""
+    n = lengths.size
+    offsets = np.r_[0, np.cumsum(lengths)[:-1]].astype(np.int64)
+    return SparseBatch(np.repeat(np.arange(n, dtype=np.int64), lengths), cols.astype(np.int64), offsets, int(n))
 
 
 def prefetch(items: Iterator, depth: int = 2) -> Iterator:

@@ -60,6 +60,19 @@ class TrainConfig:
     init: str  # linear (nn.Linear's U(±1/√V)) | paper (the BOWS paper's trainer's U(±√2/√V))
 
 
+def deterministic_algorithms() -> None:
+    """torch's deterministic mode for eager kernels. ``torch.use_deterministic_algorithms`` also sets
+    the inductor compiler's flag, importing torch._inductor (2.2 s here, once per training job) for a
+    compiler bowsflow does not use on the CPU; the eager kernels read only the flag set here. Where
+    torch._inductor is already imported, the public call sets both."""
+    import sys
+
+    if "torch._inductor" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(True)
+    else:
+        torch._C._set_deterministic_algorithms(True, warn_only=False)
+
+
 def resolve_device(name: str) -> torch.device:
     """``cuda`` needs a GPU (clear error); ``auto`` takes one when present, else the CPU (logged)."""
     if name == "cuda":
@@ -168,7 +181,7 @@ def train(
     device = resolve_device(cfg.device)
     torch.set_num_threads(max(1, int(cfg.threads)))
     if device.type == "cpu":
-        torch.use_deterministic_algorithms(True)
+        deterministic_algorithms()
     torch.manual_seed(cfg.seed)
     batches = BowsBatches(store, "train", cfg.batch_size, seed=cfg.seed)
     if batches.n_samples == 0:
