@@ -94,13 +94,16 @@ class BowsBatches:
         row's ones in increasing column order (cached while within ``cache_mb``)."""
         if k in self._cache:
             return self._cache[k]
-        dense = self.chunk_rows(k)
-        flat = np.flatnonzero(dense)
+        lo, hi = k * self.chunk, min((k + 1) * self.chunk, self.n_total)
+        keep = self._in_split(lo, hi)
+        # the positions straight from the chunk as read (no copy of the split's dense rows: the one
+        # dense chunk is all that memory holds at once)
+        flat = np.flatnonzero(np.asarray(self.bows[lo:hi]))
         rows = flat // self.vocab_size
-        out = (
-            np.bincount(rows, minlength=dense.shape[0]).astype(np.int64),
-            (flat - rows * self.vocab_size).astype(np.int32),
-        )
+        cols = flat - rows * self.vocab_size
+        mine = keep[rows]
+        rows = (np.cumsum(keep) - 1)[rows[mine]]  # each row's index among the split's rows
+        out = (np.bincount(rows, minlength=int(keep.sum())).astype(np.int64), cols[mine].astype(np.int32))
         size = out[0].nbytes + out[1].nbytes
         if self._cached_bytes + size <= self.cache_bytes:
             self._cache[k] = out
