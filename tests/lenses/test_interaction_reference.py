@@ -153,24 +153,7 @@ def reference(p: dict, h: np.ndarray, centred: bool, lambda_threshold: float, st
             Jt[s, :, w] = z[s] - J @ f[s]
         G = ft.T @ ft / n
         M = np.einsum("nvi,nvj->ij", Jt, Jt) / n
-        S = np.eye(w + 1)
-        if centred:
-            S[:w, w] = -stored[layer].mean(0)
-        Si = np.linalg.inv(S)
-        G, M = S @ G @ S.T, Si.T @ M @ Si
-        dv, U = np.linalg.eigh(G)
-        dv, U = dv[::-1], U[:, ::-1]
-        keep = dv > threshold * dv[0]
-        U, dv = U[:, keep], dv[keep]
-        R, Rp = U / np.sqrt(dv), (U * np.sqrt(dv)).T
-        lam, V = np.linalg.eigh(Rp @ M @ Rp.T)
-        order = np.argsort(-np.abs(lam), kind="stable")
-        lam, V = lam[order], V[:, order]
-        live = np.abs(lam) >= lambda_threshold * np.abs(lam).max()
-        lam, V = lam[live], V[:, live]
-        C = R @ V * np.sqrt(np.abs(lam))
-        Cp = (V.T @ Rp) / np.sqrt(np.abs(lam))[:, None]
-        out[layer] = {"G": G, "M": M, "Lambda": lam, "C": C, "Cpinv": Cp, "S": S}
+        out[layer] = basis(G, M, stored[layer].mean(0), centred, lambda_threshold, threshold)
         jac[layer] = (f, w)
     # edges latent → hidden_pre: f̃_dst = [a, 1] as a function of f̃_src = [h, 1]: [[W_in, b_in], [0, 1]]
     P_src = out["latent"]["C"].T @ out["latent"]["S"]
