@@ -121,6 +121,7 @@ def test_paper_config_states_the_papers_setup(repo_root):
         "rows_as": "lines",
         "text_field": "text",
         "streaming": False,
+        "bad_records": "error",
     }
     assert cfg["bows"]["vocab_size"] == 10_000 and cfg["bows"]["window"] == {"unit": "lines", "size": 20, "stride": 1}
     specs = model_specs(cfg)

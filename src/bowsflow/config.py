@@ -86,7 +86,10 @@ def corpus_spec(config: dict, corpus: str) -> dict:
     """The source spec of a corpus (without its bows overrides)."""
     if corpus not in config.get("corpora", {}):
         raise ConfigError(f"config key corpora.{corpus}: no such corpus (have: {sorted(config.get('corpora', {}))})")
-    return {k: v for k, v in config["corpora"][corpus].items() if k != "bows"}
+    spec = {k: v for k, v in config["corpora"][corpus].items() if k != "bows"}
+    if spec.get("bad_records") == "error":  # the default, as before the option existed: nothing re-counts
+        del spec["bad_records"]
+    return spec
 
 
 def vocabulary_part(config: dict, corpus: str) -> dict:

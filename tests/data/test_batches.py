@@ -3,9 +3,9 @@ dense chunks again, for any cache budget, chunking and batch size."""
 
 import numpy as np
 import pytest
-from helpers import synthetic_store
 
 from bowsflow.data.batches import BowsBatches, SparseBatch
+from helpers import synthetic_store
 
 
 def dense_epoch(bb: BowsBatches, epoch: int):
