@@ -5,7 +5,8 @@ tied model, same steps, alternating runs, each in a fresh process (so peak RSS i
 The reference: per-sample word-index lists held in memory (built from the store: part of its time), a
 sparse-COO encoder product, a dense decoder (``h @ W + b``, nn.Linear-style, tied), a dense 0/1 target
 and ``nn.MSELoss`` (mean), AdamW, a cosine schedule stepped per batch, W from U(±√2/√V), a global
-shuffle of all training samples each epoch. Ours: ``bowsflow.models.training.train`` with ``init:
+shuffle of all training samples each epoch. ``--arch relu_mlp`` / ``bilinear`` give both the same middle
+block (the reference's in plain torch, its other weights from nn.Linear's initialization). Ours: ``bowsflow.models.training.train`` with ``init:
 paper`` (the same initialization) and one evaluation at the end (the reference evaluates once too).
 Both end with the validation loss over the whole validation split.
 
@@ -39,10 +40,25 @@ for lo in range(0, bows.shape[0], bows.chunks[0]):  # the store once, into per-s
     X = np.asarray(bows[lo : lo + bows.chunks[0]])
     for r in range(X.shape[0]):
         lists[str(split[lo + r])].append(np.flatnonzero(X[r]))
+arch, d = sys.argv[9], int(sys.argv[10])
 bound = math.sqrt(2.0) / math.sqrt(V)
 W = nn.Parameter(torch.empty(m, V).uniform_(-bound, bound))
 b = nn.Parameter(torch.zeros(V))
-opt = torch.optim.AdamW([W, b], lr=lr, weight_decay=wd)
+params = [W, b]
+def linear_init(*shape):  # nn.Linear's U(±1/√fan_in)
+    return nn.Parameter(torch.empty(*shape).uniform_(-1 / math.sqrt(shape[-1]), 1 / math.sqrt(shape[-1])))
+if arch == "relu_mlp":  # the same middle block as ours, in plain torch
+    W_in, W_out = linear_init(d, m), linear_init(m, d)
+    b_in = nn.Parameter(torch.empty(d).uniform_(-1 / math.sqrt(m), 1 / math.sqrt(m)))
+    params += [W_in, b_in, W_out]
+    middle = lambda h: h + torch.relu(h @ W_in.t() + b_in) @ W_out.t()
+elif arch == "bilinear":
+    L, R, W_out = linear_init(d, m), linear_init(d, m), linear_init(m, d)
+    params += [L, R, W_out]
+    middle = lambda h: h + ((h @ L.t()) * (h @ R.t())) @ W_out.t()
+else:
+    middle = lambda h: h
+opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
 sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
 mse = nn.MSELoss()
 
@@ -59,7 +75,7 @@ def batch(items):
 def loss_of(items):
     x, target = batch(items)
     h = torch.sparse.mm(x, W.t())
-    return mse(torch.relu(h @ W + b), target)
+    return mse(torch.relu(middle(h) @ W + b), target)
 
 rng = np.random.default_rng(seed)
 train = lists["train"]
@@ -90,7 +106,7 @@ import numpy as np, torch
 from bowsflow.models.training import TrainConfig, train
 store, m, B, steps, lr, wd, threads, seed = sys.argv[1], *map(int, sys.argv[2:4]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
 torch.set_num_threads(threads)
-cfg = TrainConfig(arch="tied_ae", d_latent=m, batch_size=B, steps=steps, lr=lr, weight_decay=wd, threads=threads,
+cfg = TrainConfig(arch=sys.argv[9], d_latent=m, d_hidden=int(sys.argv[10]), batch_size=B, steps=steps, lr=lr, weight_decay=wd, threads=threads,
                   seed=seed, device="cpu", init="paper", eval_every=steps, log_every=20)
 t0 = time.perf_counter()
 result = train(store, cfg)
@@ -130,6 +146,10 @@ def main() -> None:
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2, help="alternating runs of each")
+    ap.add_argument(
+        "--arch", default="tied_ae", help="tied_ae | relu_mlp | bilinear (the reference gets the same middle block)"
+    )
+    ap.add_argument("--hidden", type=int, default=0, help="d_hidden for relu_mlp and bilinear")
     args = ap.parse_args()
     d = Path(tempfile.mkdtemp(prefix="bench_train_reference_"))
     try:
@@ -144,13 +164,15 @@ def main() -> None:
                 str(args.weight_decay),
                 str(args.threads),
                 "0",
+                args.arch,
+                str(args.hidden),
             ]
             got = {"reference": [], "bowsflow": []}
             for r in range(args.rounds):
                 for name in ("reference", "bowsflow") if r % 2 == 0 else ("bowsflow", "reference"):
                     got[name].append(run(REFERENCE if name == "reference" else OURS, common))
             print(
-                f"V = {args.vocab}, m = {m}, batch {args.batch}, {args.steps} steps, lr {args.lr}, {args.threads} threads:"
+                f"{args.arch} (d = {args.hidden}), V = {args.vocab}, m = {m}, batch {args.batch}, {args.steps} steps, lr {args.lr}, {args.threads} threads:"
             )
             for name, runs in got.items():
                 sps = [x["samples_per_s"] for x in runs]
