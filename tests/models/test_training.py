@@ -130,6 +130,26 @@ def test_training_is_byte_identical_on_cpu(circle_store, tmp_path):
     assert not torch.equal(other.model.W_e, result.model.W_e)
 
 
+def test_the_sparse_batch_cache_changes_no_bit_of_training(tmp_path, monkeypatch):
+    """Chunks cached (default), or read again every epoch (cache_mb = 0): the same checkpoint and the
+    same validation losses, over several chunks and epochs (evaluation reuses its cached batches)."""
+    import bowsflow.models.training as training
+
+    store = synthetic_store(tmp_path / "s.zarr", n_samples=1500, chunk=300)
+    cfg = TrainConfig(arch="tied_ae", d_latent=3, lr=1e-2, batch_size=64, epochs=3, seed=1, device="cpu", eval_every=10)
+    cached = train(store, cfg)
+
+    class Uncached(BowsBatches):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs | {"cache_mb": 0.0})
+
+    monkeypatch.setattr(training, "BowsBatches", Uncached)
+    uncached = train(store, cfg)
+    assert torch.equal(cached.model.W, uncached.model.W) and torch.equal(cached.model.b, uncached.model.b)
+    assert [r["val_loss"] for r in cached.history] == [r["val_loss"] for r in uncached.history]
+    assert cached.evaluation.loss == uncached.evaluation.loss
+
+
 def test_training_with_output_screening_is_reproducible_and_follows_the_dense_run(tmp_path, monkeypatch):
     """Screening forced on (as on a CPU with native bf16 products) and, on this small problem, at any
     share of outputs on: two runs give the same bytes, and the weights follow the run without it

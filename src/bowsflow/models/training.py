@@ -123,11 +123,18 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(
-    model: BowsAutoencoder, store: str | Path, cfg: TrainConfig, split: str = "val", device=None
+    model: BowsAutoencoder,
+    store: str | Path,
+    cfg: TrainConfig,
+    split: str = "val",
+    device=None,
+    batches: BowsBatches | None = None,
 ) -> Evaluation:
-    """Loss, per-word R², recall of active words and false-positive rate on a split (streamed)."""
+    """Loss, per-word R², recall of active words and false-positive rate on a split (streamed).
+    ``batches``: the split's BowsBatches to reuse (training evaluates the same split each epoch: its
+    sparse cache then spares reading and decompressing the store's chunks again)."""
     device = device or next(model.parameters()).device
-    batches = BowsBatches(store, split, cfg.batch_size, shuffle=False)
+    batches = batches or BowsBatches(store, split, cfg.batch_size, shuffle=False)
     V = batches.vocab_size
     sum_x = np.zeros(V)
     sum_res2 = np.zeros(V)
@@ -184,6 +191,7 @@ def train(
         deterministic_algorithms()
     torch.manual_seed(cfg.seed)
     batches = BowsBatches(store, "train", cfg.batch_size, seed=cfg.seed)
+    val_batches = BowsBatches(store, "val", cfg.batch_size, shuffle=False)  # one for every evaluation
     if batches.n_samples == 0:
         raise TrainingError(f"{store}: the train split is empty")
     model = build_model(cfg.arch, batches.vocab_size, cfg.d_latent, cfg.d_hidden, cfg.output)
@@ -287,7 +295,7 @@ def train(
                     "samples_per_s": window_samples / max(now - t_window, 1e-9),
                 }
                 if is_eval:
-                    row["val_loss"] = evaluate(model, store, cfg, device=device).loss
+                    row["val_loss"] = evaluate(model, store, cfg, device=device, batches=val_batches).loss
                 history.append(row)
                 if bar is not None:
                     bar.set_postfix(loss=f"{row['train_loss']:.5f}", samples_s=f"{row['samples_per_s']:.0f}")
@@ -299,7 +307,7 @@ def train(
         epoch += 1
     if bar is not None:
         bar.close()
-    evaluation = evaluate(model, store, cfg, device=device)
+    evaluation = evaluate(model, store, cfg, device=device, batches=val_batches)
     return TrainResult(
         model.cpu(), meta, history, evaluation, device.type, count_parameters(model), time.perf_counter() - t_start
     )
