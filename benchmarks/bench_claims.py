@@ -37,7 +37,7 @@ def main() -> None:
         return RunData(args.results, specs, cfg["corpora"])
 
     t = time.perf_counter()
-    rows, _ = evaluate_claims(fresh_run(), ClaimOptions.from_config(cfg["claims"]))
+    rows = evaluate_claims(fresh_run(), ClaimOptions.from_config(cfg["claims"]))
     scorecard = time.perf_counter() - t
     print(f"scorecard: {len(rows)} rows in {scorecard:.1f} s")
     for cid, c in registered_claims().items():

@@ -12,7 +12,7 @@ log_to_file(snakemake.log[0])
 options = ClaimOptions.from_config(snakemake.params.options)
 run = RunData(snakemake.params.results, snakemake.params.models, snakemake.params.corpora)
 with torch_threads(snakemake.threads):
-    rows, _ = evaluate_claims(run, options)
+    rows = evaluate_claims(run, options)
 with atomic_path(snakemake.output.table) as tmp:
     write_claims_tsv(rows, tmp)
 with atomic_path(snakemake.output.json) as tmp:

@@ -29,7 +29,7 @@ def fake_run(tmp_path, losses: dict, params=(1000, 1010)) -> RunData:
 
 
 def rows_of(run, claim, **options):
-    rows, _ = evaluate_claims(run, ClaimOptions(include=(claim,), **options))
+    rows = evaluate_claims(run, ClaimOptions(include=(claim,), **options))
     return rows
 
 
@@ -93,9 +93,7 @@ def test_boundary_density_pools_paths_over_seeds_and_bootstraps_the_difference(t
 
 def test_the_tables_carry_every_column_and_round_trip(tmp_path):
     run = fake_run(tmp_path, {"bilinear": [0.10, 0.11, 0.12], "relu_mlp": [0.20, 0.21, 0.22]})
-    rows, _ = evaluate_claims(
-        run, ClaimOptions(include=("bilinear.matches_relu", "bows.linear_superposition.bottleneck"))
-    )
+    rows = evaluate_claims(run, ClaimOptions(include=("bilinear.matches_relu", "bows.linear_superposition.bottleneck")))
     write_claims_tsv(rows, tmp_path / "claims.tsv")
     write_claims_json(rows, ClaimOptions(), tmp_path / "claims.json")
     claims_figure(rows, tmp_path / "claims.png")

@@ -64,7 +64,6 @@ def matches_relu(run: RunData, options: ClaimOptions, names: list[str]) -> list[
                     "interval_method": "Welch t over seeds",
                     "margin": f"{MARGIN:.0%} of the ReLU loss",
                 },
-                figure={"high": lr, "low": lb},
             )
         )
     if not out:

@@ -11,7 +11,13 @@ import numpy as np
 
 from bowsflow.claims.registry import ClaimOptions, Evidence, NotTestable, claim
 from bowsflow.claims.run import RunData, describe
-from bowsflow.claims.stats import bootstrap_interval, permutation_p_value, spearman, welch_interval
+from bowsflow.claims.stats import (
+    bootstrap_interval,
+    percentile_interval,
+    permutation_p_value,
+    spearman,
+    welch_interval,
+)
 from bowsflow.data.word_lists import MONTHS, PLANETS, TOPICS, WEEKDAYS
 from bowsflow.lenses.geometry.measures import circularity, cosine_matrix, cyclic_order_recovered, pca_2d
 
@@ -103,7 +109,6 @@ def _seed_comparison(run, group, key, value) -> list[Evidence]:
             },
             "interval_method": "Welch t over seeds",
         },
-        figure={"high": a, "low": b},
     )
     return [ev]
 
@@ -126,7 +131,7 @@ def linear_superposition_weight_decay(run: RunData, options: ClaimOptions, names
     out = []
     for g in groups:
         for ev in _seed_comparison(run, g, "weight_decay", lambda m: overlap(run, m)[0]):
-            ev.ceiling = 1.0 - float(np.mean(ev.figure["low"]))  # the overlap cannot exceed 1
+            ev.ceiling = 1.0 - float(np.mean(ev.details["low"]["metric"]))  # the overlap cannot exceed 1
             ev.details["null_random_subspace"] = overlap(run, g[_arms(g)[0]][0])[1]
             out.append(ev)
     return out
@@ -278,16 +283,20 @@ def constructive_interference(run: RunData, options: ClaimOptions, names: list[s
                     "share_low_interval": bootstrap_interval(c, n_resamples=options.n_resamples, seed=options.seed),
                     "interval_method": "percentile bootstrap over contexts (paired)",
                 },
-                figure={"high": a, "low": c},
             )
         )
     return out
 
 
 def _words(run: RunData, corpus: str) -> list[str]:
-    import zarr
+    """The corpus' vocabulary in id order, from its BOWS store (read once per run)."""
+    key = ("words", corpus)
+    if key not in run.cache:
+        import zarr
 
-    return [str(w) for w in np.asarray(zarr.open_group(str(run.bows_path(corpus)), mode="r")["word"][:])]
+        group = zarr.open_group(str(run.bows_path(corpus)), mode="r")
+        run.cache[key] = [str(w) for w in np.asarray(group["word"][:])]
+    return run.cache[key]
 
 
 # --- geometry follows co-activation ---------------------------------------------------------------------
@@ -343,14 +352,13 @@ def geometry_follows_coactivation(run: RunData, options: ClaimOptions, names: li
         i, j = np.triu_indices(top.size, 1)
         rho = float(np.mean([spearman(x[i, j], c[i, j]) for x in cos]))
         boot = pairwise_spearman_resamples(cos, c, max(200, options.n_resamples // 4), options.seed)
-        alpha = (1 - options.confidence) / 2
         out.append(
             Evidence(
                 compared=describe(models),
                 effect=rho,
                 null=0.0,
                 n=int(top.size),
-                interval=(float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))),
+                interval=percentile_interval(boot, options.confidence),
                 ceiling=1.0,
                 details={
                     "n_pairs": int(i.size),
@@ -439,7 +447,6 @@ def cycles(run: RunData, options: ClaimOptions, names: list[str]) -> list[Eviden
                     "model_cyclic_contrast": [cyclic_contrast(cosine_matrix(W[:, ids])) for W in Ws],
                     "null": "circularity of random Gaussian directions (same m, same number of words and models)",
                 },
-                figure={"null": null},
             )
             if p_data >= options.alpha:
                 ev.not_testable = (
@@ -507,7 +514,6 @@ def semantic_clusters(run: RunData, options: ClaimOptions, names: list[str]) -> 
                     "n_permutations": int(null.size),
                     "null": "shuffled category labels",
                 },
-                figure={"null": null},
             )
         )
     if not out:

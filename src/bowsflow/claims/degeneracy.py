@@ -10,6 +10,7 @@ import torch
 
 from bowsflow.claims.registry import ClaimOptions, Evidence, NotTestable, claim
 from bowsflow.claims.run import RunData
+from bowsflow.claims.stats import percentile_interval
 
 PAPER = "Bushnaq et al. 2024, degeneracy and the interaction basis"
 
@@ -66,8 +67,7 @@ def interaction_basis_sparser(run: RunData, options: ClaimOptions, names: list[s
                     for r in range(R)
                 ]
             )
-            alpha = (1 - options.confidence) / 2
-            interval = (float(np.quantile(per_half, alpha)), float(np.quantile(per_half, 1 - alpha)))
+            interval = percentile_interval(per_half, options.confidence)
         else:  # an interaction.json written before the half-samples
             per_half, interval = np.zeros(0), None
         out.append(
@@ -83,7 +83,6 @@ def interaction_basis_sparser(run: RunData, options: ClaimOptions, names: list[s
                     "n_layer_pairs": len(rows),
                     "interval_method": "percentile of the statistic over paired half-samples of the edge samples",
                 },
-                figure={"saved": per_half},
             )
         )
     if not out:

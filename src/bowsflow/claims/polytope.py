@@ -7,7 +7,7 @@ import numpy as np
 
 from bowsflow.claims.registry import ClaimOptions, Evidence, NotTestable, Skipped, claim
 from bowsflow.claims.run import RunData, describe
-from bowsflow.claims.stats import bootstrap_difference
+from bowsflow.claims.stats import bootstrap_difference, percentile_interval
 
 PAPER = "Black et al. 2022, the polytope lens"
 
@@ -70,7 +70,6 @@ def boundaries_track_documents(run: RunData, options: ClaimOptions, names: list[
                         "n_within": int(w.size),
                         "interval_method": "percentile bootstrap over paths (the two kinds resampled apart)",
                     },
-                    figure={"across": a, "within": w},
                 )
             )
     if not out:
@@ -113,7 +112,6 @@ def codes_more_monosemantic(run: RunData, options: ClaimOptions, names: list[str
                 if r:
                     d += list(np.subtract(r["codes_nmi"], r["kmeans_nmi"]))
             d = np.array(d)
-            alpha = (1 - options.confidence) / 2
             out.append(
                 Evidence(
                     compared=f"layer {layer} of {describe(models)}",
@@ -121,7 +119,7 @@ def codes_more_monosemantic(run: RunData, options: ClaimOptions, names: list[str
                     null=0.0,
                     n=int(d.size),
                     # the half-samples' spread is the sampling spread of the whole labelled set
-                    interval=(float(np.quantile(d, alpha)), float(np.quantile(d, 1 - alpha))) if d.size >= 2 else None,
+                    interval=percentile_interval(d, options.confidence) if d.size >= 2 else None,
                     details={
                         "codes_nmi": info["codes_nmi"],
                         "kmeans_nmi": info["kmeans_nmi"],
@@ -129,7 +127,6 @@ def codes_more_monosemantic(run: RunData, options: ClaimOptions, names: list[str
                         "half_sample_size": first.get("n_samples"),
                         "interval_method": "percentile of paired half-sample differences",
                     },
-                    figure={"differences": d},
                 )
             )
     if not out:

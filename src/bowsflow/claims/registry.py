@@ -78,7 +78,6 @@ class Evidence:
     ceiling: float | None = None
     p_value: float | None = None
     details: dict = field(default_factory=dict)
-    figure: dict = field(default_factory=dict)  # arrays behind the claim's figure (not written to JSON)
     not_testable: str | None = None  # why the data cannot show the claim (the verdict then says so)
 
 

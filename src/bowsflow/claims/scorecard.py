@@ -76,15 +76,15 @@ def _row(c: Claim, ev: Evidence | None, verdict_: str, reason: str) -> dict:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
 
 
-def evaluate_claims(run: RunData, options: ClaimOptions = ClaimOptions()) -> tuple[list[dict], dict]:
-    """(rows, figures): every included claim's comparisons with their verdicts (in registry order), and
-    per claim the list of (row, Evidence) behind its figure."""
+def evaluate_claims(run: RunData, options: ClaimOptions = ClaimOptions()) -> list[dict]:
+    """Every included claim's comparisons with their verdicts, one row each, in registry order (the
+    figure and the tables are drawn from these rows)."""
     claims = registered_claims()
     include = list(options.include) if options.include is not None else list(claims)
     unknown = [i for i in include if i not in claims]
     if unknown:
         raise ValueError(f"config key claims.include: unknown claim(s) {unknown}; known: {sorted(claims)}")
-    rows, figures = [], {}
+    rows = []
     for cid in include:
         c = claims[cid]
         log.info("claim %s", cid)
@@ -96,14 +96,12 @@ def evaluate_claims(run: RunData, options: ClaimOptions = ClaimOptions()) -> tup
         except NotTestable as err:
             rows.append(_row(c, None, NOT_TESTABLE_ON_CORPUS if err.on_corpus else NOT_TESTABLE, err.reason))
             continue
-        figures[cid] = []
         for ev in evidence:
             v, reason = verdict(c, ev, options.alpha)
             row = _row(c, ev, v, reason) | {"details": _jsonable(ev.details)}
             rows.append(row)
-            figures[cid].append((row, ev))
             log.info("  %s: %s (%s)", ev.compared, v, reason)
-    return rows, figures
+    return rows
 
 
 def _jsonable(x):

@@ -31,9 +31,14 @@ def bootstrap_interval(
         b = min(_batch(n, n_resamples), n_resamples - lo)
         sample = values[rng.integers(0, n, (b, n))]
         stats.append(statistic(sample) if statistic is not None else sample.mean(axis=1))
-    stats = np.concatenate(stats)
+    return percentile_interval(np.concatenate(stats), confidence)
+
+
+def percentile_interval(statistics: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """The two-sided percentile interval at ``confidence`` of resampled statistics (bootstrap resamples,
+    half-samples)."""
     alpha = (1 - confidence) / 2
-    return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
+    return float(np.quantile(statistics, alpha)), float(np.quantile(statistics, 1 - alpha))
 
 
 def _batch(n: int, n_resamples: int) -> int:
@@ -55,8 +60,7 @@ def bootstrap_difference(
         diffs[lo : lo + k] = a[rng.integers(0, a.size, (k, a.size))].mean(axis=1) - b[
             rng.integers(0, b.size, (k, b.size))
         ].mean(axis=1)
-    alpha = (1 - confidence) / 2
-    return float(np.quantile(diffs, alpha)), float(np.quantile(diffs, 1 - alpha))
+    return percentile_interval(diffs, confidence)
 
 
 def welch_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
