@@ -183,12 +183,8 @@ def analyze_interaction(
             key = f"{src}->{dst}"
             summary["edges"][key] = {}
             figures["edge_mass"][key] = {}
-            projection_of = {  # f̂ = P f̃ in each basis, P of a layer (S f̃: the centred coordinates, or f̃)
-                "interaction": lambda L: bases[L][0].C.T @ bases[L][2],
-                "neuron": lambda L: bases[L][2],
-                "pca": lambda L: bases[L][1].T @ bases[L][2],
-            }
-            projections = {name: (P(src), P(dst)) for name, P in projection_of.items()}
+            maps = {layer: basis_maps(bases[layer]) for layer in (src, dst)}
+            projections = {name: (maps[src][name][0], maps[dst][name][0]) for name in BASES}
             edges, grouped = edge_strengths(
                 model, h, src, dst, projections, options.jacobian_block_mb, groups=EDGE_GROUPS
             )
@@ -247,6 +243,24 @@ def analyze_interaction(
     return summary, figures
 
 
+BASES = ("interaction", "neuron", "pca")
+
+
+def basis_maps(layer_bases: tuple, ordered_neurons: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(P, P⁺) of a layer in each basis: coordinates f̂ = P f̃ and back f̃ = P⁺ f̂ on the data's subspace, with
+    S (the centring map, or I) folded in. ``layer_bases`` = (InteractionBasis, Gram eigenvectors, S,
+    neuron order). The neuron basis is S itself, or its rows in order of importance (``ordered_neurons``,
+    for node ablation's top-k)."""
+    basis, g_vecs, S, order = layer_bases
+    S_inv = np.linalg.inv(S)
+    P_neuron = S[order] if ordered_neurons else S
+    return {
+        "interaction": (basis.C.T @ S, S_inv @ basis.Cpinv.T),
+        "neuron": (P_neuron, np.linalg.inv(P_neuron) if ordered_neurons else S_inv),
+        "pca": (g_vecs.T @ S, S_inv @ g_vecs),
+    }
+
+
 # the edge samples fall into this many groups (sample i in group i mod EDGE_GROUPS); a half-sample is
 # half of the groups, so its edge matrix is a sum of group sums, with no Jacobian recomputed
 EDGE_GROUPS = 10
@@ -279,16 +293,9 @@ def _ablation(model, acts, bows_path, bases, edge_sets, options, rng) -> tuple[d
     full = unablated_loss(model, h, x, loss)
     summary = {"n_samples": int(idx.size), "loss": loss, "unablated_val_loss": full, "layers": {}}
     figures = {}
-    for layer, (basis, g_vecs, S, order) in bases.items():
-        S_inv = np.linalg.inv(S)
-        P_neuron = S[order]
-        choices = {
-            "interaction": (basis.C.T @ S, S_inv @ basis.Cpinv.T),
-            "neuron": (P_neuron, np.linalg.inv(P_neuron)),
-            "pca": (g_vecs.T @ S, S_inv @ g_vecs),
-        }
+    for layer in bases:
         summary["layers"][layer] = {}
-        for name, (P, P_pinv) in choices.items():
+        for name, (P, P_pinv) in basis_maps(bases[layer], ordered_neurons=True).items():
             ks = ablation_ks(P.shape[0])
             curve = node_ablation_curve(model, h, x, layer, P, P_pinv, ks, loss)
             summary["layers"][layer][name] = {"k": ks, "val_loss": curve.tolist()}
@@ -302,20 +309,9 @@ def _ablation(model, acts, bows_path, bases, edge_sets, options, rng) -> tuple[d
     edge_figures = {"unablated": full}
     summary["edges"] = {}
     for name, sets in edge_sets.items():
-        for src, dst, E in sets:
-            Ss, Sd = bases[src][2], bases[dst][2]
-
-            def maps(layer, S):  # (P, P⁺) with f̂ = P f̃ in the basis that E was computed in
-                basis, g_vecs, _, _ = bases[layer]
-                S_inv = np.linalg.inv(S)
-                return {
-                    "interaction": (basis.C.T @ S, S_inv @ basis.Cpinv.T),
-                    "neuron": (S, S_inv),
-                    "pca": (g_vecs.T @ S, S_inv @ g_vecs),
-                }[name]
-
-            P_src, P_src_pinv = maps(src, Ss)
-            P_dst, P_dst_pinv = maps(dst, Sd)
+        for src, dst, E in sets:  # in the basis (and neuron order) that E was computed in
+            P_src, P_src_pinv = basis_maps(bases[src])[name]
+            P_dst, P_dst_pinv = basis_maps(bases[dst])[name]
             counts = ablation_ks(E.size, 24)
             curve = edge_ablation_curve(model, h, x, src, dst, (P_src, P_src_pinv, P_dst, P_dst_pinv), E, counts, loss)
             key = f"{src}->{dst}"
