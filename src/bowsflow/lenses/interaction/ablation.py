@@ -28,6 +28,26 @@ def ablation_ks(r: int, max_points: int = 64) -> list[int]:
     return [int(k) for k in grid]
 
 
+def _batches(model, h: np.ndarray, x: np.ndarray, layer: str, P: torch.Tensor, batch: int):
+    """Per batch of samples: (its size, its bags, every layer's activations, ``layer``'s coordinates
+    f̂ = P f̃ [B, r]), the model in float64."""
+    for lo in range(0, h.shape[0], batch):
+        hb = torch.as_tensor(np.asarray(h[lo : lo + batch], dtype=np.float64))
+        acts = model.layers_from_latent(hb)
+        f = acts[layer]
+        coords = torch.cat([f, torch.ones(f.shape[0], 1, dtype=torch.float64)], dim=1) @ P.t()
+        yield hb.shape[0], torch.as_tensor(np.asarray(x[lo : lo + batch])), acts, coords
+
+
+def _loss_after(model, fn, f: torch.Tensor, acts: dict, xb: torch.Tensor, loss: str) -> float:
+    """The loss when a layer holds activations f [B, w] and the rest of the model runs from it: ``fn`` is
+    the architecture's ``decoder_input(layer)``, the other layers at each sample."""
+    from torch.func import vmap
+
+    r = vmap(fn, in_dims=(0, 0))(f, acts)
+    return float(dense_target_loss(model.decode(r), xb, loss, model.output == "relu"))
+
+
 @torch.no_grad()
 def node_ablation_curve(
     model,
@@ -42,27 +62,16 @@ def node_ablation_curve(
 ) -> np.ndarray:
     """Validation loss [len(ks)] when ``layer`` keeps the first k coordinates of the basis f̂ = P f̃
     (P [r, w + 1], P⁺ [w + 1, r]), for latent vectors h [n, m] and their bags x [n, V] (bool)."""
-    from torch.func import vmap
-
     model = as_float64(model)
     fn, _ = model.decoder_input(layer)
     P, P_pinv = torch.as_tensor(P, dtype=torch.float64), torch.as_tensor(P_pinv, dtype=torch.float64)
-    relu = model.output == "relu"
     totals = np.zeros(len(ks))
-    n = h.shape[0]
-    for lo in range(0, n, batch):
-        hb = torch.as_tensor(np.asarray(h[lo : lo + batch], dtype=np.float64))
-        xb = torch.as_tensor(np.asarray(x[lo : lo + batch]))
-        acts = model.layers_from_latent(hb)
-        f = acts[layer]
-        w = f.shape[1]
-        coords = torch.cat([f, torch.ones(f.shape[0], 1, dtype=torch.float64)], dim=1) @ P.t()  # [B, r]
+    for size, xb, acts, coords in _batches(model, h, x, layer, P, batch):
+        w = acts[layer].shape[1]
         for i, k in enumerate(ks):
             f_k = (coords[:, :k] @ P_pinv[:, :k].t())[:, :w]
-            r = vmap(fn, in_dims=(0, 0))(f_k, acts)
-            z = model.decode(r)
-            totals[i] += float(dense_target_loss(z, xb, loss, relu)) * hb.shape[0]
-    return totals / n
+            totals[i] += _loss_after(model, fn, f_k, acts, xb, loss) * size
+    return totals / h.shape[0]
 
 
 @torch.no_grad()
@@ -88,32 +97,24 @@ def edge_ablation_curve(
     model = as_float64(model)
     g = model.layer_function(src, dst)
     fn, _ = model.decoder_input(dst)
-    from torch.func import vmap
-
     P_src, P_src_pinv, P_dst, P_dst_pinv = (torch.as_tensor(P, dtype=torch.float64) for P in bases)
     order = np.argsort(-E.ravel(), kind="stable")
-    relu = model.output == "relu"
+    masks = []  # [r_dst, r_src] per count: the edges kept, the strongest first
+    for count in counts:
+        kept = np.zeros(E.size, dtype=bool)
+        kept[order[:count]] = True
+        masks.append(torch.as_tensor(kept.reshape(E.shape), dtype=torch.float64))
     totals = np.zeros(len(counts))
-    n = h.shape[0]
-    for lo in range(0, n, batch):
-        hb = torch.as_tensor(np.asarray(h[lo : lo + batch], dtype=np.float64))
-        xb = torch.as_tensor(np.asarray(x[lo : lo + batch]))
-        acts = model.layers_from_latent(hb)
-        f = acts[src]
-        w_src, w_dst = f.shape[1], acts[dst].shape[1]
-        coords = torch.cat([f, torch.ones(f.shape[0], 1, dtype=torch.float64)], dim=1) @ P_src.t()  # [B, r_src]
-        for c, count in enumerate(counts):
-            mask = np.zeros(E.size, dtype=bool)
-            mask[order[:count]] = True
-            mask = torch.as_tensor(mask.reshape(E.shape), dtype=torch.float64)  # [r_dst, r_src]
+    for size, xb, acts, coords in _batches(model, h, x, src, P_src, batch):
+        w_src, w_dst = acts[src].shape[1], acts[dst].shape[1]
+        for c, mask in enumerate(masks):
             masked = (coords[:, None, :] * mask[None]) @ P_src_pinv.t()  # [B, r_dst, w_src + 1]
             f_dst = g(masked[..., :w_src], acts)  # [B, r_dst, w_dst]: one variant per dst direction
             f_dst = torch.cat([f_dst, torch.ones(*f_dst.shape[:2], 1, dtype=torch.float64)], dim=2)
             coords_dst = torch.einsum("bij,ij->bi", f_dst, P_dst)  # direction i from its own variant
             f_k = (coords_dst @ P_dst_pinv.t())[:, :w_dst]
-            r = vmap(fn, in_dims=(0, 0))(f_k, acts)
-            totals[c] += float(dense_target_loss(model.decode(r), xb, loss, relu)) * hb.shape[0]
-    return totals / n
+            totals[c] += _loss_after(model, fn, f_k, acts, xb, loss) * size
+    return totals / h.shape[0]
 
 
 @torch.no_grad()

@@ -55,9 +55,6 @@ class ResidualNodeModel(nn.Module):
         acts[self.node] = torch.cat([acts["latent"], acts[self.hidden]], dim=-1)
         return acts
 
-    def decode(self, r):
-        return self.base.decode(r)
-
     def layer_width(self, layer: str) -> int:
         return self.m + self.base.layer_width(self.hidden) if layer == self.node else self.base.layer_width(layer)
 
