@@ -16,7 +16,8 @@ def dense_epoch(bb: BowsBatches, epoch: int):
     rows = np.zeros((0, bb.vocab_size), dtype=bool)
     out = []
     for k in order.tolist():
-        chunk = bb.chunk_rows(k)
+        lo, hi = k * bb.chunk, min((k + 1) * bb.chunk, bb.n_total)  # the split's dense rows of chunk k
+        chunk = np.asarray(bb.bows[lo:hi])[np.asarray(bb.split_array[lo:hi]) == bb.split]
         if bb.shuffle:
             chunk = chunk[rng.permutation(chunk.shape[0])]
         rows = np.concatenate([rows, chunk])

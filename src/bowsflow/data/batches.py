@@ -110,11 +110,6 @@ class BowsBatches:
             self._cached_bytes += size
         return out
 
-    def chunk_rows(self, k: int) -> np.ndarray:
-        """bool [n_k, V]: the split's rows of chunk k (in store order)."""
-        lo, hi = k * self.chunk, min((k + 1) * self.chunk, self.n_total)
-        return np.asarray(self.bows[lo:hi])[self._in_split(lo, hi)]
-
     def _in_split(self, lo: int, hi: int) -> np.ndarray:
         # zarr returns numpy StringDType here, which compares with == but has no .astype(str)
         return np.asarray(self.split_array[lo:hi]) == self.split
