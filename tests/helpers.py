@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import torch
 import yaml
+import zarr
 
 from bowsflow.config import resolved_bows, validate_config
 from bowsflow.data.bows_store import build_synthetic_store
@@ -126,3 +127,13 @@ def run_snakemake(repo_root, workdir, config, *args, timeout=600):
         str(cfg),
     ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def without_index_form(store, path):
+    """A copy of ``store`` that lacks the index form (as stores written before it): the dense path."""
+    shutil.copytree(store, path)
+    group = zarr.open_group(str(path), mode="r+")
+    attrs = dict(group.attrs)
+    del attrs["index_form"]
+    group.attrs.put(attrs)
+    return path

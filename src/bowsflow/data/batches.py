@@ -1,15 +1,21 @@
-"""Mini-batches streamed from a BOWS store, chunk by chunk, in a deterministic shuffled order.
+"""Mini-batches streamed from a BOWS store in a deterministic shuffled order, memory bounded by a budget.
 
-Each epoch visits the store's chunks in a permuted order and the chosen split's samples of a chunk in a
-permuted order (both from the seed and the epoch number); rows left over at the end of a chunk are
-carried into the next chunk's batches, so every batch but an epoch's last is full. Memory holds one
-chunk and one batch, whatever the store's size. A batch is sparse: the positions of its ones.
+Rows are read in sparse form, chunk by chunk: from the store's index form (``word_index``,
+``sample_offset``: :mod:`bowsflow.store.index_form`) where it has one, else from the dense chunk (stores
+written before the index form). A batch is sparse: the positions of its ones.
 
-The first epoch keeps each chunk's rows in sparse form (the positions of the ones, int32) up to
-``cache_mb``; later epochs batch from that form instead of reading and decompressing the dense chunk
-again (at V = 10,000 a 65,536-row chunk is 655 MB of bools, its positions a few MB). Chunks beyond the
-budget are read again each epoch, so memory stays bounded whatever the store's size. The batches are
-the same either way.
+Each epoch (from the seed and the epoch number) permutes the chunks, groups them in that order into
+*windows* whose sparse rows of the split fit within ``window_mb`` (``WINDOW_MB``, a constant: the
+windows decide the batches, so they are not a tuning knob), and permutes all the rows of a window
+together; rows left over at the end of a window are carried into the next one, so every batch but an
+epoch's last is full. When the split fits within one window (18,744 samples at V = 10,000 take about
+2 MB; 512 MB holds about 4 million such samples) the shuffle is global, as the BOWS paper's trainer
+does it; a larger store is shuffled within windows of chunks (the chunk order changing every epoch),
+so memory stays bounded whatever the store's size. A store of one chunk gets the batches it got
+before windows existed.
+
+Chunks' sparse rows are also kept (within ``cache_mb``) for later epochs, which then read nothing; the
+cache changes no batch.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from bowsflow.store.index_form import has_index_form, read_index_rows, sparse_rows
+
+WINDOW_MB = 512.0
 
 
 @dataclass(frozen=True)
@@ -36,12 +46,7 @@ class SparseBatch:
 
     @classmethod
     def from_dense(cls, bows: np.ndarray) -> "SparseBatch":
-        n, V = bows.shape
-        flat = np.flatnonzero(bows)  # one pass over the flat array; faster than a 2-D nonzero
-        rows = flat // V
-        cols = flat - rows * V
-        offsets = np.searchsorted(rows, np.arange(n))
-        return cls(rows, cols, offsets.astype(np.int64), int(n))
+        return _batch(*sparse_rows(bows))
 
     def dense(self, vocab_size: int) -> np.ndarray:
         out = np.zeros((self.size, vocab_size), dtype=bool)
@@ -74,20 +79,24 @@ class BowsBatches:
         seed: int = 0,
         shuffle: bool = True,
         cache_mb: float = 512.0,
+        window_mb: float = WINDOW_MB,
     ):
         import zarr
 
+        self.store = Path(store)
         self.group = zarr.open_group(str(store), mode="r")
         self.bows = self.group["bows"]
         self.split_array = self.group["split"]
+        self.indexed = has_index_form(self.group)
         self.split, self.batch_size, self.seed, self.shuffle = split, int(batch_size), int(seed), shuffle
         self.n_total, self.vocab_size = self.bows.shape
         self.chunk = int(self.bows.chunks[0])
         self.n_chunks = -(-self.n_total // self.chunk)
-        self._n_split = None
         self.cache_bytes = int(cache_mb * 2**20)
+        self.window_bytes = int(window_mb * 2**20)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # chunk → (lengths, positions)
         self._cached_bytes = 0
+        self._sizes: np.ndarray | None = None
 
     def sparse_chunk_rows(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(lengths [n_k] int64, columns [nnz] int32): the split's rows of chunk k in sparse form, each
@@ -96,14 +105,11 @@ class BowsBatches:
             return self._cache[k]
         lo, hi = k * self.chunk, min((k + 1) * self.chunk, self.n_total)
         keep = self._in_split(lo, hi)
-        # the positions straight from the chunk as read (no copy of the split's dense rows: the one
-        # dense chunk is all that memory holds at once)
-        flat = np.flatnonzero(np.asarray(self.bows[lo:hi]))
-        rows = flat // self.vocab_size
-        cols = flat - rows * self.vocab_size
-        mine = keep[rows]
-        rows = (np.cumsum(keep) - 1)[rows[mine]]  # each row's index among the split's rows
-        out = (np.bincount(rows, minlength=int(keep.sum())).astype(np.int64), cols[mine].astype(np.int32))
+        if self.indexed:
+            lengths, cols = read_index_rows(self.group, lo, hi, self.store)
+        else:  # straight from the dense chunk as read (memory holds that one chunk at once)
+            lengths, cols = sparse_rows(np.asarray(self.bows[lo:hi]))
+        out = (lengths[keep], cols[np.repeat(keep, lengths)])
         size = out[0].nbytes + out[1].nbytes
         if self._cached_bytes + size <= self.cache_bytes:
             self._cache[k] = out
@@ -114,27 +120,59 @@ class BowsBatches:
         # zarr returns numpy StringDType here, which compares with == but has no .astype(str)
         return np.asarray(self.split_array[lo:hi]) == self.split
 
-    @property
-    def n_samples(self) -> int:
-        """Number of samples in the split (read once from the split array, chunk by chunk)."""
-        if self._n_split is None:
-            total = 0
+    def chunk_sizes(self) -> np.ndarray:
+        """int64 [n_chunks, 2]: the split's rows and ones in each chunk (read once: from the offsets of
+        the index form, or else from the chunks themselves)."""
+        if self._sizes is None:
+            sizes = np.zeros((self.n_chunks, 2), dtype=np.int64)
             for k in range(self.n_chunks):
                 lo, hi = k * self.chunk, min((k + 1) * self.chunk, self.n_total)
-                total += int(self._in_split(lo, hi).sum())
-            self._n_split = total
-        return self._n_split
+                if self.indexed:
+                    keep = self._in_split(lo, hi)
+                    ends = np.append(np.asarray(self.group["sample_offset"][lo:hi]), self._offset_at(hi))
+                    sizes[k] = keep.sum(), np.diff(ends)[keep].sum()
+                else:
+                    lengths, _ = self.sparse_chunk_rows(k)
+                    sizes[k] = lengths.size, lengths.sum()
+            self._sizes = sizes
+        return self._sizes
+
+    def _offset_at(self, row: int) -> int:
+        return int(self.group["sample_offset"][row]) if row < self.n_total else int(self.group["word_index"].shape[0])
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples in the split."""
+        return int(self.chunk_sizes()[:, 0].sum())
 
     def batches_per_epoch(self) -> int:
         return -(-self.n_samples // self.batch_size)
+
+    def windows(self, order: np.ndarray) -> list[list[int]]:
+        """The chunks of ``order`` grouped, in order, into windows whose sparse rows (8 bytes a row, 4 a
+        one) fit within ``window_mb`` (a chunk larger than that alone)."""
+        sizes = self.chunk_sizes()
+        nbytes = 8 * sizes[:, 0] + 4 * sizes[:, 1]
+        out: list[list[int]] = []
+        used = 0
+        for k in order.tolist():
+            if not out or used + nbytes[k] > self.window_bytes:
+                out.append([])
+                used = 0
+            out[-1].append(k)
+            used += int(nbytes[k])
+        return out
 
     def epoch(self, epoch: int = 0) -> Iterator[SparseBatch]:
         rng = np.random.default_rng([self.seed, epoch])
         order = rng.permutation(self.n_chunks) if self.shuffle else np.arange(self.n_chunks)
         carry_lengths, carry_cols = np.zeros(0, np.int64), np.zeros(0, np.int32)
         B = self.batch_size
-        for k in order.tolist():
-            lengths, cols = self.sparse_chunk_rows(k)
+        for window in self.windows(order):
+            parts = [self.sparse_chunk_rows(k) for k in window]
+            lengths = np.concatenate([p[0] for p in parts])
+            cols = np.concatenate([p[1] for p in parts])
+            del parts
             if self.shuffle:  # the rows in a permuted order: gather each row's run of positions
                 perm = rng.permutation(lengths.size)
                 starts = np.r_[0, np.cumsum(lengths)][:-1][perm]

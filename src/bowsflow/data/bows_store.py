@@ -3,14 +3,18 @@
 Layout (``xarray.open_zarr`` gives it back):
 
 - ``bows`` (sample, word) bool, chunks (chunk_samples, V), zstd-compressed;
+- the same rows in index form (:mod:`bowsflow.store.index_form`): ``word_index`` (nonzero) int32, the
+  word ids of each sample's words, sample after sample, and ``sample_offset`` (sample) int64, where each
+  sample's words start; training reads these, not the dense chunks;
 - ``word`` (word) coordinate: the vocabulary strings in id order, with ``word_count`` and
   ``word_doc_freq`` beside it;
 - ``split`` (sample) 'train' | 'val'; ``doc_id`` (sample) int64, the corpus document the window starts
   in; ``window_start`` (sample) int64, its first unit (token, line or document) in that document;
 - attrs: provenance (config hash and JSON, package version, input checksum) and counts.
 
-Samples are streamed: text batches are turned into rows by worker processes, rows are gathered into
-exactly ``chunk_samples`` rows and appended, so memory is bounded by a chunk and a few batches.
+Samples are streamed: text batches are turned into sparse rows by worker processes, rows are gathered
+into exactly ``chunk_samples`` rows and appended (the dense chunk made only then), so memory is bounded
+by a chunk and a few batches.
 Windows without any vocabulary word are dropped and counted (``n_windows_dropped_empty``).
 """
 
@@ -28,7 +32,14 @@ from bowsflow.data.splits import is_validation, split_labels
 from bowsflow.data.windows import WindowSpec
 from bowsflow.runtime.parallel import ordered_map
 from bowsflow.store.atomic import atomic_path
-from bowsflow.store.integrity import INTEGRITY, check_chunks_present, checksummed_encoding, writing_every_chunk
+from bowsflow.store.index_form import INDEX_FORM, append_index_rows, create_index_array, dense_rows, sparse_rows
+from bowsflow.store.integrity import (
+    INTEGRITY,
+    check_chunks_present,
+    checksummed,
+    checksummed_encoding,
+    writing_every_chunk,
+)
 from bowsflow.store.zarr_io import consolidate
 
 log = logging.getLogger(__name__)
@@ -40,25 +51,45 @@ class EmptyCorpusError(ValueError):
 
 @dataclass(frozen=True)
 class RowBlock:
-    """Consecutive samples: bows bool [n, V], doc_id int64 [n], window_start int64 [n], and for
-    synthetic corpora the latent point of each sample, latent float [n, d] (else None)."""
+    """Consecutive samples in sparse form: lengths int64 [n] (words per sample), words int32 [nnz] (each
+    sample's word ids, increasing, sample after sample), doc_id int64 [n], window_start int64 [n], and
+    for synthetic corpora the latent point of each sample, latent float [n, d] (else None). Rows stay
+    sparse until a chunk is written, which is when its dense ``bows`` is made."""
 
-    bows: np.ndarray
+    lengths: np.ndarray
+    words: np.ndarray
     doc_id: np.ndarray
     window_start: np.ndarray
     latent: np.ndarray | None = None
 
+    @classmethod
+    def from_dense(cls, bows: np.ndarray, doc_id, window_start, latent=None) -> "RowBlock":
+        lengths, words = sparse_rows(bows)
+        return cls(lengths, words, np.asarray(doc_id), np.asarray(window_start), latent)
+
     def __len__(self) -> int:
         return int(self.doc_id.size)
 
-    def __getitem__(self, rows: slice) -> "RowBlock":
-        latent = None if self.latent is None else self.latent[rows]
-        return RowBlock(self.bows[rows], self.doc_id[rows], self.window_start[rows], latent)
+    def split_at(self, n: int) -> tuple["RowBlock", "RowBlock"]:
+        """(the first n samples, the rest)."""
+        cut = int(self.lengths[:n].sum())
+        latent = (None, None) if self.latent is None else (self.latent[:n], self.latent[n:])
+        head = RowBlock(self.lengths[:n], self.words[:cut], self.doc_id[:n], self.window_start[:n], latent[0])
+        tail = RowBlock(self.lengths[n:], self.words[cut:], self.doc_id[n:], self.window_start[n:], latent[1])
+        return head, tail
+
+    def dense(self, vocab_size: int) -> np.ndarray:
+        return dense_rows(self.lengths, self.words, vocab_size)
 
 
 def _batch_rows(texts: list[str], index: VocabularyIndex, spec: WindowSpec):
+    """(lengths [n_windows], words [nnz] int32, window_doc, window_start): each window's distinct
+    vocabulary words, increasing (one sort of the batch's (window, word) keys)."""
     pairs = bows_pairs(texts, index, spec)
-    return pairs.rows.astype(np.int32), pairs.ids.astype(np.int32), pairs.window_doc, pairs.window_start
+    keys = np.unique(pairs.rows * index.size + pairs.ids)
+    rows = keys // index.size
+    lengths = np.bincount(rows, minlength=pairs.n_windows).astype(np.int64)
+    return lengths, (keys - rows * index.size).astype(np.int32), pairs.window_doc, pairs.window_start
 
 
 def iter_rows(
@@ -76,14 +107,12 @@ def iter_rows(
         windower = DocumentWindows(spec, V)
         for bags in ordered_map(document_bags, batches, workers, None, index):
             rows, first = windower.push(bags)
-            yield from _keep_nonempty(rows, first, first, counts)
+            yield from _keep_nonempty(RowBlock.from_dense(rows, first, first), counts)
         rows, first = windower.finish()
-        yield from _keep_nonempty(rows, first, first, counts)
+        yield from _keep_nonempty(RowBlock.from_dense(rows, first, first), counts)
         return
-    for rows, ids, window_doc, window_start in _rows_with_global_docs(batches, index, spec, workers):
-        dense = np.zeros((window_doc.size, V), dtype=bool)
-        dense[rows, ids] = True
-        yield from _keep_nonempty(dense, window_doc, window_start, counts)
+    for lengths, words, window_doc, window_start in _rows_with_global_docs(batches, index, spec, workers):
+        yield from _keep_nonempty(RowBlock(lengths, words, window_doc, window_start), counts)
 
 
 def _rows_with_global_docs(batches, index, spec, workers):
@@ -97,19 +126,20 @@ def _rows_with_global_docs(batches, index, spec, workers):
 
     doc_offset = 0
     results = ordered_map(_batch_rows, remember_sizes(batches), workers, None, index, spec)
-    for k, (rows, ids, window_doc, window_start) in enumerate(results):
-        yield rows, ids, window_doc + doc_offset, window_start
+    for k, (lengths, words, window_doc, window_start) in enumerate(results):
+        yield lengths, words, window_doc + doc_offset, window_start
         doc_offset += sizes[k]
 
 
-def _keep_nonempty(bows: np.ndarray, doc_id: np.ndarray, window_start: np.ndarray, counts: dict) -> Iterator[RowBlock]:
-    counts["n_windows"] += int(bows.shape[0])
-    if bows.shape[0] == 0:
-        return
-    keep = bows.any(axis=1)
+def _keep_nonempty(block: RowBlock, counts: dict) -> Iterator[RowBlock]:
+    counts["n_windows"] += len(block)
+    keep = block.lengths > 0
     counts["n_windows_dropped_empty"] += int((~keep).sum())
-    if keep.any():
-        yield RowBlock(bows[keep], np.asarray(doc_id)[keep], np.asarray(window_start)[keep])
+    if keep.all():
+        if len(block):
+            yield block
+    elif keep.any():  # an empty window has no words: dropping it leaves ``words`` as it is
+        yield RowBlock(block.lengths[keep], block.words, block.doc_id[keep], block.window_start[keep])
 
 
 def rechunk_rows(blocks: Iterable[RowBlock], chunk_samples: int) -> Iterator[RowBlock]:
@@ -120,9 +150,8 @@ def rechunk_rows(blocks: Iterable[RowBlock], chunk_samples: int) -> Iterator[Row
         pending.append(block)
         n_pending += len(block)
         while n_pending >= chunk_samples:
-            merged = _concat(pending)
-            yield merged[:chunk_samples]
-            rest = merged[chunk_samples:]
+            head, rest = _concat(pending).split_at(chunk_samples)
+            yield head
             pending, n_pending = ([rest] if len(rest) else []), len(rest)
     if n_pending:
         yield _concat(pending)
@@ -132,9 +161,10 @@ def _concat(blocks: list[RowBlock]) -> RowBlock:
     if len(blocks) == 1:
         return blocks[0]
     return RowBlock(
-        np.concatenate([b.bows for b in blocks]),
-        np.concatenate([b.doc_id for b in blocks]),
-        np.concatenate([b.window_start for b in blocks]),
+        *(
+            np.concatenate([getattr(b, name) for b in blocks])
+            for name in ("lengths", "words", "doc_id", "window_start")
+        ),
         None if blocks[0].latent is None else np.concatenate([b.latent for b in blocks]),
     )
 
@@ -177,6 +207,7 @@ def write_bows_store(
         from tqdm import tqdm
 
         progress = tqdm(unit=" samples", desc="bows", mininterval=2.0)
+    n_words = 0  # entries of word_index written so far
     with atomic_path(path) as tmp, writing_every_chunk():
         for block in rechunk_rows(blocks, chunk_samples):
             n = len(block)
@@ -184,7 +215,8 @@ def write_bows_store(
             is_val = is_validation(index, split.seed, split.val_fraction)
             ds = xr.Dataset(
                 {
-                    "bows": (("sample", "word"), block.bows),
+                    "bows": (("sample", "word"), block.dense(V)),
+                    "sample_offset": ("sample", n_words + np.cumsum(block.lengths) - block.lengths),
                     "split": ("sample", split_labels(is_val)),
                     "doc_id": ("sample", block.doc_id.astype(np.int64)),
                     "window_start": ("sample", block.window_start.astype(np.int64)),
@@ -196,6 +228,7 @@ def write_bows_store(
                 ds = ds.assign_coords(word_coords)
                 encoding = {
                     "bows": {"chunks": (chunk_samples, V)},
+                    "sample_offset": {"chunks": (chunk_samples,)},
                     "split": {"chunks": (chunk_samples,)},
                     "doc_id": {"chunks": (chunk_samples,)},
                     "window_start": {"chunks": (chunk_samples,)},
@@ -205,8 +238,12 @@ def write_bows_store(
                 ds.to_zarr(
                     tmp, mode="w", encoding=checksummed_encoding(ds, encoding), zarr_format=3, consolidated=False
                 )
+                group = zarr.open_group(tmp, mode="r+")
+                create_index_array(group, checksummed())
             else:
                 ds.to_zarr(tmp, append_dim="sample", consolidated=False)
+            append_index_rows(group, block.words)
+            n_words += block.words.size
             n_samples += n
             n_val += int(is_val.sum())
             if progress is not None:
@@ -222,7 +259,7 @@ def write_bows_store(
             summary |= final_attrs()
         group = zarr.open_group(tmp, mode="r+")
         # attrs once, at the end: xarray's appends replace the group's attrs with their own
-        group.attrs.update(attrs | summary | {"integrity": INTEGRITY})
+        group.attrs.update(attrs | summary | {"integrity": INTEGRITY, "index_form": INDEX_FORM})
         consolidate(tmp)
     return summary
 
@@ -245,7 +282,9 @@ def synthetic_row_blocks(spec) -> Iterator[RowBlock]:
     start = 0
     for bows, latent in generate_blocks(spec):
         n = bows.shape[0]
-        yield RowBlock(bows, np.arange(start, start + n, dtype=np.int64), np.zeros(n, dtype=np.int64), latent)
+        yield RowBlock.from_dense(
+            bows, np.arange(start, start + n, dtype=np.int64), np.zeros(n, dtype=np.int64), latent
+        )
         start += n
 
 
@@ -297,7 +336,7 @@ def build_synthetic_store(spec: dict, bows_options: dict, path: str | Path, attr
     # counts are needed in vocab.tsv and the store: one cheap extra pass over the generator
     counts = np.zeros(syn.n_features, dtype=np.int64)
     for block in synthetic_row_blocks(syn):
-        counts += block.bows.sum(axis=0)
+        counts += np.bincount(block.words, minlength=syn.n_features)
     vocab = Vocabulary(words, counts.tolist(), counts.tolist())
     positions = feature_positions(syn.structure, syn.n_features)
     extra = {"feature_position": (("word", "latent_dim"), positions)} if syn.structure != "iid" else {}

@@ -8,7 +8,8 @@ damage, not an empty chunk. Such stores carry ``integrity = "crc32c, every chunk
 
 Reading: :func:`check_chunks_present` lists a store's chunk files against its chunk grid (cheap: no
 data read); :func:`verify_store` also decodes every chunk (a truncated or altered one fails its
-checksum). :func:`named_store_errors` wraps a computation over stores: a decoding error inside it is
+checksum) and compares an index form with its dense array (:mod:`bowsflow.store.index_form`).
+:func:`named_store_errors` wraps a computation over stores: a decoding error inside it is
 traced to the damaged chunk and re-raised naming it. ``python -m bowsflow.store.integrity STORE…``
 verifies stores from the shell.
 """
@@ -137,6 +138,9 @@ def verify_store(path: str | Path) -> int:
             except Exception as err:  # noqa: BLE001  (any decoding failure is damage)
                 raise StoreIntegrityError(_message(path, name, index, f"does not decode ({err})")) from err
             n += 1
+    from bowsflow.store.index_form import check_index_form  # imports this module
+
+    check_index_form(path)  # a store with an index form: it must equal the dense array it stands for
     return n
 
 
