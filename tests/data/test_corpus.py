@@ -24,6 +24,59 @@ def test_text_one_document_per_file_and_per_block(tmp_path):
     assert list(iter_documents(spec)) == ["alpha beta", "gamma", "delta", "epsilon"]
 
 
+def reference_blank_line_documents(path, stats):
+    """The definition, line by line: a document is a run of non-blank lines (str.strip() is not empty),
+    each decoded on its own (its invalid UTF-8 counted at that line)."""
+    from bowsflow.data.corpus import _decode
+
+    block = []
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            stats.n_bytes += len(raw)
+            line = _decode(raw, f"{path}:{lineno}", stats)
+            if line.strip():
+                block.append(line)
+            elif block:
+                yield "".join(block)
+                block = []
+    if block:
+        yield "".join(block)
+
+
+def test_blank_line_blocks_equal_the_line_by_line_definition(tmp_path, monkeypatch):
+    """Read in blocks (of 1 byte to 1 MiB: lines and documents cut across blocks), the documents, byte
+    count and invalid UTF-8 locations equal the line-by-line reading on random bytes: CR, form feed,
+    no-break space, U+2028, truncated and invalid sequences, a last line without its end."""
+    import random
+
+    import bowsflow.data.corpus as corpus
+
+    rng = random.Random(0)
+    alphabet = [
+        b"a",
+        b"b",
+        b" ",
+        b"\n",
+        b"\n",
+        b"\r",
+        b"\t",
+        b"\xc3\xa9",
+        b"\xff",
+        b"\xe2\x80\xa8",
+        b"\x0c",
+        b"\xc2\xa0",
+        b"\xe2",
+    ]
+    path = tmp_path / "x.txt"
+    for _ in range(1500):
+        path.write_bytes(b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))))
+        monkeypatch.setattr(corpus, "READ_BLOCK", rng.choice([1, 2, 3, 5, 8, 1 << 20]))
+        expected_stats, stats = CorpusStats(), CorpusStats()
+        expected = list(reference_blank_line_documents(path, expected_stats))
+        assert list(corpus._blank_line_documents(path, stats)) == expected
+        assert stats == expected_stats
+
+
 def test_missing_path_and_empty_glob_name_the_key(tmp_path):
     spec = {"source": "text", "path": str(tmp_path / "nothing" / "*.txt")}
     with pytest.raises(CorpusError, match=r"corpora\.mine\.path: no file matches"):

@@ -177,21 +177,59 @@ def _text_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
         if split == "file":  # the file is the document: it is read whole
             yield _read_file(path, stats)
             continue
-        # blank_line: stream the file line by line, so memory holds one block, not the file
+        # blank_line: stream the file in blocks of whole lines, so memory holds one block, not the file
         _check_not_binary(path)
         stats.n_files += 1
-        block: list[str] = []
-        with _reading(path), _open_binary(path) as f:
-            for lineno, raw in enumerate(f, start=1):
-                stats.n_bytes += len(raw)
-                line = _decode(raw, f"{path}:{lineno}", stats)
-                if line.strip():
-                    block.append(line)
-                elif block:
-                    yield "".join(block)
-                    block = []
-        if block:
-            yield "".join(block)
+        yield from _blank_line_documents(path, stats)
+
+
+BLANK_LINE = re.compile(r"^[^\S\n]*\n", re.MULTILINE)  # a line of whitespace only (as str.isspace)
+READ_BLOCK = 8 << 20
+
+
+def _blank_line_documents(path: Path, stats: CorpusStats) -> Iterator[str]:
+    """The documents of a text file: runs of lines that are not blank (a blank line holds whitespace
+    only), each line with its line end. Read in blocks of whole lines, split with one regular
+    expression per block; a block with invalid UTF-8 is decoded line by line so that each replacement
+    is counted at its line."""
+    pending = ""  # the document the previous block ended in
+    lineno = 0  # lines before the current block
+    buf = b""
+    with _reading(path), _open_binary(path) as f:
+        while True:
+            data = f.read(READ_BLOCK)
+            buf += data
+            if data:
+                cut = buf.rfind(b"\n") + 1  # whole lines only (a line longer than a block: read on)
+                if not cut:
+                    continue
+                block, buf = buf[:cut], buf[cut:]
+            else:  # the end: what is left is the last line, without a line end
+                block, buf = buf, b""
+            stats.n_bytes += len(block)
+            text = _decode_lines(block, path, lineno, stats)
+            lineno += block.count(b"\n")
+            if not data:
+                last_line = text[text.rfind("\n") + 1 :]
+                if not last_line.strip():  # a blank last line ends the document as any blank line does
+                    text = text[: len(text) - len(last_line)]
+            parts = BLANK_LINE.split(text)
+            parts[0] = pending + parts[0]
+            yield from (part for part in parts[:-1] if part)
+            pending = parts[-1]
+            if not data:
+                break
+    if pending:
+        yield pending
+
+
+def _decode_lines(block: bytes, path: Path, lineno: int, stats: CorpusStats) -> str:
+    try:
+        return block.decode("utf-8")
+    except UnicodeDecodeError:
+        pieces = block.split(b"\n")
+        lines = [piece + b"\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+        return "".join(_decode(raw, f"{path}:{lineno + k}", stats) for k, raw in enumerate(lines, start=1))
 
 
 def _jsonl_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
