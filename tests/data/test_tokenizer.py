@@ -1,12 +1,15 @@
 import re
+from collections import Counter
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bowsflow.data.bows import VocabularyIndex, token_ids
 from bowsflow.data.stopwords import ENGLISH_STOPWORDS, stopword_set
-from bowsflow.data.tokenizer import is_vocabulary_candidate, tokenize, tokenize_batch
+from bowsflow.data.tokenizer import is_vocabulary_candidate, tokenize
+from bowsflow.data.vocabulary import count_words
 
 
 @pytest.mark.parametrize(
@@ -26,8 +29,8 @@ from bowsflow.data.tokenizer import is_vocabulary_candidate, tokenize, tokenize_
 )
 def test_tokenize_hand_cases(text, lowercase, expected):
     assert tokenize(text, lowercase) == expected
-    batch = tokenize_batch([text], lowercase)
-    assert [t.decode() for t in batch.tokens] == expected
+    counts, doc_freqs = count_words([[text]], lowercase)  # the fast path: keys, and strings where needed
+    assert counts == Counter(expected) and doc_freqs == Counter(set(expected))
 
 
 def test_vocabulary_candidates():
@@ -53,8 +56,8 @@ def test_stopword_option():
 
 def test_batch_positions_and_lines():
     texts = ["a b\nc", "", "d\n\ne f"]
-    b = tokenize_batch(texts, with_lines=True)
-    assert [t.decode() for t in b.tokens] == list("abcdef")
+    b = token_ids(texts, VocabularyIndex(list("abcdef")), with_lines=True)
+    assert b.ids.tolist() == list(range(6))
     assert b.doc_index.tolist() == [0, 0, 0, 2, 2, 2]
     assert b.position.tolist() == [0, 1, 2, 0, 1, 2]
     assert b.line.tolist() == [0, 0, 1, 0, 2, 2]
@@ -70,9 +73,13 @@ ALPHABET = st.sampled_from(list("aZ09 _.,'\n\t-") + ["é", "ß", "İ", "日", "�
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(alphabet=ALPHABET, max_size=40), min_size=1, max_size=6), st.booleans())
 def test_fast_path_equals_definition(texts, lowercase):
-    batch = tokenize_batch(texts, lowercase, with_lines=True)
     expected = [t for text in texts for t in tokenize(text, lowercase)]
-    assert [t.decode("utf-8") for t in batch.tokens] == expected
+    counts, doc_freqs = count_words([texts], lowercase)
+    assert counts == Counter(expected)
+    assert doc_freqs == Counter(w for text in texts for w in set(tokenize(text, lowercase)))
+    words = list(dict.fromkeys(expected))  # a vocabulary of every token: token_ids keeps them all
+    batch = token_ids(texts, VocabularyIndex(words, lowercase), with_lines=True)
+    assert [words[i] for i in batch.ids.tolist()] == expected
     # each token's document and line agree with a per-document, per-line reference
     ref_doc, ref_line = [], []
     for d, text in enumerate(texts):
@@ -87,4 +94,4 @@ def test_fast_path_equals_definition(texts, lowercase):
 
 def test_token_pattern_is_documented_definition():
     assert tokenize("x_y") == re.findall(r"[^\W_]+", "x_y")
-    assert np.array_equal(tokenize_batch(["x_y"]).tokens_per_doc, [2])
+    assert np.array_equal(token_ids(["x_y"], VocabularyIndex(["x"])).tokens_per_doc, [2])

@@ -79,3 +79,19 @@ def test_malformed_vocab_tsv_names_line(tmp_path):
     path.write_text("id\tword\tcount\tdoc_freq\n0\tcat\t4\t3\n5\tdog\t1\t1\n")
     with pytest.raises(VocabularyError, match="line 3"):
         read_vocabulary(path)
+
+
+def test_counts_do_not_trust_the_hash(monkeypatch):
+    """Words are grouped by a 64-bit hash of their exact key, checked against the keys: with a hash
+    that sends every word to 0 the exact fallback gives the same counts (short, 9–16-byte, long and
+    non-ASCII words; "aaaaaaaaa" and "aaaaaaaaaa" share their first and last 8 bytes)."""
+    import numpy as np
+
+    import bowsflow.data.vocabulary as vocabulary
+
+    docs = [*DOCS, "aaaaaaaaa aaaaaaaaaa aaaaaaaaa naïve supercalifragilisticexpialidocious cat", "naïve cat"]
+    expected = count_words([docs[:3], docs[3:]])
+    monkeypatch.setattr(vocabulary, "_MIX", np.zeros(3, dtype=np.uint64))
+    assert count_words([docs[:3], docs[3:]]) == expected
+    assert expected[0]["aaaaaaaaa"] == 2 and expected[0]["aaaaaaaaaa"] == 1 and expected[1]["naïve"] == 2
+    assert expected[0]["cat"] == 6 and expected[1]["cat"] == 5  # 4 in 3 documents of DOCS, 2 more

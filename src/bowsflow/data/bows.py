@@ -124,41 +124,72 @@ def _gather8(padded: np.ndarray, at: np.ndarray) -> np.ndarray:
     return windows[at].view("<u8").ravel()
 
 
-def token_ids(texts: list[str], index: VocabularyIndex, with_lines: bool = False) -> TokenIds:
-    """Tokenize a batch of documents and keep the tokens that are vocabulary words."""
-    raw, doc_starts, doc_lengths = join_documents(texts)
-    n_docs = doc_starts.size
-    padded = np.frombuffer(raw.translate(_TABLES[index.lowercase]) + b" " * 8, dtype=np.uint8)
-    arr = padded[: len(raw)]
+@dataclass(frozen=True)
+class TokenKeys:
+    """The tokens of a batch of documents, located in its joined bytes, with exact keys.
 
+    raw: the documents' UTF-8 bytes joined by newlines (:func:`join_documents`); translated: the same
+    with ASCII non-alphanumerics as spaces (and ASCII lowercased if asked); starts, ends, lengths:
+    int64 [n] byte ranges of the tokens (maximal runs of non-space bytes); first, last: uint64 [n]
+    their :func:`word_key` parts (exact for an ASCII token of at most 16 bytes); slow: int64 [s], the
+    tokens the keys cannot decide (non-ASCII bytes, which may split into several tokens, or longer
+    than 16 bytes); doc_starts, doc_lengths: int64 [n_docs].
+    """
+
+    raw: bytes
+    translated: bytes
+    starts: np.ndarray
+    ends: np.ndarray
+    lengths: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    slow: np.ndarray
+    doc_starts: np.ndarray
+    doc_lengths: np.ndarray
+
+
+def token_keys(texts: list[str], lowercase: bool) -> TokenKeys:
+    """Token boundaries and keys of a batch: one ``bytes.translate``, a numpy scan and two gathers."""
+    raw, doc_starts, doc_lengths = join_documents(texts)
+    translated = raw.translate(_TABLES[lowercase])
+    padded = np.frombuffer(translated + b" " * 8, dtype=np.uint8)
+    arr = padded[: len(raw)]
     is_tok = arr != 0x20
     edges = np.flatnonzero(np.diff(is_tok, prepend=False, append=False))
     starts, ends = edges[0::2], edges[1::2]
     lengths = ends - starts
-    n_tok = starts.size
-
-    # Exact keys of short tokens; long ones are looked up as strings below.
     first = _gather8(padded, starts) & _LOW_MASKS[np.minimum(lengths, 8)]
     long8 = np.flatnonzero(lengths > 8)
     first[long8] |= _LONG_FLAG
-    last = np.zeros(n_tok, dtype=np.uint64)
+    last = np.zeros(starts.size, dtype=np.uint64)
     last[long8] = _gather8(padded, ends[long8] - 8)
-    ids = index.lookup_keys(first, last, lengths)
-
-    # Tokens the keys cannot decide: non-ASCII bytes (may split into several tokens) or > 16 bytes.
     non_ascii = np.flatnonzero(arr >= 0x80)
     slow = np.flatnonzero(lengths > MAX_KEY_BYTES)
     if non_ascii.size:
-        slow = np.union1d(slow, np.searchsorted(starts, non_ascii, side="right") - 1)
+        slow = np.sort(np.concatenate([slow, np.searchsorted(starts, non_ascii, side="right") - 1]))
+        slow = slow[np.r_[True, slow[1:] != slow[:-1]]]  # distinct (np.union1d's hashing costs more)
+    return TokenKeys(raw, translated, starts, ends, lengths, first, last, slow, doc_starts, doc_lengths)
+
+
+def slow_token_words(keys: TokenKeys, k: int, lowercase: bool) -> list[str]:
+    """The tokens (by the reference definition) of token ``k`` of ``keys.slow``'s kind."""
+    words = _TOKEN_RE.findall(keys.raw[keys.starts[k] : keys.ends[k]].decode("utf-8"))
+    return [w.lower() for w in words] if lowercase else words
+
+
+def token_ids(texts: list[str], index: VocabularyIndex, with_lines: bool = False) -> TokenIds:
+    """Tokenize a batch of documents and keep the tokens that are vocabulary words."""
+    keys = token_keys(texts, index.lowercase)
+    raw, doc_starts, doc_lengths = keys.raw, keys.doc_starts, keys.doc_lengths
+    starts, slow = keys.starts, keys.slow
+    n_docs, n_tok = doc_starts.size, starts.size
+    ids = index.lookup_keys(keys.first, keys.last, keys.lengths)
+
+    # Tokens the keys cannot decide are looked up as strings.
     counts = None
     if slow.size:
         counts = np.ones(n_tok, dtype=np.int64)
-        parts = []
-        for s, e in zip(starts[slow].tolist(), ends[slow].tolist()):
-            words = _TOKEN_RE.findall(raw[s:e].decode("utf-8"))
-            if index.lowercase:
-                words = [w.lower() for w in words]
-            parts.append([index.by_word.get(w, -1) for w in words])
+        parts = [[index.by_word.get(w, -1) for w in slow_token_words(keys, k, index.lowercase)] for k in slow.tolist()]
         counts[slow] = [len(p) for p in parts]
         expanded_at = np.cumsum(counts) - counts  # where each original token lands
         new_ids = np.repeat(ids, counts)

@@ -32,7 +32,7 @@ from bowsflow.data.splits import is_validation, split_labels
 from bowsflow.data.windows import WindowSpec
 from bowsflow.runtime.parallel import ordered_map
 from bowsflow.store.atomic import atomic_path
-from bowsflow.store.index_form import INDEX_FORM, append_index_rows, create_index_array, dense_rows, sparse_rows
+from bowsflow.store.index_form import INDEX_FORM, DenseRowsBuffer, append_index_rows, create_index_array, sparse_rows
 from bowsflow.store.integrity import (
     INTEGRITY,
     check_chunks_present,
@@ -78,15 +78,13 @@ class RowBlock:
         tail = RowBlock(self.lengths[n:], self.words[cut:], self.doc_id[n:], self.window_start[n:], latent[1])
         return head, tail
 
-    def dense(self, vocab_size: int) -> np.ndarray:
-        return dense_rows(self.lengths, self.words, vocab_size)
-
 
 def _batch_rows(texts: list[str], index: VocabularyIndex, spec: WindowSpec):
     """(lengths [n_windows], words [nnz] int32, window_doc, window_start): each window's distinct
     vocabulary words, increasing (one sort of the batch's (window, word) keys)."""
     pairs = bows_pairs(texts, index, spec)
-    keys = np.unique(pairs.rows * index.size + pairs.ids)
+    keys = np.sort(pairs.rows * index.size + pairs.ids)  # a sort, then the distinct: np.unique hashes, 3× slower
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
     rows = keys // index.size
     lengths = np.bincount(rows, minlength=pairs.n_windows).astype(np.int64)
     return lengths, (keys - rows * index.size).astype(np.int32), pairs.window_doc, pairs.window_start
@@ -208,6 +206,7 @@ def write_bows_store(
 
         progress = tqdm(unit=" samples", desc="bows", mininterval=2.0)
     n_words = 0  # entries of word_index written so far
+    dense = DenseRowsBuffer(chunk_samples, V)
     with atomic_path(path) as tmp, writing_every_chunk():
         for block in rechunk_rows(blocks, chunk_samples):
             n = len(block)
@@ -215,7 +214,7 @@ def write_bows_store(
             is_val = is_validation(index, split.seed, split.val_fraction)
             ds = xr.Dataset(
                 {
-                    "bows": (("sample", "word"), block.dense(V)),
+                    "bows": (("sample", "word"), dense.fill(block.lengths, block.words)),
                     "sample_offset": ("sample", n_words + np.cumsum(block.lengths) - block.lengths),
                     "split": ("sample", split_labels(is_val)),
                     "doc_id": ("sample", block.doc_id.astype(np.int64)),

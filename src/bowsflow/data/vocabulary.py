@@ -19,7 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bowsflow.data.tokenizer import is_vocabulary_candidate, tokenize_batch
+import numpy as np
+
+from bowsflow.data.bows import MAX_KEY_BYTES, slow_token_words, token_keys, word_key
+from bowsflow.data.tokenizer import is_vocabulary_candidate
 from bowsflow.runtime.parallel import ordered_map
 
 log = logging.getLogger(__name__)
@@ -49,29 +52,129 @@ class Vocabulary:
         return len(self.words)
 
 
-def count_batch(texts: list[str], lowercase: bool) -> tuple[Counter, Counter]:
-    """(token counts, document frequencies) of one batch of documents, keyed by UTF-8 bytes."""
-    batch = tokenize_batch(texts, lowercase=lowercase)
-    counts = Counter(batch.tokens)
-    doc_freq: Counter = Counter()
-    end = 0
-    for n in batch.tokens_per_doc.tolist():
-        doc_freq.update(set(batch.tokens[end : end + n]))
-        end += n
-    return counts, doc_freq
+@dataclass(frozen=True)
+class KeyedCounts:
+    """Word counts and document frequencies: of the ASCII words of at most 16 bytes by their exact
+    key (:func:`bowsflow.data.bows.word_key`; keys uint64 [k, 3]: first, last, length; counts and
+    doc_freqs int64 [k]), of the other words (non-ASCII or longer) by string."""
+
+    keys: np.ndarray
+    counts: np.ndarray
+    doc_freqs: np.ndarray
+    other_counts: Counter
+    other_doc_freqs: Counter
+
+
+def _group_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of one row of each distinct key, the group of every row) for keys uint64 [n, 3]: a
+    64-bit hash sorted once, checked against the keys themselves (a collision, were there one, falls
+    back to an exact sort of the three columns)."""
+    with np.errstate(over="ignore"):
+        h = keys[:, 0] * _MIX[0] ^ keys[:, 1] * _MIX[1] ^ keys[:, 2] * _MIX[2]
+    order = np.argsort(h)  # not np.unique: its hashing and stable sorts cost 5 times as much here
+    hs = h[order]
+    new = np.r_[True, hs[1:] != hs[:-1]]
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    first_at = order[new]
+    if np.array_equal(keys[first_at][inverse], keys):
+        return first_at, inverse
+    order = np.lexsort(keys.T[::-1])
+    sorted_keys = keys[order]
+    new = np.r_[True, np.any(sorted_keys[1:] != sorted_keys[:-1], axis=1)]
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
+
+
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
+
+
+def count_batch(texts: list[str], lowercase: bool) -> KeyedCounts:
+    """Counts and document frequencies of one batch of documents (tokens as :mod:`bowsflow.data.tokenizer`
+    defines them), without a Python object per token."""
+    t = token_keys(texts, lowercase)
+    doc = np.searchsorted(t.doc_starts, t.starts, side="right") - 1
+    fast = np.ones(t.starts.size, dtype=bool)
+    fast[t.slow] = False
+    keys = [np.stack([t.first[fast], t.last[fast], t.lengths[fast].astype(np.uint64)], axis=1)]
+    docs = [doc[fast]]
+    other_counts: Counter = Counter()
+    other_pairs: set = set()
+    extra_keys, extra_docs = [], []
+    for k in t.slow.tolist():  # non-ASCII or long tokens: split by the reference definition
+        for word in slow_token_words(t, k, lowercase):
+            encoded = word.encode("utf-8")
+            if word.isascii() and len(encoded) <= MAX_KEY_BYTES:
+                extra_keys.append(word_key(encoded))
+                extra_docs.append(doc[k])
+            else:
+                other_counts[word] += 1
+                other_pairs.add((int(doc[k]), word))
+    if extra_keys:
+        keys.append(np.array(extra_keys, dtype=np.uint64))
+        docs.append(np.array(extra_docs, dtype=np.int64))
+    keys, docs = np.concatenate(keys), np.concatenate(docs)
+    if not len(keys):
+        return KeyedCounts(
+            np.zeros((0, 3), np.uint64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            other_counts,
+            Counter(w for _, w in other_pairs),
+        )
+    first_at, inverse = _group_keys(keys)
+    n = first_at.size
+    counts = np.bincount(inverse, minlength=n)
+    pairs = np.sort(docs * n + inverse)  # (document, word) pairs; the distinct ones count documents
+    doc_freqs = np.bincount(pairs[np.r_[True, pairs[1:] != pairs[:-1]]] % n, minlength=n)
+    return KeyedCounts(keys[first_at], counts, doc_freqs, other_counts, Counter(w for _, w in other_pairs))
+
+
+def _merge(parts: list[KeyedCounts]) -> KeyedCounts:
+    keys = np.concatenate([p.keys for p in parts] or [np.zeros((0, 3), np.uint64)])
+    other_counts, other_doc_freqs = Counter(), Counter()
+    for p in parts:
+        other_counts.update(p.other_counts)
+        other_doc_freqs.update(p.other_doc_freqs)
+    if not len(keys):
+        return KeyedCounts(keys, np.zeros(0, np.int64), np.zeros(0, np.int64), other_counts, other_doc_freqs)
+    first_at, inverse = _group_keys(keys)
+    total = lambda name: np.bincount(  # noqa: E731  (int64 sums: exact below 2**53 per word)
+        inverse, weights=np.concatenate([getattr(p, name) for p in parts]), minlength=first_at.size
+    ).astype(np.int64)
+    return KeyedCounts(keys[first_at], total("counts"), total("doc_freqs"), other_counts, other_doc_freqs)
+
+
+def key_words(keys: np.ndarray) -> list[str]:
+    """The words of keys uint64 [k, 3] (the inverse of :func:`bowsflow.data.bows.word_key`)."""
+    n = len(keys)
+    buf = np.zeros((n, 16), dtype=np.uint8)
+    buf[:, :8] = (keys[:, 0] & ~np.uint64(1 << 63)).astype("<u8").view(np.uint8).reshape(n, 8)
+    last = keys[:, 1].astype("<u8").view(np.uint8).reshape(n, 8)
+    for length in range(9, 17):  # bytes 8 … length − 1 are the last 16 − length … 7 of ``last``
+        rows = np.flatnonzero(keys[:, 2] == length)
+        buf[rows, 8:length] = last[rows, 16 - length :]
+    return [w.decode("ascii") for w in buf.view("S16").ravel().tolist()]  # S16 drops the zero padding
+
+
+MERGE_ROWS = 1 << 22  # merge the batches' keys once this many are pending (memory: distinct words)
 
 
 def count_words(batches: Iterable[list[str]], lowercase: bool = False, workers: int = 1) -> tuple[Counter, Counter]:
     """Token counts and document frequencies over all batches (str keys)."""
-    counts: Counter = Counter()
-    doc_freq: Counter = Counter()
-    for c, d in ordered_map(count_batch, batches, workers, None, lowercase):
-        counts.update(c)
-        doc_freq.update(d)
-    return (
-        Counter({k.decode("utf-8"): v for k, v in counts.items()}),
-        Counter({k.decode("utf-8"): v for k, v in doc_freq.items()}),
-    )
+    total: KeyedCounts | None = None
+    pending: list[KeyedCounts] = []
+    n_pending = 0
+    for part in ordered_map(count_batch, batches, workers, None, lowercase):
+        pending.append(part)
+        n_pending += len(part.keys)
+        if n_pending >= MERGE_ROWS:
+            total, pending, n_pending = _merge(([total] if total else []) + pending), [], 0
+    total = _merge(([total] if total else []) + pending)
+    words = key_words(total.keys)
+    counts = Counter(dict(zip(words, total.counts.tolist()))) + total.other_counts
+    doc_freqs = Counter(dict(zip(words, total.doc_freqs.tolist()))) + total.other_doc_freqs
+    return counts, doc_freqs
 
 
 def select_vocabulary(counts: Counter, doc_freq: Counter, options: VocabularyOptions) -> Vocabulary:
