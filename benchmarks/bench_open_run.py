@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 
 MEASURE = r"""
-import json, resource, sys, time, warnings
+import json, sys, time, warnings
 import bowsflow, xarray as xr, dask.array, zarr, torch  # imports are not part of opening
 from bowsflow.report.run_tree import open_run
 warnings.simplefilter("ignore")
 root = sys.argv[1]
-rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# this process' own high-water mark (ru_maxrss would carry the parent's over the fork)
+rss = lambda: int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
 out = {}
 for label, fn in [("open_zarr", lambda: xr.open_zarr(root + "/activations/big.zarr")), ("open_run", lambda: open_run(root))]:
     before = rss()
