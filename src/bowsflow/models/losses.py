@@ -86,6 +86,8 @@ def dense_target_loss(z: torch.Tensor, x: torch.Tensor, loss: str = "mse", outpu
     raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
 
 
+_SAME_SIZE_INT = {2: torch.int16, 4: torch.int32, 8: torch.int64}
+
 # Below this share of non-zero output gradients the backward pass of the decoder uses sparse products.
 SPARSE_GRADIENT_DENSITY = 0.05
 
@@ -139,7 +141,7 @@ class _DecodeMSE(torch.autograd.Function):
             # V = 10,000, batch 512), so it runs only where the sparse path will be taken
             # counted on the bits (torch's float count branches per element: 4x slower); a −0.0
             # would count as on, which only steers the choice of path: nonzero() below is exact
-            n_on = int(torch.count_nonzero(g.view(torch.int32)))
+            n_on = int(torch.count_nonzero(g.view(_SAME_SIZE_INT[g.element_size()])))
             if ctx.stats is not None:
                 ctx.stats["output_density"] = n_on / g.numel()
             if n_on < SPARSE_GRADIENT_DENSITY * g.numel():
