@@ -105,12 +105,9 @@ def test_screened_path_is_deterministic():
 
 def test_model_screens_once_few_outputs_are_on(monkeypatch):
     """The first step has no density yet (dense product); its backward pass records the share of
-    outputs on, and below the screening share the next step screens (5% here: at this m = 6 the
-    share by width, screen_below, is 0, which test_path_shares_by_width checks)."""
-    import bowsflow.models.base as models
+    outputs on, and below SCREEN_BELOW_OUTPUT_DENSITY the next step screens."""
     import bowsflow.models.output_screening as screening
 
-    monkeypatch.setattr(models, "SCREEN_BELOW_OUTPUT_DENSITY", 0.05)
     calls = []
     original = screening.relu_support_candidates
     monkeypatch.setattr(screening, "relu_support_candidates", lambda *a: calls.append(1) or original(*a))
@@ -123,24 +120,3 @@ def test_model_screens_once_few_outputs_are_on(monkeypatch):
     model.output_screening = False
     model.training_loss(idx, off, rows, cols).backward()
     assert calls == [1]
-
-
-def test_path_shares_by_width():
-    """The decoder's paths by input width m (interpolating the measured crossovers): never sparse or
-    screened at m <= 32; 5% at m = 256, 8% at m = 1,000 and beyond, linear between (m = 144: half of
-    5%; m = 628: half way from 5% to 8%); no screen past m = 512; a fixed share overrides them."""
-    import bowsflow.models.base as models
-    import bowsflow.models.losses as losses
-
-    assert losses.sparse_gradient_below(2) == losses.sparse_gradient_below(32) == 0.0
-    assert losses.sparse_gradient_below(144) == pytest.approx(0.025)
-    assert losses.sparse_gradient_below(256) == pytest.approx(0.05)
-    assert losses.sparse_gradient_below(628) == pytest.approx(0.065)
-    assert losses.sparse_gradient_below(1000) == losses.sparse_gradient_below(5000) == pytest.approx(0.08)
-    assert models.screen_below(256) == losses.sparse_gradient_below(256) and models.screen_below(1000) == 0.0
-    saved = losses.SPARSE_GRADIENT_DENSITY
-    try:
-        losses.SPARSE_GRADIENT_DENSITY = 0.05
-        assert losses.sparse_gradient_below(32) == models.screen_below(32) == 0.05
-    finally:
-        losses.SPARSE_GRADIENT_DENSITY = saved

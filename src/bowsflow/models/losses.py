@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import torch
 
 LOSSES = ("mse", "bce")
@@ -89,22 +88,8 @@ def dense_target_loss(z: torch.Tensor, x: torch.Tensor, loss: str = "mse", outpu
 
 _SAME_SIZE_INT = {2: torch.int16, 4: torch.int32, 8: torch.int64}
 
-# The decoder's sparse backward pass (nonzero() and two CSR products) pays below a share of outputs on
-# that grows with the input width m, measured on the 2-core machine (BENCHMARKS.md): at m = 32 at no
-# share (nonzero() alone, single-threaded, costs about a whole dense step there); at m = 256 below 5%
-# (a trained model's outputs, benchmarks/bench_train.py; random patterns of outputs on put it near
-# 3%); at m = 1,000 past 5% and below about 8% (benchmarks/bench_decoder_paths.py). Interpolated in m
-# between those, constant beyond.
-SPARSE_GRADIENT_BY_WIDTH = ((32, 0.0), (256, 0.05), (1000, 0.08))
-SPARSE_GRADIENT_DENSITY: float | None = None  # a fixed share instead (tests, benchmarks)
-
-
-def sparse_gradient_below(m: int) -> float:
-    """The share of outputs on below which the decoder's backward pass at input width m is sparse."""
-    if SPARSE_GRADIENT_DENSITY is not None:
-        return SPARSE_GRADIENT_DENSITY
-    widths, shares = zip(*SPARSE_GRADIENT_BY_WIDTH)
-    return float(np.interp(m, widths, shares))
+# Below this share of non-zero output gradients the backward pass of the decoder uses sparse products.
+SPARSE_GRADIENT_DENSITY = 0.05
 
 
 def _csr(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, n_rows: int, n_cols: int) -> torch.Tensor:
@@ -159,7 +144,7 @@ class _DecodeMSE(torch.autograd.Function):
             n_on = int(torch.count_nonzero(g.view(_SAME_SIZE_INT[g.element_size()])))
             if ctx.stats is not None:
                 ctx.stats["output_density"] = n_on / g.numel()
-            if n_on < sparse_gradient_below(r.shape[1]) * g.numel():
+            if n_on < SPARSE_GRADIENT_DENSITY * g.numel():
                 on_r, on_c = g.nonzero(as_tuple=True)  # exactly the entries with a non-zero gradient
                 encoder = (rows, cols) if ctx.tied_input else None
                 return (
