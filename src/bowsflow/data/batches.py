@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.store.index_form import has_index_form, read_index_rows, sparse_rows
+from bowsflow.store.index_form import has_index_form, read_index_rows, row_bounds, sparse_rows
 
 WINDOW_MB = 512.0
 
@@ -129,16 +129,12 @@ class BowsBatches:
                 lo, hi = k * self.chunk, min((k + 1) * self.chunk, self.n_total)
                 if self.indexed:
                     keep = self._in_split(lo, hi)
-                    ends = np.append(np.asarray(self.group["sample_offset"][lo:hi]), self._offset_at(hi))
-                    sizes[k] = keep.sum(), np.diff(ends)[keep].sum()
+                    sizes[k] = keep.sum(), np.diff(row_bounds(self.group, lo, hi, self.store))[keep].sum()
                 else:
                     lengths, _ = self.sparse_chunk_rows(k)
                     sizes[k] = lengths.size, lengths.sum()
             self._sizes = sizes
         return self._sizes
-
-    def _offset_at(self, row: int) -> int:
-        return int(self.group["sample_offset"][row]) if row < self.n_total else int(self.group["word_index"].shape[0])
 
     @property
     def n_samples(self) -> int:

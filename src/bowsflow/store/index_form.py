@@ -62,31 +62,46 @@ class DenseRowsBuffer:
         return self.buffer[: lengths.size]
 
 
+_FIX = "the store is damaged or was not written by bowsflow: delete it and re-run the workflow"
+
+
+def _where(store, lo: int, hi: int) -> str:
+    return f"{store}: the index form ({INDEX_FORM['index']}, {INDEX_FORM['offset']}) of rows {lo}–{hi - 1}"
+
+
+def row_bounds(group, lo: int, hi: int, store: str | Path = "") -> np.ndarray:
+    """int64 [hi − lo + 1]: where rows lo … hi − 1 start in ``word_index``, and where the last ends
+    (reads ``sample_offset`` only), checked: in order and within ``word_index``."""
+    index, offset = group[INDEX_FORM["index"]], group[INDEX_FORM["offset"]]
+    n_rows = group[INDEX_FORM["dense"]].shape[0]
+    if offset.shape != (n_rows,):
+        raise IndexFormError(f"{store}: {INDEX_FORM['offset']} has shape {offset.shape}, not ({n_rows},); {_FIX}")
+    end = int(offset[hi]) if hi < n_rows else int(index.shape[0])
+    bounds = np.append(np.asarray(offset[lo:hi], dtype=np.int64), end)
+    if bounds[0] < 0 or end > index.shape[0] or np.any(np.diff(bounds) < 0):
+        raise IndexFormError(
+            f"{_where(store, lo, hi)}: offsets out of order or beyond {INDEX_FORM['index']}'s length; {_FIX}"
+        )
+    return bounds
+
+
 def read_index_rows(group, lo: int, hi: int, store: str | Path = "") -> tuple[np.ndarray, np.ndarray]:
     """(lengths int64 [hi - lo], columns int32 [nnz]) of rows lo … hi − 1 from the index form of
     ``group`` (an open zarr group), checked; an inconsistency raises :class:`IndexFormError` naming
     ``store`` and the rows."""
-    index, offset = group[INDEX_FORM["index"]], group[INDEX_FORM["offset"]]
-    n_rows, n_columns = group[INDEX_FORM["dense"]].shape
-    where = f"{store}: the index form ({INDEX_FORM['index']}, {INDEX_FORM['offset']}) of rows {lo}–{hi - 1}"
-    fix = "the store is damaged or was not written by bowsflow: delete it and re-run the workflow"
-    if offset.shape != (n_rows,):
-        raise IndexFormError(f"{store}: {INDEX_FORM['offset']} has shape {offset.shape}, not ({n_rows},); {fix}")
-    starts = np.asarray(offset[lo:hi], dtype=np.int64)
-    end = int(offset[hi]) if hi < n_rows else int(index.shape[0])
-    bounds = np.append(starts, end)
-    if bounds.size and (bounds[0] < 0 or end > index.shape[0] or np.any(np.diff(bounds) < 0)):
-        raise IndexFormError(f"{where}: offsets out of order or beyond {INDEX_FORM['index']}'s length; {fix}")
-    columns = np.asarray(index[int(bounds[0]) : end] if bounds.size else index[0:0])
+    n_columns = group[INDEX_FORM["dense"]].shape[1]
+    where = _where(store, lo, hi)
+    bounds = row_bounds(group, lo, hi, store)
+    columns = np.asarray(group[INDEX_FORM["index"]][int(bounds[0]) : int(bounds[-1])])
     lengths = np.diff(bounds)
     if columns.size and (columns.min() < 0 or columns.max() >= n_columns):
         bad = int(columns[(columns < 0) | (columns >= n_columns)][0])
-        raise IndexFormError(f"{where}: column {bad} is outside 0–{n_columns - 1}; {fix}")
+        raise IndexFormError(f"{where}: column {bad} is outside 0–{n_columns - 1}; {_FIX}")
     starts_of_rows = np.cumsum(lengths)[:-1]
     row_start = np.zeros(columns.size + 1, dtype=bool)
     row_start[starts_of_rows] = True  # a position where a row (not the first) begins
     if not np.all((columns[1:] > columns[:-1]) | row_start[1:-1]):
-        raise IndexFormError(f"{where}: a row's columns are not increasing (a repeated or unsorted one); {fix}")
+        raise IndexFormError(f"{where}: a row's columns are not increasing (a repeated or unsorted one); {_FIX}")
     return lengths, columns.astype(np.int32, copy=False)
 
 
