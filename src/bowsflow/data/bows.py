@@ -124,6 +124,13 @@ def _gather8(padded: np.ndarray, at: np.ndarray) -> np.ndarray:
     return windows[at].view("<u8").ravel()
 
 
+def sorted_distinct(a: np.ndarray) -> np.ndarray:
+    """The distinct values of a 1-D array, increasing (np.unique's result), by a sort and one comparison:
+    np.unique (and np.union1d) hash, which costs about 3 times as much on a batch's arrays."""
+    a = np.sort(a)
+    return a[np.r_[True, a[1:] != a[:-1]]] if a.size else a
+
+
 @dataclass(frozen=True)
 class TokenKeys:
     """The tokens of a batch of documents, located in its joined bytes, with exact keys.
@@ -166,8 +173,7 @@ def token_keys(texts: list[str], lowercase: bool) -> TokenKeys:
     non_ascii = np.flatnonzero(arr >= 0x80)
     slow = np.flatnonzero(lengths > MAX_KEY_BYTES)
     if non_ascii.size:
-        slow = np.sort(np.concatenate([slow, np.searchsorted(starts, non_ascii, side="right") - 1]))
-        slow = slow[np.r_[True, slow[1:] != slow[:-1]]]  # distinct (np.union1d's hashing costs more)
+        slow = sorted_distinct(np.concatenate([slow, np.searchsorted(starts, non_ascii, side="right") - 1]))
     return TokenKeys(raw, translated, starts, ends, lengths, first, last, slow, doc_starts, doc_lengths)
 
 

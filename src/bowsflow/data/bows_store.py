@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.bows import DocumentWindows, VocabularyIndex, bows_pairs, document_bags
+from bowsflow.data.bows import DocumentWindows, VocabularyIndex, bows_pairs, document_bags, sorted_distinct
 from bowsflow.data.splits import is_validation, split_labels
 from bowsflow.data.windows import WindowSpec
 from bowsflow.runtime.parallel import ordered_map
@@ -83,8 +83,7 @@ def _batch_rows(texts: list[str], index: VocabularyIndex, spec: WindowSpec):
     """(lengths [n_windows], words [nnz] int32, window_doc, window_start): each window's distinct
     vocabulary words, increasing (one sort of the batch's (window, word) keys)."""
     pairs = bows_pairs(texts, index, spec)
-    keys = np.sort(pairs.rows * index.size + pairs.ids)  # a sort, then the distinct: np.unique hashes, 3× slower
-    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+    keys = sorted_distinct(pairs.rows * index.size + pairs.ids)
     rows = keys // index.size
     lengths = np.bincount(rows, minlength=pairs.n_windows).astype(np.int64)
     return lengths, (keys - rows * index.size).astype(np.int32), pairs.window_doc, pairs.window_start

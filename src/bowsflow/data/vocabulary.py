@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.bows import MAX_KEY_BYTES, slow_token_words, token_keys, word_key
+from bowsflow.data.bows import MAX_KEY_BYTES, slow_token_words, sorted_distinct, token_keys, word_key
 from bowsflow.data.tokenizer import is_vocabulary_candidate
 from bowsflow.runtime.parallel import ordered_map
 
@@ -129,8 +129,8 @@ def count_batch(texts: list[str], lowercase: bool) -> KeyedCounts:
     first_at, inverse = _group_keys(columns)
     n = first_at.size
     counts = np.bincount(inverse, minlength=n)
-    pairs = np.sort(docs * n + inverse)  # (document, word) pairs; the distinct ones count documents
-    doc_freqs = np.bincount(pairs[np.r_[True, pairs[1:] != pairs[:-1]]] % n, minlength=n)
+    pairs = sorted_distinct(docs * n + inverse)  # the distinct (document, word) pairs count documents
+    doc_freqs = np.bincount(pairs % n, minlength=n)
     keys = np.stack([c[first_at] for c in columns], axis=1)
     return KeyedCounts(keys, counts, doc_freqs, other_counts, other_doc_freqs)
 
