@@ -138,9 +138,9 @@ class _DecodeMSE(torch.autograd.Function):
         if ctx.output_relu and g.device.type == "cpu":
             # count first (a parallel reduction): nonzero() is single-threaded and costs more than
             # the dense products it would replace when the gradient is dense (24 ms a step at
-            # V = 10,000, batch 512), so it runs only where the sparse path will be taken
-            # counted on the bits (torch's float count branches per element: 4x slower); a −0.0
-            # would count as on, which only steers the choice of path: nonzero() below is exact
+            # V = 10,000, batch 512), so it runs only where the sparse path will be taken. The count
+            # is of the bits (torch's float count branches per element: 4x slower); a −0.0 would
+            # count as on, which only steers the choice of path: nonzero() below is exact
             n_on = int(torch.count_nonzero(g.view(_SAME_SIZE_INT[g.element_size()])))
             if ctx.stats is not None:
                 ctx.stats["output_density"] = n_on / g.numel()
