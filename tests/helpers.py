@@ -75,6 +75,14 @@ def synthetic_store(path, n_samples=2000, chunk=300, structure="circle", n_featu
 
 WORDS = [f"f{i}" for i in range(12)]
 
+# The adjacent layer pairs of the two architectures with a middle block (the edge tests run on each)
+MIDDLE_LAYER_PAIRS = [
+    ("relu_mlp", "latent", "hidden_pre"),
+    ("relu_mlp", "hidden_pre", "resid"),
+    ("bilinear", "latent", "hidden"),
+    ("bilinear", "hidden", "resid"),
+]
+
 
 def make_store(path, n=1500, chunk=256, seed=0, n_features=12):
     """A 12-word circle store, as the extraction and lens tests use it."""

@@ -17,6 +17,7 @@ from bowsflow.lenses.interaction.basis import (
 from bowsflow.lenses.polytope.codes import pack_codes
 from bowsflow.linalg import sorted_eigh
 from bowsflow.models import build_model
+from helpers import MIDDLE_LAYER_PAIRS
 
 
 def test_gram_eigenvalues_equal_numpy_on_a_chunked_store(tmp_path):
@@ -256,15 +257,7 @@ def test_lambda_is_invariant_under_a_rotation_of_a_linear_subspace():
         np.testing.assert_allclose(new.C[:, k], sign * mapped[:, k], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    "arch, src, dst",
-    [
-        ("relu_mlp", "latent", "hidden_pre"),
-        ("relu_mlp", "hidden_pre", "resid"),
-        ("bilinear", "latent", "hidden"),
-        ("bilinear", "hidden", "resid"),
-    ],
-)
+@pytest.mark.parametrize("arch, src, dst", MIDDLE_LAYER_PAIRS)
 def test_edge_strengths_equal_a_per_sample_reference_in_any_basis_and_batching(arch, src, dst):
     from bowsflow.lenses.interaction.basis import edge_strengths
 

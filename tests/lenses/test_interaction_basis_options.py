@@ -16,6 +16,7 @@ from bowsflow.lenses.interaction.basis import (
     jacobian_gram,
 )
 from bowsflow.models import build_model
+from helpers import MIDDLE_LAYER_PAIRS
 
 LAYERS = [
     ("tied_ae", "latent"),
@@ -238,15 +239,7 @@ def test_a_planted_k_dimensional_layer_reaches_the_full_loss_at_k():
     assert all(abs(c - ref) > 1e-3 * ref for c in curve[:3])  # not before: each dropped direction matters
 
 
-@pytest.mark.parametrize(
-    "arch, src, dst",
-    [
-        ("relu_mlp", "latent", "hidden_pre"),
-        ("relu_mlp", "hidden_pre", "resid"),
-        ("bilinear", "latent", "hidden"),
-        ("bilinear", "hidden", "resid"),
-    ],
-)
+@pytest.mark.parametrize("arch, src, dst", MIDDLE_LAYER_PAIRS)
 def test_edge_ablation_equals_a_brute_force_and_keeping_every_edge_gives_the_unablated_loss(arch, src, dst):
     """Any basis (random invertible P here): direction i of dst is computed from its kept inputs only,
     in numpy one direction at a time, and the rest of the model runs on the result."""
