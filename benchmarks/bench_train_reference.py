@@ -24,10 +24,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-REFERENCE = r"""
-import json, math, sys, time
+PEAK_RSS = r"""
 def peak_rss_gb():  # this process' own high-water mark (ru_maxrss would carry the parent's over a fork)
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 2**20
+"""
+
+REFERENCE = (
+    PEAK_RSS
+    + r"""
+import json, math, sys, time
 import numpy as np, torch, zarr
 from torch import nn
 store, m, B, steps, lr, wd, threads, seed = sys.argv[1], *map(int, sys.argv[2:4]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
@@ -101,11 +106,12 @@ seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "samples_per_s": steps * B / seconds, "train_loss": float(np.mean(window[-20:])),
                   "val_loss": total / len(val), "peak_rss_gb": peak_rss_gb()}))
 """
+)
 
-OURS = r"""
+OURS = (
+    PEAK_RSS
+    + r"""
 import json, sys, time
-def peak_rss_gb():  # this process' own high-water mark (ru_maxrss would carry the parent's over a fork)
-    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 2**20
 import numpy as np, torch
 from bowsflow.models.training import TrainConfig, train
 store, m, B, steps, lr, wd, threads, seed = sys.argv[1], *map(int, sys.argv[2:4]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
@@ -118,6 +124,7 @@ seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "samples_per_s": steps * B / seconds, "train_loss": result.history[-1]["train_loss"],
                   "val_loss": result.evaluation.loss, "peak_rss_gb": peak_rss_gb()}))
 """
+)
 
 
 def build_store(d: Path, V: int) -> Path:
