@@ -34,6 +34,7 @@ from bowsflow.models.checkpoints import CheckpointError, load_model
 from bowsflow.models.registry import all_layers
 from bowsflow.schema import schema_options, speed_only
 from bowsflow.store.atomic import publish, sync_tree
+from bowsflow.store.chunk_files import write_chunk
 from bowsflow.store.integrity import (
     INTEGRITY,
     check_chunks_present,
@@ -368,12 +369,12 @@ MAX_SYNCING = 8
 def _write(group, name: str, lo: int, hi: int, values: np.ndarray, syncer) -> Future:
     """Store rows lo:hi of one array; returns the future of its chunk file's fsync (on ``syncer``)."""
     array = group[name]
-    array[lo:hi] = values
-    index = (lo // array.chunks[0],) + (0,) * (array.ndim - 1)
+    # the chunk's file written directly: the bytes zarr writes, without its checksum codec's copy
+    path = write_chunk(array, (lo // array.chunks[0],) + (0,) * (array.ndim - 1), values)
     # fsynced as it is written, apart from the writers: the disk's writeback overlaps the computation
     # of the next chunks (instead of one long fsync of the whole store before it is published), and
     # progress.json lists only chunks that are on disk
-    return syncer.submit(sync_tree, Path(group.store.root) / name / ("c/" + "/".join(map(str, index))))
+    return syncer.submit(sync_tree, path)
 
 
 def _write_layer(group, acts: ChunkActivations, name: str, lo: int, hi: int, syncer) -> Future:

@@ -1,0 +1,73 @@
+"""Chunks written straight to their files hold exactly the bytes zarr writes for the same values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+import zarr.codecs as codecs
+
+from bowsflow.store.chunk_files import _direct_codecs, chunk_path, crc32c, write_chunk
+from bowsflow.store.integrity import StoreIntegrityError, checksummed, verify_store
+
+COMPRESSORS = {
+    "none": [],
+    "zstd": [codecs.ZstdCodec(level=0)],
+    "lz4": [codecs.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")],
+}
+
+
+def _pair(tmp_path, compressors, dtype, shape=(10, 7), chunks=(4, 7)):
+    def make(name):
+        return zarr.create_array(
+            str(tmp_path / name), shape=shape, chunks=chunks, dtype=dtype, compressors=checksummed(compressors)
+        )
+
+    return make("direct"), make("zarr")
+
+
+@pytest.mark.parametrize("compressor", sorted(COMPRESSORS))
+@pytest.mark.parametrize("dtype", ["float32", "float16", ">f4", "int64"])
+def test_chunk_files_equal_zarrs_bytes(tmp_path, compressor, dtype):
+    direct, by_zarr = _pair(tmp_path, COMPRESSORS[compressor], dtype)
+    assert _direct_codecs(direct) is not None  # the direct path is the one under test
+    values = (np.random.default_rng(0).standard_normal((10, 7)) * 100).astype(dtype)
+    for k in range(3):  # chunk 2 is cut by the array's end: zarr writes it
+        rows = slice(4 * k, min(4 * k + 4, 10))
+        path = write_chunk(direct, (k, 0), values[rows])
+        by_zarr[rows] = values[rows]
+        assert path == tmp_path / "direct" / "c" / str(k) / "0"
+        assert path.read_bytes() == (tmp_path / "zarr" / "c" / str(k) / "0").read_bytes()
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "direct"))[...], values)
+    assert not list((tmp_path / "direct").rglob("*.partial"))  # no temporary file left
+
+
+def test_checksum_is_the_castagnoli_crc():
+    # the standard check value of CRC-32C (RFC 3720, B.4): "123456789" → 0xE3069283
+    assert crc32c(b"123456789") == 0xE3069283
+    assert crc32c(b"") == 0
+
+
+def test_arrays_without_a_checksum_go_through_zarr(tmp_path):
+    plain = zarr.create_array(str(tmp_path / "plain"), shape=(4, 3), chunks=(2, 3), dtype="float32")
+    assert _direct_codecs(plain) is None
+    values = np.arange(6, dtype="float32").reshape(2, 3)
+    path = write_chunk(plain, (1, 0), values)
+    assert path == chunk_path(plain, (1, 0)) and path.is_file()
+    np.testing.assert_array_equal(plain[2:4], values)
+
+
+def test_a_damaged_direct_chunk_is_caught(tmp_path):
+    values = np.random.default_rng(1).standard_normal((8, 7)).astype("float32")
+    group = zarr.open_group(str(tmp_path / "store"), mode="w")
+    group.attrs["integrity"] = "crc32c, every chunk written"
+    array = group.create_array("a", shape=(8, 7), chunks=(4, 7), dtype="float32", compressors=checksummed())
+    for k in range(2):
+        write_chunk(array, (k, 0), values[4 * k : 4 * k + 4])
+    assert verify_store(tmp_path / "store") == 2
+    path = chunk_path(array, (1, 0))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreIntegrityError, match=r"array 'a', chunk \(1, 0\)"):
+        verify_store(tmp_path / "store")
