@@ -234,6 +234,7 @@ def train(
     history: list[dict] = []
     good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     good_step = 0
+    last_evaluation: tuple[int, Evaluation | None] = (-1, None)  # (step, its evaluation)
     step, epoch, window_loss, window_n, window_samples = 0, 0, 0.0, 0, 0
     t_window = t_start = time.perf_counter()
     eval_every = cfg.eval_every or per_epoch
@@ -297,7 +298,8 @@ def train(
                     "samples_per_s": window_samples / max(now - t_window, 1e-9),
                 }
                 if is_eval:
-                    row["val_loss"] = evaluate(model, store, cfg, device=device, batches=val_batches).loss
+                    last_evaluation = (step, evaluate(model, store, cfg, device=device, batches=val_batches))
+                    row["val_loss"] = last_evaluation[1].loss
                 history.append(row)
                 if bar is not None:
                     bar.set_postfix(loss=f"{row['train_loss']:.5f}", samples_s=f"{row['samples_per_s']:.0f}")
@@ -309,7 +311,12 @@ def train(
         epoch += 1
     if bar is not None:
         bar.close()
-    evaluation = evaluate(model, store, cfg, device=device, batches=val_batches)
+    # the last step is always evaluated in the loop: the weights have not moved since
+    evaluation = (
+        last_evaluation[1]
+        if last_evaluation[0] == step
+        else evaluate(model, store, cfg, device=device, batches=val_batches)
+    )
     return TrainResult(
         model.cpu(), meta, history, evaluation, device.type, count_parameters(model), time.perf_counter() - t_start
     )
