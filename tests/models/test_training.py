@@ -87,6 +87,24 @@ def test_fused_training_loss_equals_forward_loss(arch):
             torch.testing.assert_close(u, v, rtol=1e-10, atol=1e-13)
 
 
+def test_index_add_in_pieces_gives_the_same_bits(monkeypatch):
+    """The tied encoder's share added a few rows at a time equals one index_add_ of every gathered row,
+    bit for bit (index_add_ adds in index order), repeated indices and a last short piece included."""
+    import bowsflow.models.losses as losses
+
+    g = torch.Generator().manual_seed(0)
+    source = torch.randn(30, 7, generator=g) * 1e3  # large and mixed: rounding shows if the order changes
+    rows = torch.randint(0, 30, (101,), generator=g)
+    index = torch.randint(0, 5, (101,), generator=g)  # 5 output rows: many additions into each
+    base = torch.randn(5, 7, generator=g)
+    expected = base.clone().index_add_(0, index, source[rows])
+    for piece_rows in (1, 3, 100, 1000):
+        monkeypatch.setattr(losses, "_INDEX_ADD_BYTES", piece_rows * 7 * 4)
+        out = base.clone()
+        losses._index_add_rows(out, index, source, rows)
+        assert torch.equal(out, expected), piece_rows
+
+
 def test_fused_loss_refuses_a_second_backward():
     """Its backward reuses the saved output in place, so retain_graph would give wrong gradients: it raises."""
     from bowsflow.data.batches import SparseBatch

@@ -158,8 +158,21 @@ class _DecodeMSE(torch.autograd.Function):
         dz = g.mul_(scale)
         grad_r, grad_Wt = dz @ Wt, dz.t() @ r
         if ctx.tied_input:  # the encoder's share: word v's row gains the gradient of each r holding v
-            grad_Wt.index_add_(0, cols, grad_r[rows])
+            _index_add_rows(grad_Wt, cols, grad_r, rows)
         return grad_r, grad_Wt, dz.sum(0), None, None, None, None, None
+
+
+# rows of the gathered source per index_add_ call: its temporary stays a few MB
+_INDEX_ADD_BYTES = 4 << 20
+
+
+def _index_add_rows(out: torch.Tensor, index: torch.Tensor, source: torch.Tensor, rows: torch.Tensor) -> None:
+    """``out.index_add_(0, index, source[rows])`` without gathering every row at once (a batch's
+    ones × m floats: 51 MB at m = 1,000, freshly paged in every step), in pieces. index_add_ adds
+    the rows one after another in index order, so the pieces give the same bits."""
+    step = max(1, _INDEX_ADD_BYTES // max(1, source.shape[1] * source.element_size()))
+    for lo in range(0, index.numel(), step):
+        out.index_add_(0, index[lo : lo + step], source[rows[lo : lo + step]])
 
 
 def _claim_saved_output(ctx) -> None:
