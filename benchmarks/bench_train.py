@@ -8,6 +8,12 @@ Timed twice: from initialization, and after a warm-up (the trained regime, where
 few words and the sparse backward pass applies); each time in blocks that alternate between the two
 (the machine's speed drifts), with the median ratio of adjacent blocks. Prints samples/s of each and the ratio; on a GPU also achieved TFLOP/s against the device's dense
 matmul rate measured in the same run. Run:  python benchmarks/bench_train.py [--vocab 10000 --latent 256 --batch 512]
+
+The dense baseline is a strawman kept for continuity. The baseline a researcher would use, the BOWS
+paper's own trainer (per-sample index lists, a sparse COO encoder, a dense decoder and target,
+nn.MSELoss), is in ``bench_train_reference.py`` (whole runs from the store on disk, fresh processes,
+losses and peak RSS) and ``bench_step_floor.py`` (steps in one process, against the dense products'
+floor).
 """
 
 from __future__ import annotations
