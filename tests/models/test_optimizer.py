@@ -68,3 +68,24 @@ def test_first_step_moves_each_weight_by_the_rate():
     opt.step()
     expected = -0.01 * p.grad / (p.grad.abs() + 1e-8)
     torch.testing.assert_close(p.detach(), expected, rtol=1e-12, atol=0)
+
+
+def test_gpu_wrapper_follows_the_same_schedule():
+    # the GPU's optimizer (torch's fused AdamW + LambdaLR behind the same calls), run here on the CPU
+    # (torch's fused kernel has a CPU version): the same rates step by step, and close weights
+    from bowsflow.models.optimizer import _FusedAdamW
+
+    factor = lambda s: cosine_lr(s, 10, 2)  # noqa: E731
+    ours, fused = _params(3), _params(3)
+    a, b = AdamW(ours, 1e-2, 0.01, lr_factor=factor), _FusedAdamW(fused, 1e-2, 0.01, factor)
+    for step in range(10):
+        assert a.param_groups[0]["lr"] == b.param_groups[0]["lr"]
+        for group in (ours, fused):
+            for p, grad in zip(group, _gradients(step, group)):
+                p.grad = grad
+        a.step()
+        b.step()
+        b.zero_grad()
+        assert all(p.grad is None for p in fused)
+    for u, v in zip(ours, fused):  # the same formula, the fused kernel's own rounding
+        torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-6)
