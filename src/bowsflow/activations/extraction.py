@@ -34,7 +34,7 @@ from bowsflow.models.checkpoints import CheckpointError, load_model
 from bowsflow.models.registry import all_layers
 from bowsflow.schema import schema_options, speed_only
 from bowsflow.store.atomic import publish, sync_tree
-from bowsflow.store.chunk_files import write_chunk
+from bowsflow.store.chunk_files import chunk_path, write_chunk
 from bowsflow.store.integrity import (
     INTEGRITY,
     check_chunks_present,
@@ -407,7 +407,7 @@ def _trusted_chunks(group, done: set[int], chunk: int, partial: Path) -> set[int
         for k in sorted(done - bad):
             index = (k,) + (0,) * (array.ndim - 1)
             try:
-                if not (partial / name / ("c/" + "/".join(map(str, index)))).is_file():
+                if not chunk_path(array, index).is_file():
                     raise FileNotFoundError("its file is missing")
                 np.asarray(array.blocks[index])
             except Exception as err:  # noqa: BLE001  (missing or damaged: extract it again)

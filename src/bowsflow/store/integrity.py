@@ -24,6 +24,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from bowsflow.store.chunk_files import chunk_path
+
 INTEGRITY = "crc32c, every chunk written"
 
 
@@ -88,10 +90,6 @@ def _chunk_grid(array) -> list[tuple[int, ...]]:
     return list(itertools.product(*(range(n) for n in grid)))
 
 
-def _chunk_key(index: tuple[int, ...]) -> str:
-    return "c/" + "/".join(map(str, index)) if index else "c"
-
-
 def _checked(group) -> bool:
     return group.attrs.get("integrity") == INTEGRITY
 
@@ -110,13 +108,13 @@ def check_chunks_present(path: str | Path) -> None:
         return
     for name, array in _arrays(group):
         for index in _chunk_grid(array):
-            if not (path / name / _chunk_key(index)).is_file():
-                raise StoreIntegrityError(_message(path, name, index, "is missing"))
+            if not chunk_path(array, index).is_file():
+                raise StoreIntegrityError(_message(path, name, array, index, "is missing"))
 
 
-def _message(path: Path, name: str, index, what: str) -> str:
+def _message(path: Path, name: str, array, index, what: str) -> str:
     return (
-        f"{path}: array {name!r}, chunk {tuple(index)} {what} (file {path / name / _chunk_key(index)}); "
+        f"{path}: array {name!r}, chunk {tuple(index)} {what} (file {chunk_path(array, index)}); "
         f"the store is damaged: delete it and re-run the workflow to rebuild it"
     )
 
@@ -136,7 +134,7 @@ def verify_store(path: str | Path) -> int:
             try:
                 np.asarray(array.blocks[index] if index else array[...])
             except Exception as err:  # noqa: BLE001  (any decoding failure is damage)
-                raise StoreIntegrityError(_message(path, name, index, f"does not decode ({err})")) from err
+                raise StoreIntegrityError(_message(path, name, array, index, f"does not decode ({err})")) from err
             n += 1
     from bowsflow.store.index_form import check_index_form  # imports this module
 
