@@ -36,9 +36,9 @@ class AdamW:
         self.base_lr, self.weight_decay, self.betas, self.eps = float(lr), weight_decay, betas, eps
         self.lr_factor = lr_factor
         self.steps_done = 0
-        # per parameter: (step count as torch keeps it — a float32 scalar —, first moment, second moment)
-        self.state: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-        self.denominators: dict[int, torch.Tensor] = {}  # per parameter, a workspace for the update's denominator
+        # per parameter: (step count as torch keeps it — a float32 scalar —, first moment, second moment,
+        # a workspace for the update's denominator)
+        self.state: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         self.param_groups = [{"lr": self.base_lr * lr_factor(0)}]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -58,9 +58,13 @@ class AdamW:
             if grad is None:
                 continue
             if i not in self.state:
-                self.state[i] = (torch.tensor(0.0), torch.zeros_like(param), torch.zeros_like(param))
-                self.denominators[i] = torch.empty_like(param)
-            step_t, exp_avg, exp_avg_sq = self.state[i]
+                self.state[i] = (
+                    torch.tensor(0.0),
+                    torch.zeros_like(param),
+                    torch.zeros_like(param),
+                    torch.empty_like(param),
+                )
+            step_t, exp_avg, exp_avg_sq, denom = self.state[i]
             step_t += 1
             if self.weight_decay != 0:
                 param.mul_(1 - lr * self.weight_decay)
@@ -73,7 +77,7 @@ class AdamW:
             bias_correction2_sqrt = bias_correction2**0.5
             # torch's (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps), in a buffer kept across steps:
             # the same operations (so the same bits) without two fresh parameter-sized tensors a step
-            denom = torch.sqrt(exp_avg_sq, out=self.denominators[i]).div_(bias_correction2_sqrt).add_(self.eps)
+            torch.sqrt(exp_avg_sq, out=denom).div_(bias_correction2_sqrt).add_(self.eps)
             param.addcdiv_(exp_avg, denom, value=-step_size)
         self.steps_done += 1
         self.param_groups[0]["lr"] = self.base_lr * self.lr_factor(self.steps_done)

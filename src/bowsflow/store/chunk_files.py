@@ -59,11 +59,10 @@ def write_chunk(array, index: tuple[int, ...], values: np.ndarray) -> Path:
     """Store ``values`` as chunk ``index`` of ``array`` (a zarr v3 array on a local store) and return
     the chunk's file. ``values`` covers the chunk's region of the array (the last chunk along an axis
     may be cut by the array's end)."""
-    region = tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(index, array.chunks, array.shape, strict=True))
-    whole = values.shape == tuple(array.chunks)
-    codecs = _direct_codecs(array) if whole else None
-    if codecs is None:
-        array[region] = values
+    codecs = _direct_codecs(array) if values.shape == tuple(array.chunks) else None
+    if codecs is None:  # a cut chunk, or codecs this path does not take: zarr writes it
+        bounds = zip(index, array.chunks, array.shape, strict=True)
+        array[tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in bounds)] = values
         return chunk_path(array, index)
     from zarr.core.array_spec import ArrayConfig
     from zarr.core.buffer import default_buffer_prototype
