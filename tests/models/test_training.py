@@ -81,7 +81,9 @@ def test_fused_training_loss_equals_forward_loss(arch):
             gb = torch.autograd.grad(b, list(model.parameters()))
         finally:
             losses.SPARSE_GRADIENT_DENSITY = 0.05
-        assert 0.1 < model.decoder_stats["output_density"] < 0.4
+        # counted exactly below the threshold (and when screened); above it only until it is passed
+        density = model.decoder_stats["output_density"]
+        assert 0.1 < density < 0.4 if threshold == 1.0 or screen else 0.0 < density < 0.4
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
         for u, v in zip(ga, gb):
             torch.testing.assert_close(u, v, rtol=1e-10, atol=1e-13)
@@ -103,6 +105,32 @@ def test_index_add_in_pieces_gives_the_same_bits(monkeypatch):
         out = base.clone()
         losses._index_add_rows(out, index, source, rows)
         assert torch.equal(out, expected), piece_rows
+    # the gather buffer is reused across calls: a second source, then a strided one (no buffer), each
+    # give their own sum, nothing of the last call's rows left over
+    monkeypatch.setattr(losses, "_INDEX_ADD_BYTES", 3 * 7 * 4)
+    other = -2 * source
+    for src in (other, other.t().contiguous().t()):
+        out = base.clone()
+        losses._index_add_rows(out, index, src, rows)
+        assert torch.equal(out, base.clone().index_add_(0, index, other[rows]))
+
+
+def test_count_on_up_to_is_exact_below_the_threshold_and_a_bound_above():
+    """Counting stops at the first quarter of rows that reaches the threshold: below it the count is
+    exact (numpy's count of the same entries), above it a lower bound that has passed the threshold,
+    so the choice of the decoder's backward path is the one an exact count gives."""
+    import bowsflow.models.losses as losses
+
+    rng = np.random.default_rng(0)
+    g = torch.from_numpy(np.where(rng.random((10, 33)) < 0.3, rng.standard_normal((10, 33)), 0.0).astype(np.float32))
+    exact = int(np.count_nonzero(g.numpy()))
+    assert losses._count_on_up_to(g, exact + 1) == exact  # never reached: every row counted
+    first_quarter = int(np.count_nonzero(g.numpy()[:3]))  # ceil(10 / 4) = 3 rows a part
+    assert losses._count_on_up_to(g, first_quarter) == first_quarter
+    got = losses._count_on_up_to(g, first_quarter + 1)
+    assert got == int(np.count_nonzero(g.numpy()[:6])) and first_quarter + 1 <= got <= exact
+    # -0.0 counts as on (its bits are not zero); +0.0 does not
+    assert losses._count_on_up_to(torch.tensor([[0.0, -0.0, 1.0]]), 10) == 2
 
 
 def test_fused_loss_refuses_a_second_backward():

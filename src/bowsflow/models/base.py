@@ -30,6 +30,7 @@ from bowsflow.models.output_screening import bf16_dot_products_native
 # Below this share of outputs on (at the last training step) the decoder's outputs are screened with
 # a bf16 product: the screen's candidates grow with the outputs on, and the screened step costs as
 # much as the dense one near 11 per cent (V = 10,000, m = 256, batch 512; 1.4× faster at 3 per cent).
+# (At most the sparse backward's threshold: the share above that is only counted until it is passed.)
 SCREEN_BELOW_OUTPUT_DENSITY = 0.05
 
 
