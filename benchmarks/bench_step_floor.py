@@ -29,7 +29,7 @@ from bench_train_reference import build_store  # noqa: E402
 from bowsflow.data.batches import BowsBatches  # noqa: E402
 from bowsflow.models import build_model  # noqa: E402
 from bowsflow.models.base import init_embedding  # noqa: E402
-from bowsflow.models.optimizer import adamw  # noqa: E402
+from bowsflow.models.optimizer import AdamW  # noqa: E402
 from bowsflow.models.training import deterministic_algorithms  # noqa: E402
 
 
@@ -46,7 +46,7 @@ class Ours:
         V = BowsBatches(store, "train", B).vocab_size
         self.model = build_model("tied_ae", V, m, 0, "relu")
         init_embedding(self.model, "paper")
-        self.opt = adamw(self.model.parameters(), lr, 0.0, lambda s: 1.0, torch.device("cpu"))
+        self.opt = AdamW(self.model.parameters(), lr, 0.0)
 
     def step(self) -> None:
         indices, offsets, rows, cols = next(self.batches).torch(torch.device("cpu"))
@@ -115,7 +115,7 @@ class AdamWUpdate:
             torch.nn.Parameter(torch.randn(V, generator=g)),
         ]
         self.grads = [torch.randn(p.shape, generator=g) for p in self.params]
-        self.opt = adamw(self.params, 1e-3, 0.0, lambda s: 1.0, torch.device("cpu"))
+        self.opt = AdamW(self.params, 1e-3, 0.0)
 
     def step(self) -> None:
         for p, grad in zip(self.params, self.grads):

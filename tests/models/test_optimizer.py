@@ -1,4 +1,5 @@
-"""bowsflow's CPU AdamW against torch.optim.AdamW with a LambdaLR schedule: the same weights to the bit."""
+"""bowsflow's AdamW against torch.optim.AdamW(fused=True) with a LambdaLR schedule: the same weights to
+the bit, parameters in any memory layout."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ import math
 import pytest
 import torch
 
-from bowsflow.models.optimizer import AdamW, adamw
+from bowsflow.models.optimizer import AdamW
 from bowsflow.models.training import cosine_lr
 
 
 def _params(seed: int) -> list[torch.nn.Parameter]:
+    """A matrix, a vector, a small matrix, and a matrix stored transposed (the embedding's layout:
+    its [5, 40] view has strides (1, 5)) and one stored with permuted dimensions."""
     g = torch.Generator().manual_seed(seed)
     shapes = [(50, 8), (8,), (3, 4)]
-    return [torch.nn.Parameter(torch.randn(s, generator=g)) for s in shapes]
+    params = [torch.nn.Parameter(torch.randn(s, generator=g)) for s in shapes]
+    params.append(torch.nn.Parameter(torch.randn(40, 5, generator=g).t()))
+    params.append(torch.nn.Parameter(torch.randn(3, 4, 6, generator=g).permute(2, 0, 1)))
+    return params
 
 
 def _gradients(step: int, params) -> list[torch.Tensor | None]:
@@ -25,12 +31,13 @@ def _gradients(step: int, params) -> list[torch.Tensor | None]:
 
 
 @pytest.mark.parametrize("weight_decay, warmup", [(0.0, 0), (0.05, 3)])
-def test_adamw_equals_torch_bit_for_bit(weight_decay, warmup):
+def test_adamw_equals_torch_fused_bit_for_bit(weight_decay, warmup):
     total, lr = 25, 3e-3
     ours, theirs = _params(0), _params(0)
+    assert not ours[3].is_contiguous() and not ours[4].is_contiguous()
     factor = lambda s: cosine_lr(s, total, warmup)  # noqa: E731
     opt = AdamW(ours, lr, weight_decay, lr_factor=factor)
-    ref = torch.optim.AdamW(theirs, lr=lr, weight_decay=weight_decay)
+    ref = torch.optim.AdamW(theirs, lr=lr, weight_decay=weight_decay, fused=True)
     schedule = torch.optim.lr_scheduler.LambdaLR(ref, factor)
     for step in range(total):
         assert opt.param_groups[0]["lr"] == ref.param_groups[0]["lr"]
@@ -44,12 +51,29 @@ def test_adamw_equals_torch_bit_for_bit(weight_decay, warmup):
             assert torch.equal(a, b), f"step {step}"
     # the one left out of some steps had fewer updates: its own step count, as torch keeps it
     assert float(opt.state[2][0]) == float(ref.state[theirs[2]]["step"]) == total - math.ceil((total - 1) / 4)
+    # the moments keep the parameters' layouts (so the kernel gets contiguous views, no copies)
+    assert opt.state[3][1].stride() == ours[3].stride() and opt.state[4][2].stride() == ours[4].stride()
+
+
+def test_adamw_updates_a_strided_parameter_like_a_contiguous_one():
+    # an elementwise update cannot depend on the layout: the transposed parameter (handed to the
+    # kernel as a contiguous permuted view) and its contiguous copy end equal
+    g = torch.Generator().manual_seed(5)
+    strided = torch.nn.Parameter(torch.randn(30, 7, generator=g).t())
+    dense = torch.nn.Parameter(strided.detach().contiguous())
+    a, b = AdamW([strided], 1e-2, 0.1), AdamW([dense], 1e-2, 0.1)
+    for _ in range(5):
+        grad = torch.randn(7, 30, generator=g)
+        strided.grad, dense.grad = grad.t().contiguous().t(), grad
+        a.step()
+        b.step()
+    assert torch.equal(strided.detach(), dense.detach())
 
 
 def test_adamw_rate_follows_the_schedule():
     # lr at step k = base · factor(k), the factor here a closed form
     p = torch.nn.Parameter(torch.zeros(2))
-    opt = adamw([p], 0.5, 0.0, lambda s: 1 / (s + 1), torch.device("cpu"))
+    opt = AdamW([p], 0.5, 0.0, lr_factor=lambda s: 1 / (s + 1))
     rates = []
     for _ in range(4):
         rates.append(opt.param_groups[0]["lr"])
@@ -70,22 +94,28 @@ def test_first_step_moves_each_weight_by_the_rate():
     torch.testing.assert_close(p.detach(), expected, rtol=1e-12, atol=0)
 
 
-def test_gpu_wrapper_follows_the_same_schedule():
-    # the GPU's optimizer (torch's fused AdamW + LambdaLR behind the same calls), run here on the CPU
-    # (torch's fused kernel has a CPU version): the same rates step by step, and close weights
-    from bowsflow.models.optimizer import _FusedAdamW
+def test_adamw_does_not_depend_on_the_thread_count():
+    # the kernel is elementwise: one thread and three give the same bits (a config's thread count
+    # must not be what makes its checkpoint)
+    results = []
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            g = torch.Generator().manual_seed(9)
+            p = torch.nn.Parameter(torch.randn(1001, 17, generator=g))
+            opt = AdamW([p], 1e-3, 0.01)
+            for _ in range(4):
+                p.grad = torch.randn(1001, 17, generator=g)
+                opt.step()
+            results.append(p.detach())
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(*results)
 
-    factor = lambda s: cosine_lr(s, 10, 2)  # noqa: E731
-    ours, fused = _params(3), _params(3)
-    a, b = AdamW(ours, 1e-2, 0.01, lr_factor=factor), _FusedAdamW(fused, 1e-2, 0.01, factor)
-    for step in range(10):
-        assert a.param_groups[0]["lr"] == b.param_groups[0]["lr"]
-        for group in (ours, fused):
-            for p, grad in zip(group, _gradients(step, group)):
-                p.grad = grad
-        a.step()
-        b.step()
-        b.zero_grad()
-        assert all(p.grad is None for p in fused)
-    for u, v in zip(ours, fused):  # the same formula, the fused kernel's own rounding
-        torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-6)
+
+def test_adamw_refuses_a_sparse_gradient():
+    p = torch.nn.Parameter(torch.zeros(3, 2))
+    p.grad = torch.zeros(3, 2).to_sparse()
+    with pytest.raises(ValueError, match="sparse gradients"):
+        AdamW([p], 1e-3).step()

@@ -173,11 +173,20 @@ class _DecodeMSE(torch.autograd.Function):
                     None,
                     None,
                 )
-        dz = g.mul_(scale)
-        grad_r, grad_Wt = dz @ Wt, dz.t() @ r
+        if g.device.type == "cpu":
+            # the scale enters the two products as their alpha (free inside the GEMM) rather than as
+            # a pass over the batch × V gradient before them (on a GPU, reading it to the host would
+            # wait for the device; there the pass is cheap)
+            alpha, unused = float(scale), g.new_zeros(())
+            grad_r = torch.addmm(unused, g, Wt, beta=0, alpha=alpha)
+            grad_Wt = torch.addmm(unused, g.t(), r, beta=0, alpha=alpha)
+            grad_b = g.sum(0).mul_(scale)
+        else:
+            dz = g.mul_(scale)
+            grad_r, grad_Wt, grad_b = dz @ Wt, dz.t() @ r, dz.sum(0)
         if ctx.tied_input:  # the encoder's share: word v's row gains the gradient of each r holding v
             _index_add_rows(grad_Wt, cols, grad_r, rows)
-        return grad_r, grad_Wt, dz.sum(0), None, None, None, None, None
+        return grad_r, grad_Wt, grad_b, None, None, None, None, None
 
 
 # rows of the gathered source per index_add_ call: its temporary stays a few MB

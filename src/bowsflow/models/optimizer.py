@@ -1,11 +1,22 @@
-"""AdamW and its learning-rate schedule, as training steps them on the CPU.
+"""AdamW and its learning-rate schedule, as training steps them.
 
-The arithmetic is that of ``torch.optim.AdamW`` (its single-tensor path, the CPU's default) with a
-``LambdaLR`` schedule, operation for operation, so the weights are the same to the bit
-(``tests/models/test_optimizer.py`` runs both side by side). It exists because building any
-``torch.optim.Optimizer`` imports ``torch._dynamo``: 1.5 s of every training job, a fifth of a
-300-step run at m = 32 (``benchmarks/bench_train_reference.py``). On a GPU, training keeps torch's
-fused AdamW (one kernel for every parameter).
+The update is torch's fused AdamW kernel (``torch._fused_adamw_``, what ``torch.optim.AdamW(fused=True)``
+runs on the CPU and on a GPU) with a ``LambdaLR`` schedule, so the weights equal torch's to the bit
+(``tests/models/test_optimizer.py`` runs both side by side). Two things torch.optim does not:
+
+- no ``torch._dynamo`` import: building any ``torch.optim.Optimizer`` imports it, 1.5 s of every
+  training job (a fifth of a 300-step run at m = 32, ``benchmarks/bench_train_reference.py``);
+- each parameter is handed to the kernel in its memory order. The kernel wants contiguous tensors and
+  otherwise copies a parameter, its gradient and both moments to temporaries and back; the embedding
+  is stored word-major (its [m, V] view is a transpose), which cost 5 ms a step at V = 10,000,
+  m = 256. A permuted view of every tensor in that order is contiguous, and an elementwise update does
+  not care about the order.
+
+The fused kernel makes one pass over each parameter where torch's single-tensor path (the CPU's
+default, used here until 2026-12) made eight: at V = 10,000, m = 256 a training step went from 44–58
+to 38–49 ms (``benchmarks/bench_step_floor.py``). Its rounding differs from that path's in the last bit
+of some weights each step, so weights trained before and after differ at float32 rounding (amplified
+by training); for a given config they are still the same to the bit, on any thread count.
 """
 
 from __future__ import annotations
@@ -13,6 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import torch
+
+
+def _memory_order(t: torch.Tensor) -> tuple[int, ...]:
+    """The permutation of t's dimensions from the largest stride to the smallest (a contiguous view's)."""
+    return tuple(sorted(range(t.dim()), key=lambda d: (-t.stride(d), -d)))
 
 
 class AdamW:
@@ -36,9 +52,9 @@ class AdamW:
         self.base_lr, self.weight_decay, self.betas, self.eps = float(lr), weight_decay, betas, eps
         self.lr_factor = lr_factor
         self.steps_done = 0
-        # per parameter: (step count as torch keeps it — a float32 scalar —, first moment, second moment,
-        # a workspace for the update's denominator)
-        self.state: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        # per parameter: (its step count as torch keeps it — a float32 scalar on its device —, first
+        # moment, second moment), the moments laid out like the parameter
+        self.state: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         self.param_groups = [{"lr": self.base_lr * lr_factor(0)}]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -51,59 +67,42 @@ class AdamW:
     @torch.no_grad()
     def step(self) -> None:
         """One update of every parameter that has a gradient, then the schedule's next rate."""
-        lr = self.param_groups[0]["lr"]
-        beta1, beta2 = self.betas
+        # the kernel takes one device's tensors per call, as torch.optim groups them
+        by_device: dict[torch.device, tuple[list, list, list, list, list]] = {}
         for i, param in enumerate(self.params):
             grad = param.grad
             if grad is None:
                 continue
+            if grad.is_sparse:
+                raise ValueError("AdamW: sparse gradients are not supported")
             if i not in self.state:
-                self.state[i] = (
-                    torch.tensor(0.0),
-                    torch.zeros_like(param),
-                    torch.zeros_like(param),
-                    torch.empty_like(param),
-                )
-            step_t, exp_avg, exp_avg_sq, denom = self.state[i]
-            step_t += 1
-            if self.weight_decay != 0:
-                param.mul_(1 - lr * self.weight_decay)
-            exp_avg.lerp_(grad, 1 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            step = step_t.item()
-            bias_correction1 = 1 - beta1**step
-            bias_correction2 = 1 - beta2**step
-            step_size = lr / bias_correction1
-            bias_correction2_sqrt = bias_correction2**0.5
-            # torch's (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps), in a buffer kept across steps:
-            # the same operations (so the same bits) without two fresh parameter-sized tensors a step
-            torch.sqrt(exp_avg_sq, out=denom).div_(bias_correction2_sqrt).add_(self.eps)
-            param.addcdiv_(exp_avg, denom, value=-step_size)
+                step = torch.zeros((), dtype=torch.float32, device=param.device)
+                self.state[i] = (step, torch.zeros_like(param), torch.zeros_like(param))
+            step, exp_avg, exp_avg_sq = self.state[i]
+            order = _memory_order(param)
+            tensors = [t.permute(order) for t in (param, grad, exp_avg, exp_avg_sq)]
+            if not all(t.is_contiguous() for t in tensors):  # the kernel copies what is not contiguous
+                tensors = [param, grad, exp_avg, exp_avg_sq]
+            lists = by_device.setdefault(param.device, ([], [], [], [], []))
+            for out, t in zip(lists, [*tensors, step]):
+                out.append(t)
+        beta1, beta2 = self.betas
+        for params, grads, exp_avgs, exp_avg_sqs, steps in by_device.values():
+            torch._foreach_add_(steps, 1)
+            torch._fused_adamw_(
+                params,
+                grads,
+                exp_avgs,
+                exp_avg_sqs,
+                [],
+                steps,
+                lr=self.param_groups[0]["lr"],
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=self.weight_decay,
+                eps=self.eps,
+                amsgrad=False,
+                maximize=False,
+            )
         self.steps_done += 1
         self.param_groups[0]["lr"] = self.base_lr * self.lr_factor(self.steps_done)
-
-
-class _FusedAdamW:
-    """torch's fused AdamW with its LambdaLR schedule behind the same three calls (for a GPU)."""
-
-    def __init__(self, params, lr: float, weight_decay: float, lr_factor: Callable[[int], float]) -> None:
-        self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor)
-        self.param_groups = self.optimizer.param_groups
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
-    def step(self) -> None:
-        self.optimizer.step()
-        self.schedule.step()
-
-
-def adamw(params, lr: float, weight_decay: float, lr_factor: Callable[[int], float], device: torch.device):
-    """The optimizer training uses: ``step()`` updates the parameters and moves the schedule on.
-
-    On the CPU, :class:`AdamW`; on a GPU, torch's fused AdamW (one kernel for every parameter; the
-    same formula, its own rounding)."""
-    if device.type == "cuda":
-        return _FusedAdamW(params, lr, weight_decay, lr_factor)
-    return AdamW(params, lr, weight_decay, lr_factor=lr_factor)

@@ -22,7 +22,7 @@ from bowsflow.models import BowsAutoencoder, build_model, count_parameters
 from bowsflow.models.base import init_embedding
 from bowsflow.models.checkpoints import save_checkpoint
 from bowsflow.models.losses import sparse_target_loss
-from bowsflow.models.optimizer import adamw
+from bowsflow.models.optimizer import AdamW
 from bowsflow.schema import schema_options
 from bowsflow.store.integrity import checks_stores
 
@@ -207,11 +207,9 @@ def train(
         model.output_screening = cfg.output_screening
     per_epoch = batches.batches_per_epoch()
     total = int(cfg.steps) if cfg.steps else int(cfg.epochs or 1) * per_epoch
-    # On a GPU one fused kernel updates every parameter. On the CPU the fused kernel copies the
-    # word-major embedding to a contiguous temporary and back (2.5 ms a step at V = 10,000, m = 256):
-    # there torch's single-tensor arithmetic, without torch.optim's import of its compiler (1.5 s a job)
-    optimizer = adamw(
-        model.parameters(), cfg.lr, cfg.weight_decay, lambda s: cosine_lr(s, total, cfg.warmup_steps), device
+    # torch's fused AdamW kernel, without torch.optim's import of its compiler (1.5 s a job)
+    optimizer = AdamW(
+        model.parameters(), cfg.lr, cfg.weight_decay, lr_factor=lambda s: cosine_lr(s, total, cfg.warmup_steps)
     )
     output_relu = model.output == "relu"
     from bowsflow.data.vocabulary import vocabulary_sha256
