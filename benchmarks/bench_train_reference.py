@@ -11,12 +11,17 @@ paper`` (the same initialization) and one evaluation at the end (the reference e
 Both end with the validation loss over the whole validation split.
 
     python benchmarks/bench_train_reference.py --vocab 10000 --latent 256 --steps 300 --rounds 2
+
+With ``--before SRC`` (a source tree, e.g. ``git worktree add /tmp/old OLD_COMMIT`` then
+``--before /tmp/old/src``) bowsflow from that tree runs too, in the same alternation: a change measured
+before and after in one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -142,8 +147,12 @@ def build_store(d: Path, V: int) -> Path:
     return out
 
 
-def run(code: str, args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+def run(code: str, args: list[str], src: str | None = None) -> dict:
+    """One trainer in a fresh process; ``src``: a bowsflow source tree to import instead of the installed one."""
+    env = (
+        dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))) if src else None
+    )
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -161,6 +170,12 @@ def main() -> None:
         "--arch", default="tied_ae", help="tied_ae | relu_mlp | bilinear (the reference gets the same middle block)"
     )
     ap.add_argument("--hidden", type=int, default=0, help="d_hidden for relu_mlp and bilinear")
+    ap.add_argument(
+        "--before",
+        metavar="SRC",
+        help="also run bowsflow from this source tree (e.g. a git worktree of an older commit's src/), "
+        "alternating with the others: before and after a change in the same run",
+    )
     args = ap.parse_args()
     d = Path(tempfile.mkdtemp(prefix="bench_train_reference_"))
     try:
@@ -178,10 +193,14 @@ def main() -> None:
                 args.arch,
                 str(args.hidden),
             ]
-            got = {"reference": [], "bowsflow": []}
+            contestants = {"reference": (REFERENCE, None), "bowsflow": (OURS, None)}
+            if args.before:
+                contestants["before"] = (OURS, args.before)
+            got = {name: [] for name in contestants}
             for r in range(args.rounds):
-                for name in ("reference", "bowsflow") if r % 2 == 0 else ("bowsflow", "reference"):
-                    got[name].append(run(REFERENCE if name == "reference" else OURS, common))
+                for name in list(contestants) if r % 2 == 0 else list(contestants)[::-1]:
+                    code, src = contestants[name]
+                    got[name].append(run(code, common, src))
             print(
                 f"{args.arch} (d = {args.hidden}), V = {args.vocab}, m = {m}, batch {args.batch}, {args.steps} steps, lr {args.lr}, {args.threads} threads:"
             )
@@ -192,10 +211,13 @@ def main() -> None:
                     f"{runs[0]['train_loss']:.6f}  val loss {runs[0]['val_loss']:.6f}  peak RSS "
                     f"{max(x['peak_rss_gb'] for x in runs):.2f} GB"
                 )
-            ratio = statistics.median(x["samples_per_s"] for x in got["bowsflow"]) / statistics.median(
-                x["samples_per_s"] for x in got["reference"]
-            )
-            print(f"  ratio bowsflow / reference: {ratio:.2f}")
+            reference = statistics.median(x["samples_per_s"] for x in got["reference"])
+            for name in [n for n in got if n != "reference"]:
+                ratio = statistics.median(x["samples_per_s"] for x in got[name]) / reference
+                rounds = [
+                    round(a["samples_per_s"] / b["samples_per_s"], 2) for a, b in zip(got[name], got["reference"])
+                ]
+                print(f"  ratio {name} / reference: {ratio:.2f} (round by round {rounds})")
     finally:
         shutil.rmtree(d)
 
