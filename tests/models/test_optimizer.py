@@ -70,6 +70,22 @@ def test_adamw_updates_a_strided_parameter_like_a_contiguous_one():
     assert torch.equal(strided.detach(), dense.detach())
 
 
+def test_adamw_with_mixed_dtypes_equals_torch_fused():
+    # one kernel call per dtype, as torch.optim groups them: float32 and float64 parameters together
+    g = torch.Generator().manual_seed(7)
+    ours = [torch.nn.Parameter(torch.randn(6, 3, generator=g)), torch.nn.Parameter(torch.randn(4, dtype=torch.float64))]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    opt, ref = AdamW(ours, 1e-2, 0.1), torch.optim.AdamW(theirs, lr=1e-2, weight_decay=0.1, fused=True)
+    for _ in range(4):
+        grads = [torch.randn(p.shape, dtype=p.dtype, generator=g) for p in ours]
+        for p, q, grad in zip(ours, theirs, grads):
+            p.grad, q.grad = grad, grad.clone()
+        opt.step()
+        ref.step()
+    assert all(torch.equal(p, q) for p, q in zip(ours, theirs))
+    assert ours[1].dtype == torch.float64
+
+
 def test_adamw_rate_follows_the_schedule():
     # lr at step k = base · factor(k), the factor here a closed form
     p = torch.nn.Parameter(torch.zeros(2))

@@ -67,8 +67,8 @@ class AdamW:
     @torch.no_grad()
     def step(self) -> None:
         """One update of every parameter that has a gradient, then the schedule's next rate."""
-        # the kernel takes one device's tensors per call, as torch.optim groups them
-        by_device: dict[torch.device, tuple[list, list, list, list, list]] = {}
+        # the kernel takes one device's and dtype's tensors per call, as torch.optim groups them
+        groups: dict[tuple[torch.device, torch.dtype], tuple[list, list, list, list, list]] = {}
         for i, param in enumerate(self.params):
             grad = param.grad
             if grad is None:
@@ -83,11 +83,11 @@ class AdamW:
             tensors = [t.permute(order) for t in (param, grad, exp_avg, exp_avg_sq)]
             if not all(t.is_contiguous() for t in tensors):  # the kernel copies what is not contiguous
                 tensors = [param, grad, exp_avg, exp_avg_sq]
-            lists = by_device.setdefault(param.device, ([], [], [], [], []))
+            lists = groups.setdefault((param.device, param.dtype), ([], [], [], [], []))
             for out, t in zip(lists, [*tensors, step]):
                 out.append(t)
         beta1, beta2 = self.betas
-        for params, grads, exp_avgs, exp_avg_sqs, steps in by_device.values():
+        for params, grads, exp_avgs, exp_avg_sqs, steps in groups.values():
             torch._foreach_add_(steps, 1)
             torch._fused_adamw_(
                 params,
