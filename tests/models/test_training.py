@@ -105,7 +105,7 @@ def test_index_add_in_pieces_gives_the_same_bits(monkeypatch):
         out = base.clone()
         losses._index_add_rows(out, index, source, rows)
         assert torch.equal(out, expected), piece_rows
-    # the gather buffer is reused across calls: a second source, then a strided one (no buffer), each
+    # the gather buffer is reused across calls: a second source, then a strided one, each
     # give their own sum, nothing of the last call's rows left over
     monkeypatch.setattr(losses, "_INDEX_ADD_BYTES", 3 * 7 * 4)
     other = -2 * source

@@ -214,10 +214,6 @@ def _index_add_rows(out: torch.Tensor, index: torch.Tensor, source: torch.Tensor
     the rows one after another in index order, so the pieces give the same bits."""
     width = source.shape[1]
     step = max(1, _INDEX_ADD_BYTES // max(1, width * source.element_size()))
-    if source.device.type != "cpu" or not source.is_contiguous():
-        for lo in range(0, index.numel(), step):
-            out.index_add_(0, index[lo : lo + step], source[rows[lo : lo + step]])
-        return
     buffer = _gather_buffer(min(step, index.numel()) * width, source)
     for lo in range(0, index.numel(), step):
         piece = rows[lo : lo + step]
