@@ -4,11 +4,11 @@
 tokens are those of :mod:`bowsflow.data.tokenizer`; a window's row holds the vocabulary words among its
 tokens. It avoids one Python object per token:
 
-- token boundaries come from one ``bytes.translate`` (ASCII non-alphanumerics → space) and a numpy
-  scan of the byte array;
+- token boundaries and keys come from one compiled scan of the batch's bytes
+  (:func:`bowsflow.data.byte_scan.scan_tokens`; ASCII non-alphanumerics separate tokens);
 - an ASCII token of at most 16 bytes is identified *exactly* by its key (first 8 bytes, last 8 bytes,
-  length), read with two unaligned 8-byte gathers; the key is looked up in an open-addressing table
-  that stores the vocabulary's keys, so no hash collision can put a wrong word in a row;
+  length); the key is looked up in an open-addressing table that stores the vocabulary's keys and
+  compares all three parts, so no hash collision can put a wrong word in a row;
 - tokens with non-ASCII bytes (they may split further, see the tokenizer) and tokens longer than 16
   bytes — together about 1% of English text — go through the reference regex and a dict.
 """
@@ -19,15 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bowsflow.data.byte_scan import MAX_KEY_BYTES, probe_table, scan_tokens
 from bowsflow.data.tokenizer import _TABLES, _TOKEN_RE, join_documents
 from bowsflow.data.windows import WindowSpec, unit_window_pairs, windows_per_group
 
-MAX_KEY_BYTES = 16
-_LOW_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], dtype=np.uint64)
-_MIX_A = np.uint64(0x9E3779B97F4A7C15)
-
-
-_LONG_FLAG = np.uint64(1 << 63)
+_MIX_A = np.uint64(0x9E3779B97F4A7C15)  # the start slot of byte_scan.probe_table
 
 
 def word_key(word: bytes) -> tuple[int, int, int]:
@@ -78,28 +74,16 @@ class VocabularyIndex:
 
     def lookup_keys(self, first: np.ndarray, last: np.ndarray, length: np.ndarray) -> np.ndarray:
         """int64 ids of the words with exactly these keys (see :func:`word_key`), −1 where none."""
-        mask = self.table_id.size - 1
-        slot = _slot_of(first, self.bits)
-        out = np.full(first.size, -1, dtype=np.int64)
-        todo = None  # None: all entries (no index array on the first, largest round)
-        while True:
-            f = first if todo is None else first[todo]
-            sid = self.table_id[slot]
-            hit = np.flatnonzero(self.table_first[slot] == f)  # empty slots hold 0, never a key
-            at = hit if todo is None else todo[hit]
-            exact = length[at] <= 8
-            long_hit = np.flatnonzero(~exact)
-            if long_hit.size:
-                s_long, a_long = slot[hit[long_hit]], at[long_hit]
-                exact[long_hit] = (self.table_last[s_long] == last[a_long]) & (self.table_len[s_long] == length[a_long])
-            out[at[exact]] = sid[hit[exact]]
-            again = sid >= 0  # probe on where the slot holds another word
-            again[hit[exact]] = False
-            nxt = np.flatnonzero(again)
-            if not nxt.size:
-                return out
-            todo = nxt if todo is None else todo[nxt]
-            slot = (slot[nxt] + 1) & mask
+        return probe_table(
+            self.table_first,
+            self.table_last,
+            self.table_len,
+            self.table_id,
+            self.bits,
+            first.astype(np.uint64, copy=False),
+            last.astype(np.uint64, copy=False),
+            length.astype(np.int64, copy=False),
+        )
 
 
 @dataclass(frozen=True)
@@ -118,12 +102,6 @@ class TokenIds:
     lines_per_doc: np.ndarray
 
 
-def _gather8(padded: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """uint64 little-endian words of the 8 bytes starting at each position (``padded`` has 8 spare)."""
-    windows = np.lib.stride_tricks.as_strided(padded, shape=(padded.size - 7, 8), strides=(1, 1))
-    return windows[at].view("<u8").ravel()
-
-
 def sorted_distinct(a: np.ndarray) -> np.ndarray:
     """The distinct values of a 1-D array, increasing (np.unique's result), by a sort and one comparison:
     np.unique (and np.union1d) hash, which costs about 3 times as much on a batch's arrays."""
@@ -135,16 +113,15 @@ def sorted_distinct(a: np.ndarray) -> np.ndarray:
 class TokenKeys:
     """The tokens of a batch of documents, located in its joined bytes, with exact keys.
 
-    raw: the documents' UTF-8 bytes joined by newlines (:func:`join_documents`); translated: the same
-    with ASCII non-alphanumerics as spaces (and ASCII lowercased if asked); starts, ends, lengths:
-    int64 [n] byte ranges of the tokens (maximal runs of non-space bytes); first, last: uint64 [n]
-    their :func:`word_key` parts (exact for an ASCII token of at most 16 bytes); slow: int64 [s], the
-    tokens the keys cannot decide (non-ASCII bytes, which may split into several tokens, or longer
-    than 16 bytes); doc_starts, doc_lengths: int64 [n_docs].
+    raw: the documents' UTF-8 bytes joined by newlines (:func:`join_documents`); starts, ends,
+    lengths: int64 [n] byte ranges of the tokens (maximal runs of bytes that are not ASCII
+    separators); first, last: uint64 [n] their :func:`word_key` parts, of the lowercased bytes if asked
+    (exact for an ASCII token of at most 16 bytes); slow: int64 [s], the tokens the keys cannot decide
+    (non-ASCII bytes, which may split into several tokens, or longer than 16 bytes);
+    doc_starts, doc_lengths: int64 [n_docs].
     """
 
     raw: bytes
-    translated: bytes
     starts: np.ndarray
     ends: np.ndarray
     lengths: np.ndarray
@@ -155,26 +132,14 @@ class TokenKeys:
     doc_lengths: np.ndarray
 
 
+_TABLE_ARRAYS = {lowercase: np.frombuffer(table, dtype=np.uint8) for lowercase, table in _TABLES.items()}
+
+
 def token_keys(texts: list[str], lowercase: bool) -> TokenKeys:
-    """Token boundaries and keys of a batch: one ``bytes.translate``, a numpy scan and two gathers."""
+    """Token boundaries and keys of a batch: one compiled scan of its bytes."""
     raw, doc_starts, doc_lengths = join_documents(texts)
-    translated = raw.translate(_TABLES[lowercase])
-    padded = np.frombuffer(translated + b" " * 8, dtype=np.uint8)
-    arr = padded[: len(raw)]
-    is_tok = arr != 0x20
-    edges = np.flatnonzero(np.diff(is_tok, prepend=False, append=False))
-    starts, ends = edges[0::2], edges[1::2]
-    lengths = ends - starts
-    first = _gather8(padded, starts) & _LOW_MASKS[np.minimum(lengths, 8)]
-    long8 = np.flatnonzero(lengths > 8)
-    first[long8] |= _LONG_FLAG
-    last = np.zeros(starts.size, dtype=np.uint64)
-    last[long8] = _gather8(padded, ends[long8] - 8)
-    non_ascii = np.flatnonzero(arr >= 0x80)
-    slow = np.flatnonzero(lengths > MAX_KEY_BYTES)
-    if non_ascii.size:
-        slow = sorted_distinct(np.concatenate([slow, np.searchsorted(starts, non_ascii, side="right") - 1]))
-    return TokenKeys(raw, translated, starts, ends, lengths, first, last, slow, doc_starts, doc_lengths)
+    starts, lengths, first, last, slow = scan_tokens(np.frombuffer(raw, dtype=np.uint8), _TABLE_ARRAYS[lowercase])
+    return TokenKeys(raw, starts, starts + lengths, lengths, first, last, slow, doc_starts, doc_lengths)
 
 
 def slow_token_words(keys: TokenKeys, k: int, lowercase: bool) -> list[str]:

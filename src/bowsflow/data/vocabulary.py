@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.bows import MAX_KEY_BYTES, slow_token_words, sorted_distinct, token_keys, word_key
-from bowsflow.data.tokenizer import is_vocabulary_candidate
+from bowsflow.data.bows import token_keys, word_key
+from bowsflow.data.byte_scan import MAX_KEY_BYTES, doc_frequencies, group_keys
+from bowsflow.data.tokenizer import _TOKEN_RE, is_vocabulary_candidate
 from bowsflow.runtime.parallel import ordered_map
 
 log = logging.getLogger(__name__)
@@ -65,37 +66,6 @@ class KeyedCounts:
     other_doc_freqs: Counter
 
 
-def _group_keys(columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(index of one row of each distinct key, the group of every row) for keys given as uint64
-    columns [n] each: a hash of the key, sorted once, and the groups checked against the columns
-    themselves (a collision, were there one, falls back to an exact sort of the columns)."""
-    n = columns[0].size
-    with np.errstate(over="ignore"):
-        h = columns[0] * _MIX[0]
-        for column, mix in zip(columns[1:], _MIX[1:]):
-            h ^= column * mix
-    # the row index in the low bits and the hash above it: one sort of plain integers gives the order
-    # (an argsort, or np.unique's hashing, costs 3 to 5 times as much on a batch's 170,000 tokens)
-    bits = max(1, (n - 1).bit_length())
-    packed = np.sort((h >> np.uint64(bits) << np.uint64(bits)) | np.arange(n, dtype=np.uint64))
-    order = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
-    hs = packed >> np.uint64(bits)
-    new = np.r_[True, hs[1:] != hs[:-1]]
-    same = np.ones(max(n - 1, 0), dtype=bool)  # each row's key equals the one before it in the order
-    for column in columns:
-        c = column[order]
-        same &= c[1:] == c[:-1]
-    if not np.all(same | new[1:]):
-        order = np.lexsort(columns[::-1])
-        new = np.r_[True, ~np.all([c[order][1:] == c[order][:-1] for c in columns], axis=0)]
-    inverse = np.empty(n, dtype=np.int64)
-    inverse[order] = np.cumsum(new) - 1
-    return order[new], inverse
-
-
-_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
-
-
 def count_batch(texts: list[str], lowercase: bool) -> KeyedCounts:
     """Counts and document frequencies of one batch of documents (tokens as :mod:`bowsflow.data.tokenizer`
     defines them), without a Python object per token."""
@@ -106,33 +76,50 @@ def count_batch(texts: list[str], lowercase: bool) -> KeyedCounts:
     other_counts: Counter = Counter()
     other_pairs: set = set()
     extra_keys, extra_docs = [], []
-    for k in t.slow.tolist():  # non-ASCII or long tokens: split by the reference definition
-        for word in slow_token_words(t, k, lowercase):
-            encoded = word.encode("utf-8")
-            if word.isascii() and len(encoded) <= MAX_KEY_BYTES:
-                extra_keys.append(word_key(encoded))
-                extra_docs.append(doc[k])
-            else:
-                other_counts[word] += 1
-                other_pairs.add((int(doc[k]), word))
+    resolved: dict[bytes, tuple[list, list]] = {}  # a repeated slow token is split once per batch
+    for k, start, end in zip(t.slow.tolist(), t.starts[t.slow].tolist(), t.ends[t.slow].tolist()):
+        token = t.raw[start:end]
+        words = resolved.get(token)
+        if words is None:  # non-ASCII or long tokens: split by the reference definition
+            words = resolved[token] = _slow_words(token, lowercase)
+        keys, others = words
+        extra_keys.extend(keys)
+        extra_docs.extend([doc[k]] * len(keys))
+        for word in others:
+            other_counts[word] += 1
+            other_pairs.add((int(doc[k]), word))
     extra = np.array(extra_keys, dtype=np.uint64).reshape(-1, 3)
+    # the rows in document order (the fast tokens, then the slow ones' words, each in order: one merge)
+    docs = np.concatenate([doc[fast], np.array(extra_docs, dtype=np.int64)])
+    order = np.argsort(docs, kind="stable")
     columns = tuple(
-        np.concatenate([column[fast].astype(np.uint64), extra[:, j]])
+        np.concatenate([column[fast].astype(np.uint64), extra[:, j]])[order]
         for j, column in enumerate((t.first, t.last, t.lengths))
     )
-    docs = np.concatenate([doc[fast], np.array(extra_docs, dtype=np.int64)])
     other_doc_freqs = Counter(w for _, w in other_pairs)
     if not docs.size:
         return KeyedCounts(
             np.zeros((0, 3), np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64), other_counts, other_doc_freqs
         )
-    first_at, inverse = _group_keys(columns)
-    n = first_at.size
-    counts = np.bincount(inverse, minlength=n)
-    pairs = sorted_distinct(docs * n + inverse)  # the distinct (document, word) pairs count documents
-    doc_freqs = np.bincount(pairs % n, minlength=n)
+    first_at, inverse = group_keys(*columns)
+    counts = np.bincount(inverse, minlength=first_at.size)
+    doc_freqs = doc_frequencies(inverse, docs[order], first_at.size)
     keys = np.stack([c[first_at] for c in columns], axis=1)
     return KeyedCounts(keys, counts, doc_freqs, other_counts, other_doc_freqs)
+
+
+def _slow_words(token: bytes, lowercase: bool) -> tuple[list[tuple[int, int, int]], list[str]]:
+    """The words of a token the keys cannot decide, by the reference definition: (the keys of those
+    that are ASCII of at most 16 bytes, the others as strings)."""
+    keys, others = [], []
+    for word in _TOKEN_RE.findall(token.decode("utf-8")):
+        word = word.lower() if lowercase else word
+        encoded = word.encode("utf-8")
+        if word.isascii() and len(encoded) <= MAX_KEY_BYTES:
+            keys.append(word_key(encoded))
+        else:
+            others.append(word)
+    return keys, others
 
 
 def _merge(parts: list[KeyedCounts]) -> KeyedCounts:
@@ -143,7 +130,7 @@ def _merge(parts: list[KeyedCounts]) -> KeyedCounts:
         other_doc_freqs.update(p.other_doc_freqs)
     if not len(keys):
         return KeyedCounts(keys, np.zeros(0, np.int64), np.zeros(0, np.int64), other_counts, other_doc_freqs)
-    first_at, inverse = _group_keys(tuple(keys.T))
+    first_at, inverse = group_keys(keys[:, 0], keys[:, 1], keys[:, 2])
     total = lambda name: np.bincount(  # noqa: E731  (int64 sums: exact below 2**53 per word)
         inverse, weights=np.concatenate([getattr(p, name) for p in parts]), minlength=first_at.size
     ).astype(np.int64)

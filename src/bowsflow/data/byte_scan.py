@@ -1,0 +1,180 @@
+"""Compiled scans over a batch's UTF-8 bytes: token boundaries, exact word keys, grouping and lookup.
+
+Why compiled: the BOWS stage touches every byte of the corpus twice (counting, then rows). The
+numpy formulation of these steps needs a dozen full passes and temporaries per batch (translate,
+compare, diff, flatnonzero, two gathers, a hash, a sort, three comparisons); each of the loops below
+is one pass (numba, compiled once and cached beside this file).
+
+Keys are those of :func:`bowsflow.data.bows.word_key`: for an ASCII token of at most 16 bytes,
+``first`` (its first 8 bytes, little-endian, bit 63 set when longer than 8), ``last`` (its last 8
+bytes when longer than 8, else 0) and its length identify it exactly. Every function here compares
+all three, so a hash collision can only cost a probe, never merge two words.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+MAX_KEY_BYTES = 16
+SPACE = 0x20
+LONG_FLAG = np.uint64(1 << 63)
+_MIX_FIRST = np.uint64(0x9E3779B97F4A7C15)
+_MIX_LAST = np.uint64(0xC2B2AE3D27D4EB4F)
+_MIX_LENGTH = np.uint64(0x165667B19E3779F9)
+
+_compiled = numba.njit(cache=True, nogil=True, boundscheck=False)
+
+
+@_compiled
+def _count_tokens(raw, table):
+    n = 0
+    inside = False
+    for i in range(raw.size):
+        token_byte = table[raw[i]] != SPACE
+        if token_byte and not inside:
+            n += 1
+        inside = token_byte
+    return n
+
+
+@_compiled
+def _fill_tokens(raw, table, starts, lengths, first, last, is_slow):
+    k = 0
+    i = 0
+    n = raw.size
+    while i < n:
+        if table[raw[i]] == SPACE:
+            i += 1
+            continue
+        j = i
+        head = np.uint64(0)
+        non_ascii = False
+        while j < n:
+            b = table[raw[j]]
+            if b == SPACE:
+                break
+            if b >= 0x80:
+                non_ascii = True
+            if j - i < 8:
+                head |= np.uint64(b) << np.uint64(8 * (j - i))
+            j += 1
+        length = j - i
+        tail = np.uint64(0)
+        if length > 8:
+            head |= LONG_FLAG
+            for t in range(8):
+                tail |= np.uint64(table[raw[j - 8 + t]]) << np.uint64(8 * t)
+        starts[k] = i
+        lengths[k] = length
+        first[k] = head
+        last[k] = tail
+        is_slow[k] = non_ascii or length > MAX_KEY_BYTES
+        k += 1
+        i = j
+
+
+def scan_tokens(raw: np.ndarray, table: np.ndarray):
+    """The tokens of ``raw`` (uint8 [n]): maximal runs of bytes ``b`` with ``table[b] != 0x20``.
+
+    ``table`` (uint8 [256]) maps ASCII separators to a space and, for lowercasing, ``A``–``Z`` to
+    ``a``–``z``; bytes ≥ 0x80 map to themselves (they belong to tokens: a UTF-8 multi-byte character
+    never contains an ASCII byte). Returns ``(starts, lengths, first, last, slow)``: int64 [k] byte
+    offsets and lengths, uint64 [k] the keys of the mapped bytes, int64 [s] the tokens the keys cannot
+    decide (a byte ≥ 0x80, or longer than 16 bytes), increasing.
+    """
+    k = _count_tokens(raw, table)
+    starts = np.empty(k, np.int64)
+    lengths = np.empty(k, np.int64)
+    first = np.empty(k, np.uint64)
+    last = np.empty(k, np.uint64)
+    is_slow = np.empty(k, np.bool_)
+    _fill_tokens(raw, table, starts, lengths, first, last, is_slow)
+    return starts, lengths, first, last, np.flatnonzero(is_slow)
+
+
+@_compiled
+def _key_hash(first, last, length, bits):
+    h = first * _MIX_FIRST ^ last * _MIX_LAST ^ np.uint64(length) * _MIX_LENGTH
+    return np.int64(h >> np.uint64(64 - bits))
+
+
+@_compiled
+def _group_keys(first, last, length, bits, inverse):
+    n_slots = 1 << bits
+    mask = n_slots - 1
+    slot_group = np.full(n_slots, -1, np.int64)
+    first_at = np.empty(first.size, np.int64)
+    n_groups = 0
+    for i in range(first.size):
+        slot = _key_hash(first[i], last[i], length[i], bits)
+        while True:
+            g = slot_group[slot]
+            if g < 0:
+                slot_group[slot] = n_groups
+                first_at[n_groups] = i
+                inverse[i] = n_groups
+                n_groups += 1
+                break
+            j = first_at[g]
+            if first[j] == first[i] and last[j] == last[i] and length[j] == length[i]:
+                inverse[i] = g
+                break
+            slot = (slot + 1) & mask
+    return first_at[:n_groups].copy()
+
+
+def group_keys(
+    first: np.ndarray, last: np.ndarray, length: np.ndarray, bits: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the row of each distinct key's first occurrence int64 [g], each row's group int64 [n]) for
+    keys given as three columns [n]; groups are numbered in order of first occurrence. ``bits``: the
+    table has 2**bits slots (default: at least twice the rows; tests pass fewer to force collisions)."""
+    n = first.size
+    bits = max(4, (2 * max(n, 1) - 1).bit_length()) if bits is None else bits  # load factor <= 1/2
+    if (1 << bits) <= n:
+        raise ValueError(f"group_keys: 2**{bits} slots cannot hold {n} keys")
+    inverse = np.empty(n, np.int64)
+    first_at = _group_keys(
+        first.astype(np.uint64, copy=False), last.astype(np.uint64, copy=False), length.astype(np.int64), bits, inverse
+    )
+    return first_at, inverse
+
+
+@_compiled
+def _doc_frequencies(inverse, doc, n_groups):
+    last_doc = np.full(n_groups, -1, np.int64)
+    freq = np.zeros(n_groups, np.int64)
+    for i in range(inverse.size):
+        g = inverse[i]
+        if last_doc[g] != doc[i]:
+            last_doc[g] = doc[i]
+            freq[g] += 1
+    return freq
+
+
+def doc_frequencies(inverse: np.ndarray, doc: np.ndarray, n_groups: int) -> np.ndarray:
+    """int64 [n_groups]: in how many distinct documents each group occurs; ``doc`` (int64 [n], the
+    document of each row) must not decrease."""
+    if doc.size > 1 and np.any(doc[1:] < doc[:-1]):
+        raise ValueError("doc_frequencies: rows must come in document order")
+    return _doc_frequencies(inverse, doc.astype(np.int64, copy=False), n_groups)
+
+
+@_compiled
+def probe_table(table_first, table_last, table_len, table_id, bits, first, last, length):
+    """int64 [n]: the id of each key in an open-addressing table (start slot: the top ``bits`` bits
+    of ``first * 0x9E3779B97F4A7C15``, linear probing, empty slots hold id −1), −1 where absent."""
+    mask = (1 << bits) - 1
+    out = np.empty(first.size, np.int64)
+    for i in range(first.size):
+        f = first[i]
+        slot = np.int64((f * _MIX_FIRST) >> np.uint64(64 - bits))
+        found = -1
+        while table_id[slot] >= 0:
+            if table_first[slot] == f and table_last[slot] == last[i] and table_len[slot] == length[i]:
+                found = table_id[slot]
+                break
+            slot = (slot + 1) & mask
+        out[i] = found
+    return out
