@@ -2,6 +2,7 @@ import gzip
 import json
 import os
 
+import numpy as np
 import pytest
 
 from bowsflow.config import resolved_bows, validate_config
@@ -75,6 +76,46 @@ def test_blank_line_blocks_equal_the_line_by_line_definition(tmp_path, monkeypat
         expected = list(reference_blank_line_documents(path, expected_stats))
         assert list(corpus._blank_line_documents(path, stats)) == expected
         assert stats == expected_stats
+
+
+def test_byte_documents_equal_the_line_by_line_definition(tmp_path, monkeypatch):
+    """The byte-level reader (what the corpus rules use) gives the documents of the definition as UTF-8
+    bytes, trailing line ends stripped as iter_documents strips them, with the same byte count and
+    invalid UTF-8 locations, on the random files and block sizes of the test above."""
+    import random
+
+    import bowsflow.data.corpus as corpus
+
+    rng = random.Random(1)
+    alphabet = [b"a", b"b", b" ", b"\n", b"\n", b"\r", b"\t", b"\xc3\xa9", b"\xff", b"\xe2\x80\xa8", b"\x0c"]
+    alphabet += [b"\xc2\xa0", b"\xe2", b"\x1f", b"\xe3\x80\x80", b"\xc2\x85"]
+    path = tmp_path / "x.txt"
+    for _ in range(1500):
+        path.write_bytes(b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))))
+        monkeypatch.setattr(corpus, "READ_BLOCK", rng.choice([1, 2, 3, 5, 8, 1 << 20]))
+        expected_stats, stats = CorpusStats(), CorpusStats()
+        expected = [d.rstrip("\n").encode() for d in reference_blank_line_documents(path, expected_stats)]
+        assert list(corpus._blank_line_byte_documents(path, stats)) == expected
+        assert stats == expected_stats
+
+
+@pytest.mark.parametrize("split", ["blank_line", "file"])
+def test_text_batches_hold_the_documents_in_order(tmp_path, split):
+    from bowsflow.data.corpus import iter_text_batches
+
+    (tmp_path / "a.txt").write_text("alpha beta\n\ngamma\r\n \n\u00a0\ncafé δ\n" * 40)
+    (tmp_path / "b.txt").write_text("\n\ndelta\n\u2028\nepsilon")
+    spec = {"source": "text", "path": str(tmp_path / "*.txt"), "split_docs": split}
+    stats, expected_stats = CorpusStats(), CorpusStats()
+    batches = list(iter_text_batches(spec, "c", stats, max_bytes=50))
+    expected = list(iter_documents(spec, "c", expected_stats))
+    docs = [b.raw[s : s + n].decode() for b in batches for s, n in zip(b.doc_starts.tolist(), b.doc_lengths.tolist())]
+    assert docs == expected and len(batches) > 1
+    assert [b.raw for b in batches] == [
+        b"\n".join(s.encode() for s in docs[i : i + len(b)])
+        for i, b in zip(np.cumsum([0] + [len(b) for b in batches])[:-1].tolist(), batches)
+    ]
+    assert stats == expected_stats
 
 
 def test_missing_path_and_empty_glob_name_the_key(tmp_path):

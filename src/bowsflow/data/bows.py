@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bowsflow.data.byte_scan import MAX_KEY_BYTES, probe_table, scan_tokens
-from bowsflow.data.tokenizer import _TABLES, _TOKEN_RE, join_documents
+from bowsflow.data.tokenizer import _TABLES, _TOKEN_RE, TextBatch, join_documents
 from bowsflow.data.windows import WindowSpec, unit_window_pairs, windows_per_group
 
 _MIX_A = np.uint64(0x9E3779B97F4A7C15)  # the start slot of byte_scan.probe_table
@@ -135,11 +135,13 @@ class TokenKeys:
 _TABLE_ARRAYS = {lowercase: np.frombuffer(table, dtype=np.uint8) for lowercase, table in _TABLES.items()}
 
 
-def token_keys(texts: list[str], lowercase: bool) -> TokenKeys:
+def token_keys(texts: list[str] | TextBatch, lowercase: bool) -> TokenKeys:
     """Token boundaries and keys of a batch: one compiled scan of its bytes."""
-    raw, doc_starts, doc_lengths = join_documents(texts)
-    starts, lengths, first, last, slow = scan_tokens(np.frombuffer(raw, dtype=np.uint8), _TABLE_ARRAYS[lowercase])
-    return TokenKeys(raw, starts, starts + lengths, lengths, first, last, slow, doc_starts, doc_lengths)
+    batch = join_documents(texts)
+    starts, lengths, first, last, slow = scan_tokens(np.frombuffer(batch.raw, np.uint8), _TABLE_ARRAYS[lowercase])
+    return TokenKeys(
+        batch.raw, starts, starts + lengths, lengths, first, last, slow, batch.doc_starts, batch.doc_lengths
+    )
 
 
 def slow_token_words(keys: TokenKeys, k: int, lowercase: bool) -> list[str]:
@@ -148,7 +150,7 @@ def slow_token_words(keys: TokenKeys, k: int, lowercase: bool) -> list[str]:
     return [w.lower() for w in words] if lowercase else words
 
 
-def token_ids(texts: list[str], index: VocabularyIndex, with_lines: bool = False) -> TokenIds:
+def token_ids(texts: list[str] | TextBatch, index: VocabularyIndex, with_lines: bool = False) -> TokenIds:
     """Tokenize a batch of documents and keep the tokens that are vocabulary words."""
     keys = token_keys(texts, index.lowercase)
     raw, doc_starts, doc_lengths = keys.raw, keys.doc_starts, keys.doc_lengths
@@ -212,7 +214,7 @@ class BowsPairs:
         return int(self.window_doc.size)
 
 
-def bows_pairs(texts: list[str], index: VocabularyIndex, spec: WindowSpec) -> BowsPairs:
+def bows_pairs(texts: list[str] | TextBatch, index: VocabularyIndex, spec: WindowSpec) -> BowsPairs:
     """(window, word) pairs for ``tokens`` and ``lines`` windows within each document of the batch.
 
     For ``documents`` windows, call with ``WindowSpec("tokens", size=huge)`` to get one bag per
@@ -240,7 +242,7 @@ def dense_rows(pairs: BowsPairs, vocab_size: int) -> np.ndarray:
     return out
 
 
-def document_bags(texts: list[str], index: VocabularyIndex) -> np.ndarray:
+def document_bags(texts: list[str] | TextBatch, index: VocabularyIndex) -> np.ndarray:
     """bool [n_docs, V]: the vocabulary words of each whole document (empty documents included)."""
     t = token_ids(texts, index)
     out = np.zeros((len(texts), index.size), dtype=bool)

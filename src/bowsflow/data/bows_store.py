@@ -29,6 +29,7 @@ import numpy as np
 
 from bowsflow.data.bows import DocumentWindows, VocabularyIndex, bows_pairs, document_bags, sorted_distinct
 from bowsflow.data.splits import is_validation, split_labels
+from bowsflow.data.tokenizer import TextBatch
 from bowsflow.data.windows import WindowSpec
 from bowsflow.runtime.parallel import ordered_map
 from bowsflow.store.atomic import atomic_path
@@ -79,7 +80,7 @@ class RowBlock:
         return head, tail
 
 
-def _batch_rows(texts: list[str], index: VocabularyIndex, spec: WindowSpec):
+def _batch_rows(texts: list[str] | TextBatch, index: VocabularyIndex, spec: WindowSpec):
     """(lengths [n_windows], words [nnz] int32, window_doc, window_start): each window's distinct
     vocabulary words, increasing (one sort of the batch's (window, word) keys)."""
     pairs = bows_pairs(texts, index, spec)
@@ -297,14 +298,14 @@ def build_text_store(
     show_progress: bool = False,
 ) -> dict:
     """Stream a text corpus into its BOWS store at ``path``; returns the summary counts."""
-    from bowsflow.data.corpus import CorpusStats, iter_batches, iter_documents
+    from bowsflow.data.corpus import CorpusStats, iter_text_batches
     from bowsflow.data.windows import window_spec
 
     index = VocabularyIndex(vocab.words, lowercase=bool(bows_options["lowercase"]))
     spec_w = window_spec(bows_options)
     stats = CorpusStats()
     counts: dict = {}
-    batches = iter_batches(iter_documents(spec, name, stats), bows_options["batch_bytes"])
+    batches = iter_text_batches(spec, name, stats, bows_options["batch_bytes"])
     blocks = iter_rows(batches, index, spec_w, workers, counts)
     try:
         summary = write_bows_store(

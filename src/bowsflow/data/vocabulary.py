@@ -23,7 +23,7 @@ import numpy as np
 
 from bowsflow.data.bows import token_keys, word_key
 from bowsflow.data.byte_scan import MAX_KEY_BYTES, doc_frequencies, group_keys
-from bowsflow.data.tokenizer import _TOKEN_RE, is_vocabulary_candidate
+from bowsflow.data.tokenizer import _TOKEN_RE, TextBatch, is_vocabulary_candidate
 from bowsflow.runtime.parallel import ordered_map
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class KeyedCounts:
     other_doc_freqs: Counter
 
 
-def count_batch(texts: list[str], lowercase: bool) -> KeyedCounts:
+def count_batch(texts: list[str] | TextBatch, lowercase: bool) -> KeyedCounts:
     """Counts and document frequencies of one batch of documents (tokens as :mod:`bowsflow.data.tokenizer`
     defines them), without a Python object per token."""
     t = token_keys(texts, lowercase)
@@ -239,13 +239,13 @@ def read_vocabulary(path: str | Path) -> Vocabulary:
 
 def corpus_vocabulary(spec: dict, name: str, bows_options: dict, workers: int = 1):
     """Count a text corpus and choose its vocabulary. Returns (Vocabulary, CorpusStats)."""
-    from bowsflow.data.corpus import CorpusStats, iter_batches, iter_documents
+    from bowsflow.data.corpus import CorpusStats, iter_text_batches
     from bowsflow.data.tokenizer import tokenizer_options
 
     tok = tokenizer_options(bows_options)
     stats = CorpusStats()
-    documents = iter_documents(spec, name, stats)
-    counts, doc_freq = count_words(iter_batches(documents, bows_options["batch_bytes"]), tok.lowercase, workers)
+    batches = iter_text_batches(spec, name, stats, bows_options["batch_bytes"])
+    counts, doc_freq = count_words(batches, tok.lowercase, workers)
     if stats.n_documents == 0 or not counts:
         what = "no documents" if stats.n_documents == 0 else f"{stats.n_documents} documents but no word"
         raise VocabularyError(f"corpora.{name}: the corpus is empty ({what})")
