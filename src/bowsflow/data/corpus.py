@@ -14,7 +14,12 @@ A document is ``(doc_id, text)`` with doc_id counting from 0 in source order. So
 
 Invalid UTF-8 is replaced (U+FFFD) and counted in :class:`CorpusStats`; a file that looks binary
 (a NUL byte in its first 8 KiB) is an error naming the file. Files are read whole, one at a time, so
-memory is bounded by the largest file (a single 50 MB line is fine).
+memory is bounded by the largest file (a single 50 MB line is fine); ``blank_line`` files are streamed
+in blocks of whole lines.
+
+The corpus rules read through :func:`iter_text_batches`: batches of documents as one UTF-8 buffer each
+(:class:`~bowsflow.data.tokenizer.TextBatch`). A ``blank_line`` text corpus is cut into documents on its
+bytes there; a test holds it to the line-by-line definition on random bytes.
 """
 
 from __future__ import annotations

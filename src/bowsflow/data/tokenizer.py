@@ -10,9 +10,10 @@ Which tokens may enter a vocabulary is decided separately by :func:`is_vocabular
 (alphabetic and not a stop word, or one of the numbers "0" … "100" as in the BOWS paper).
 Windows count *all* tokens, so window boundaries do not move when the stop-word list changes.
 
-The fast path (:func:`bowsflow.data.bows.token_keys`) works on UTF-8 bytes: one ``bytes.translate``
-maps every ASCII byte that is not a letter or digit to a space and a numpy scan finds the tokens; only
-the tokens that contain non-ASCII bytes (a few percent of English text) go through the regular expression.
+The fast path (:func:`bowsflow.data.bows.token_keys`) works on UTF-8 bytes: one compiled scan
+(:func:`bowsflow.data.byte_scan.scan_tokens`) treats every ASCII byte that is not a letter or digit as
+a separator (the table below) and finds the tokens; only the tokens that contain non-ASCII bytes (a
+few percent of English text) go through the regular expression.
 Because a multi-byte UTF-8 character never contains an ASCII byte, every byte token decodes on its own
 and the result equals the definition exactly (tests compare both on random Unicode text).
 """
@@ -45,7 +46,7 @@ def is_vocabulary_candidate(word: str, stopwords: frozenset[str], keep_numbers: 
     return word.isalpha() and word not in stopwords
 
 
-def _translate_table(lowercase: bool) -> bytes:
+def _byte_table(lowercase: bool) -> bytes:
     table = bytearray(range(256))
     for b in range(128):
         ch = chr(b)
@@ -56,7 +57,7 @@ def _translate_table(lowercase: bool) -> bytes:
     return bytes(table)
 
 
-_TABLES = {False: _translate_table(False), True: _translate_table(True)}
+_TABLES = {False: _byte_table(False), True: _byte_table(True)}
 
 
 @dataclass(frozen=True)
