@@ -204,33 +204,41 @@ def _blank_line_documents(path: Path, stats: CorpusStats) -> Iterator[str]:
     is counted at its line."""
     pending = ""  # the document the previous block ended in
     lineno = 0  # lines before the current block
+    for block, at_end in _whole_line_blocks(path, stats):
+        text = _decode_lines(block, path, lineno, stats)
+        lineno += block.count(b"\n")
+        if at_end:
+            last_line = text[text.rfind("\n") + 1 :]
+            if not last_line.strip():  # a blank last line ends the document as any blank line does
+                text = text[: len(text) - len(last_line)]
+        parts = BLANK_LINE.split(text)
+        parts[0] = pending + parts[0]
+        yield from (part for part in parts[:-1] if part)
+        pending = parts[-1]
+    if pending:
+        yield pending
+
+
+def _whole_line_blocks(path: Path, stats: CorpusStats) -> Iterator[tuple[bytes, bool]]:
+    """(block, at the end) for the blocks of about READ_BLOCK bytes of a file, each cut after a line end
+    (a line longer than a block: read on); the last holds what is left, a last line without its end.
+    Counts the bytes in ``stats``."""
     buf = b""
     with _reading(path), _open_binary(path) as f:
         while True:
             data = f.read(READ_BLOCK)
             buf += data
             if data:
-                cut = buf.rfind(b"\n") + 1  # whole lines only (a line longer than a block: read on)
+                cut = buf.rfind(b"\n") + 1
                 if not cut:
                     continue
                 block, buf = buf[:cut], buf[cut:]
-            else:  # the end: what is left is the last line, without a line end
+            else:
                 block, buf = buf, b""
             stats.n_bytes += len(block)
-            text = _decode_lines(block, path, lineno, stats)
-            lineno += block.count(b"\n")
+            yield block, not data
             if not data:
-                last_line = text[text.rfind("\n") + 1 :]
-                if not last_line.strip():  # a blank last line ends the document as any blank line does
-                    text = text[: len(text) - len(last_line)]
-            parts = BLANK_LINE.split(text)
-            parts[0] = pending + parts[0]
-            yield from (part for part in parts[:-1] if part)
-            pending = parts[-1]
-            if not data:
-                break
-    if pending:
-        yield pending
+                return
 
 
 def _decode_lines(block: bytes, path: Path, lineno: int, stats: CorpusStats) -> str:
@@ -419,46 +427,32 @@ def _blank_line_byte_documents(path: Path, stats: CorpusStats) -> Iterator[bytes
     decoded line by line as there (each replacement counted at its line) and encoded again."""
     pending = b""  # the document the previous block ended in, with its last line end
     lineno = 0
-    buf = b""
-    with _reading(path), _open_binary(path) as f:
-        while True:
-            data = f.read(READ_BLOCK)
-            buf += data
-            if data:
-                cut = buf.rfind(b"\n") + 1
-                if not cut:
-                    continue
-                block, buf = buf[:cut], buf[cut:]
-            else:
-                block, buf = buf, b""
-            stats.n_bytes += len(block)
-            try:
-                block.decode("utf-8")  # validation only: the bytes are kept
-            except UnicodeDecodeError:
-                block = _decode_lines(block, path, lineno, stats).encode("utf-8")
-            lineno += block.count(b"\n")
-            arr = np.frombuffer(block, dtype=np.uint8)
-            line_end, kind = line_kinds(arr, _CONTENT_BYTE)
-            line_start = np.concatenate([[0], line_end[:-1] + 1]) if line_end.size else line_end
-            for k in np.flatnonzero(kind == 2).tolist():  # non-ASCII bytes and no ASCII content
-                kind[k] = 0 if block[line_start[k] : line_end[k]].decode("utf-8").isspace() else 1
-            content = kind == 1
-            run_first = np.flatnonzero(content & ~np.r_[False, content[:-1]])
-            run_last = np.flatnonzero(content & ~np.r_[content[1:], False])
-            starts, ends = line_start[run_first].tolist(), line_end[run_last].tolist()
-            if pending and not (run_first.size and run_first[0] == 0):
-                yield pending[:-1]  # the next line is blank: the open document ends
+    for block, at_end in _whole_line_blocks(path, stats):
+        try:
+            block.decode("utf-8")  # validation only: the bytes are kept
+        except UnicodeDecodeError:
+            block = _decode_lines(block, path, lineno, stats).encode("utf-8")
+        lineno += block.count(b"\n")
+        arr = np.frombuffer(block, dtype=np.uint8)
+        line_end, kind = line_kinds(arr, _CONTENT_BYTE)
+        line_start = np.concatenate([[0], line_end[:-1] + 1]) if line_end.size else line_end
+        for k in np.flatnonzero(kind == 2).tolist():  # non-ASCII bytes and no ASCII content
+            kind[k] = 0 if block[line_start[k] : line_end[k]].decode("utf-8").isspace() else 1
+        content = kind == 1
+        run_first = np.flatnonzero(content & ~np.r_[False, content[:-1]])
+        run_last = np.flatnonzero(content & ~np.r_[content[1:], False])
+        starts, ends = line_start[run_first].tolist(), line_end[run_last].tolist()
+        if pending and not (run_first.size and run_first[0] == 0):
+            yield pending[:-1]  # the next line is blank: the open document ends
+            pending = b""
+        open_at_end = not at_end and run_last.size and run_last[-1] == line_end.size - 1
+        for j, (start, end) in enumerate(zip(starts, ends)):
+            if open_at_end and j == len(starts) - 1:
+                pending = pending + block[start : end + 1]
+            elif j == 0 and pending:
+                yield pending + block[start:end]
                 pending = b""
-            open_at_end = bool(data) and run_last.size and run_last[-1] == line_end.size - 1
-            for j, (start, end) in enumerate(zip(starts, ends)):
-                if open_at_end and j == len(starts) - 1:
-                    pending = pending + block[start : end + 1]
-                elif j == 0 and pending:
-                    yield pending + block[start:end]
-                    pending = b""
-                else:
-                    yield block[start:end]
-            if not data:
-                break
+            else:
+                yield block[start:end]
     if pending:
         yield pending[:-1]
