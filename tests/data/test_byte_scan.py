@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from bowsflow.data.bows import _slot_of, word_key
-from bowsflow.data.byte_scan import doc_frequencies, group_keys, probe_table, scan_tokens
+from bowsflow.data.bows import word_key
+from bowsflow.data.byte_scan import doc_frequencies, group_keys, probe_table, scan_tokens, start_slots
 from bowsflow.data.tokenizer import _TABLES
 
 TABLES = {lowercase: np.frombuffer(table, dtype=np.uint8) for lowercase, table in _TABLES.items()}
@@ -98,7 +98,7 @@ def test_probe_table_finds_exact_keys_only():
     table_first, table_last = np.zeros(n, np.uint64), np.zeros(n, np.uint64)
     table_len, table_id = np.zeros(n, np.int64), np.full(n, -1, np.int32)
     keys = np.array([word_key(w) for w in words], dtype=np.uint64)
-    for i, slot in enumerate(_slot_of(keys[:, 0], bits).tolist()):
+    for i, slot in enumerate(start_slots(keys[:, 0], bits).tolist()):
         while table_id[slot] >= 0:
             slot = (slot + 1) % n
         table_first[slot], table_last[slot], table_len[slot] = keys[i]

@@ -19,11 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bowsflow.data.byte_scan import MAX_KEY_BYTES, probe_table, scan_tokens
+from bowsflow.data.byte_scan import MAX_KEY_BYTES, probe_table, scan_tokens, start_slots
 from bowsflow.data.tokenizer import _TABLES, _TOKEN_RE, TextBatch, join_documents
 from bowsflow.data.windows import WindowSpec, unit_window_pairs, windows_per_group
-
-_MIX_A = np.uint64(0x9E3779B97F4A7C15)  # the start slot of byte_scan.probe_table
 
 
 def word_key(word: bytes) -> tuple[int, int, int]:
@@ -38,13 +36,6 @@ def word_key(word: bytes) -> tuple[int, int, int]:
     first = int.from_bytes(word[:8], "little") | (1 << 63 if n > 8 else 0)
     last = int.from_bytes(word[-8:], "little") if n > 8 else 0
     return first, last, n
-
-
-def _slot_of(first: np.ndarray, bits: int) -> np.ndarray:
-    """Table slot from the first 8 bytes alone (multiplicative hashing: the top ``bits`` bits).
-    Words that share their first 8 bytes share a start slot and are told apart by probing."""
-    with np.errstate(over="ignore"):
-        return ((first * _MIX_A) >> np.uint64(64 - bits)).astype(np.int64)
 
 
 class VocabularyIndex:
@@ -65,7 +56,7 @@ class VocabularyIndex:
         self.table_len = np.zeros(n_slots, dtype=np.int64)
         self.table_id = np.full(n_slots, -1, dtype=np.int32)
         keys = np.array([word_key(w) for _, w in keyed], dtype=np.uint64).reshape(-1, 3)
-        slots = _slot_of(keys[:, 0], self.bits)
+        slots = start_slots(keys[:, 0], self.bits)
         for (i, _), (first, last, length), slot in zip(keyed, keys.tolist(), slots.tolist()):
             while self.table_id[slot] >= 0:  # linear probing
                 slot = (slot + 1) & (n_slots - 1)
@@ -144,9 +135,10 @@ def token_keys(texts: list[str] | TextBatch, lowercase: bool) -> TokenKeys:
     )
 
 
-def slow_token_words(keys: TokenKeys, k: int, lowercase: bool) -> list[str]:
-    """The tokens (by the reference definition) of token ``k`` of ``keys.slow``'s kind."""
-    words = _TOKEN_RE.findall(keys.raw[keys.starts[k] : keys.ends[k]].decode("utf-8"))
+def token_words(token: bytes, lowercase: bool) -> list[str]:
+    """The words (by the reference definition) of one token of ``TokenKeys.slow``'s kind, given by its
+    UTF-8 bytes."""
+    words = _TOKEN_RE.findall(token.decode("utf-8"))
     return [w.lower() for w in words] if lowercase else words
 
 
@@ -162,7 +154,10 @@ def token_ids(texts: list[str] | TextBatch, index: VocabularyIndex, with_lines: 
     counts = None
     if slow.size:
         counts = np.ones(n_tok, dtype=np.int64)
-        parts = [[index.by_word.get(w, -1) for w in slow_token_words(keys, k, index.lowercase)] for k in slow.tolist()]
+        parts = [
+            [index.by_word.get(w, -1) for w in token_words(raw[start:end], index.lowercase)]
+            for start, end in zip(starts[slow].tolist(), keys.ends[slow].tolist())
+        ]
         counts[slow] = [len(p) for p in parts]
         expanded_at = np.cumsum(counts) - counts  # where each original token lands
         new_ids = np.repeat(ids, counts)

@@ -136,7 +136,11 @@ def group_keys(
         raise ValueError(f"group_keys: 2**{bits} slots cannot hold {n} keys")
     inverse = np.empty(n, np.int64)
     first_at = _group_keys(
-        first.astype(np.uint64, copy=False), last.astype(np.uint64, copy=False), length.astype(np.int64), bits, inverse
+        first.astype(np.uint64, copy=False),
+        last.astype(np.uint64, copy=False),
+        length.astype(np.int64, copy=False),
+        bits,
+        inverse,
     )
     return first_at, inverse
 
@@ -161,10 +165,18 @@ def doc_frequencies(inverse: np.ndarray, doc: np.ndarray, n_groups: int) -> np.n
     return _doc_frequencies(inverse, doc.astype(np.int64, copy=False), n_groups)
 
 
+def start_slots(first: np.ndarray, bits: int) -> np.ndarray:
+    """int64 [n]: the slot where :func:`probe_table`'s search for each key starts (multiplicative
+    hashing of the first 8 bytes alone: the top ``bits`` bits). Words that share their first 8 bytes
+    share a start slot and are told apart by probing; a table is filled from these slots."""
+    with np.errstate(over="ignore"):
+        return ((first.astype(np.uint64, copy=False) * _MIX_FIRST) >> np.uint64(64 - bits)).astype(np.int64)
+
+
 @_compiled
 def probe_table(table_first, table_last, table_len, table_id, bits, first, last, length):
-    """int64 [n]: the id of each key in an open-addressing table (start slot: the top ``bits`` bits
-    of ``first * 0x9E3779B97F4A7C15``, linear probing, empty slots hold id −1), −1 where absent."""
+    """int64 [n]: the id of each key in an open-addressing table (start slot as :func:`start_slots`,
+    linear probing, empty slots hold id −1), −1 where absent."""
     mask = (1 << bits) - 1
     out = np.empty(first.size, np.int64)
     for i in range(first.size):

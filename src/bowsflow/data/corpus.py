@@ -181,7 +181,9 @@ def _check_not_binary(path: Path) -> None:
         raise CorpusError(f"{path}: looks like a binary file (NUL byte in the first 8 KiB), not text")
 
 
-def _text_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
+def _text_documents(spec: dict, name: str, stats: CorpusStats, blank_line_documents=None) -> Iterator[str]:
+    """The documents of a ``text`` corpus; a ``blank_line`` file's come from ``blank_line_documents``
+    (default :func:`_blank_line_documents`, strings; :func:`iter_text_batches` passes the byte reader)."""
     split = spec.get("split_docs", "file")
     for path in input_files(spec, name):
         if split == "file":  # the file is the document: it is read whole
@@ -190,7 +192,7 @@ def _text_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator[str]:
         # blank_line: stream the file in blocks of whole lines, so memory holds one block, not the file
         _check_not_binary(path)
         stats.n_files += 1
-        yield from _blank_line_documents(path, stats)
+        yield from (blank_line_documents or _blank_line_documents)(path, stats)
 
 
 BLANK_LINE = re.compile(r"^[^\S\n]*\n", re.MULTILINE)  # a line of whitespace only (as str.isspace)
@@ -375,9 +377,10 @@ def iter_documents(spec: dict, name: str = "corpus", stats: CorpusStats | None =
         yield text.rstrip("\n")
 
 
-def iter_batches(documents: Iterator[str], max_bytes: int = 1 << 20) -> Iterator[list[str]]:
-    """Group documents into batches of about ``max_bytes`` characters (one large document alone)."""
-    batch: list[str] = []
+def iter_batches(documents: Iterator[str | bytes], max_bytes: int = 1 << 20) -> Iterator[list]:
+    """Group documents into batches of about ``max_bytes`` characters (bytes, for documents given as
+    bytes; one large document alone)."""
+    batch: list = []
     size = 0
     for doc in documents:
         batch.append(doc)
@@ -401,19 +404,8 @@ def iter_text_batches(
         for texts in iter_batches(iter_documents(spec, name, stats), max_bytes):
             yield join_documents(texts)
         return
-    docs: list[bytes] = []
-    size = 0
-    for path in input_files(spec, name):
-        _check_not_binary(path)
-        stats.n_files += 1
-        for doc in _blank_line_byte_documents(path, stats):
-            docs.append(doc)
-            size += len(doc)
-            if size >= max_bytes:
-                stats.n_documents += len(docs)
-                yield join_byte_documents(docs)
-                docs, size = [], 0
-    if docs:
+    documents = _text_documents(spec, name, stats, _blank_line_byte_documents)
+    for docs in iter_batches(documents, max_bytes):
         stats.n_documents += len(docs)
         yield join_byte_documents(docs)
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.bows import token_keys, word_key
+from bowsflow.data.bows import token_keys, token_words, word_key
 from bowsflow.data.byte_scan import MAX_KEY_BYTES, doc_frequencies, group_keys
-from bowsflow.data.tokenizer import _TOKEN_RE, TextBatch, is_vocabulary_candidate
+from bowsflow.data.tokenizer import TextBatch, is_vocabulary_candidate
 from bowsflow.runtime.parallel import ordered_map
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,7 @@ def _slow_words(token: bytes, lowercase: bool) -> tuple[list[tuple[int, int, int
     """The words of a token the keys cannot decide, by the reference definition: (the keys of those
     that are ASCII of at most 16 bytes, the others as strings)."""
     keys, others = [], []
-    for word in _TOKEN_RE.findall(token.decode("utf-8")):
-        word = word.lower() if lowercase else word
+    for word in token_words(token, lowercase):
         encoded = word.encode("utf-8")
         if word.isascii() and len(encoded) <= MAX_KEY_BYTES:
             keys.append(word_key(encoded))
