@@ -13,8 +13,14 @@ from bowsflow.data.batches import BowsBatches
 from bowsflow.data.bows_store import build_text_store
 from bowsflow.data.vocabulary import corpus_vocabulary
 from bowsflow.models.training import TrainConfig, train
-from bowsflow.store.index_form import IndexFormError, check_index_form, read_index_rows
-from bowsflow.store.integrity import verify_store
+from bowsflow.store.index_form import (
+    IndexFormError,
+    check_index_form,
+    dense_row_pieces,
+    read_index_rows,
+    sparse_rows,
+)
+from bowsflow.store.integrity import checksummed_encoding, verify_store, writing_every_chunk
 from helpers import synthetic_store, without_index_form
 
 
@@ -91,3 +97,41 @@ def test_an_index_form_that_disagrees_with_bows_fails_verification(tmp_path):
     store = _damaged(tmp_path, "disagrees")
     with pytest.raises(IndexFormError, match=rf"{store}: the index form of rows 0–127 differs .*first at row 0"):
         verify_store(store)
+
+
+@pytest.mark.parametrize("rows_per_piece", [1, 3, 8, 50])
+def test_dense_row_pieces_make_the_dense_rows(rows_per_piece):
+    rng = np.random.default_rng(4)
+    dense = rng.random((17, 9)) < 0.3
+    dense[[2, 11]] = False  # empty rows
+    lengths, columns = sparse_rows(dense)
+    pieces = [piece.copy() for piece in dense_row_pieces(lengths, columns, 9, 20, rows_per_piece)]
+    assert all(piece.shape[0] <= rows_per_piece for piece in pieces)
+    made = np.concatenate(pieces)
+    assert made.shape == (20, 9)  # rows past the given 17 are padding, all False
+    np.testing.assert_array_equal(made[:17], dense)
+    assert not made[17:].any()
+    with pytest.raises(ValueError, match="17 rows given for 16"):
+        next(dense_row_pieces(lengths, columns, 9, 16))
+
+
+def test_the_store_has_the_metadata_xarray_writes(tmp_path):
+    # bowsflow writes `bows` chunk by chunk itself; a user must find the arrays, types, codecs and
+    # attributes that xarray writes for the same dataset in one call
+    spec, _ = make_corpus(tmp_path, n_docs=60)
+    opts = options(chunk_samples=7, window={"unit": "tokens", "size": 5, "stride": 3})
+    vocab, _ = corpus_vocabulary(spec, "c", opts)
+    ours = tmp_path / "bows.zarr"
+    build_text_store(spec, "c", opts, vocab, ours, {"config_hash": "abc"})
+    ds = xr.open_zarr(ours).load()
+    group = zarr.open_group(str(ours))
+    encoding = {name: {"chunks": group[name].chunks} for name in ds.variables if name in group}
+    with writing_every_chunk():
+        ds.to_zarr(tmp_path / "xr.zarr", mode="w", encoding=checksummed_encoding(ds, encoding), zarr_format=3)
+    theirs = zarr.open_group(str(tmp_path / "xr.zarr"))
+    assert sorted(name for name, _ in group.arrays()) == sorted(name for name, _ in theirs.arrays())
+    for name, array in group.arrays():
+        assert array.metadata.to_dict() == theirs[name].metadata.to_dict(), name
+        np.testing.assert_array_equal(array[...], theirs[name][...])
+    assert ds.sample.size > 3 * 7 and ds.sample.size % 7  # several chunks, the last one cut
+    assert verify_store(ours) == verify_store(tmp_path / "xr.zarr")

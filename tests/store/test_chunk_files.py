@@ -7,7 +7,7 @@ import pytest
 import zarr
 import zarr.codecs as codecs
 
-from bowsflow.store.chunk_files import _direct_codecs, chunk_path, crc32c, write_chunk
+from bowsflow.store.chunk_files import _direct_codecs, chunk_path, crc32c, write_chunk, write_chunk_rows
 from bowsflow.store.integrity import StoreIntegrityError, checksummed, verify_store
 
 COMPRESSORS = {
@@ -71,3 +71,34 @@ def test_a_damaged_direct_chunk_is_caught(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(StoreIntegrityError, match=r"array 'a', chunk \(1, 0\)"):
         verify_store(tmp_path / "store")
+
+
+@pytest.mark.parametrize("compressor", sorted(COMPRESSORS))
+@pytest.mark.parametrize("dtype", ["bool", "float32", "int16"])
+def test_a_chunk_written_in_pieces_reads_back_as_zarr_writes_it(tmp_path, compressor, dtype):
+    # zstd streams the pieces into one frame (other bytes than zarr's one-call frame, the same values);
+    # the other compressors join the pieces and take write_chunk's path, byte for byte zarr's
+    direct, by_zarr = _pair(tmp_path, COMPRESSORS[compressor], dtype, shape=(11, 5), chunks=(4, 5))
+    values = (np.random.default_rng(2).standard_normal((11, 5)) * 50).astype(dtype)
+    for k in range(3):
+        rows = values[4 * k : 4 * k + 4]
+        whole = np.zeros((4, 5), dtype=dtype)  # chunk 2 is cut by the array's end: padded with the fill value
+        whole[: rows.shape[0]] = rows
+        pieces = [whole[:1], whole[1:3], whole[3:]]
+        path = write_chunk_rows(direct, (k, 0), iter(pieces))
+        by_zarr[4 * k : 4 * k + rows.shape[0]] = rows
+        assert path == chunk_path(direct, (k, 0))
+        if compressor != "zstd":
+            assert path.read_bytes() == chunk_path(by_zarr, (k, 0)).read_bytes()
+    # zarr decodes every chunk and checks its CRC-32C on reading
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "direct"))[...], values)
+    assert not list((tmp_path / "direct").rglob("*.partial"))
+
+
+def test_pieces_that_do_not_make_the_chunk_are_refused(tmp_path):
+    direct, _ = _pair(tmp_path, COMPRESSORS["zstd"], "bool", shape=(8, 5), chunks=(4, 5))
+    with pytest.raises(ValueError, match=r"hold 3 rows, not the chunk's 4"):
+        write_chunk_rows(direct, (0, 0), [np.zeros((3, 5), dtype=bool)])
+    with pytest.raises(ValueError, match=r"rows of \(5,\) expected"):
+        write_chunk_rows(direct, (0, 0), [np.zeros((4, 6), dtype=bool)])
+    assert not chunk_path(direct, (0, 0)).exists()

@@ -13,8 +13,10 @@ Layout (``xarray.open_zarr`` gives it back):
 - attrs: provenance (config hash and JSON, package version, input checksum) and counts.
 
 Samples are streamed: text batches are turned into sparse rows by worker processes, rows are gathered
-into exactly ``chunk_samples`` rows and appended (the dense chunk made only then), so memory is bounded
-by a chunk and a few batches.
+into exactly ``chunk_samples`` rows and appended, so memory is bounded by a chunk's sparse rows and a
+few batches. The dense chunk is never whole in memory: it is made a few rows at a time and compressed
+as a stream straight into its chunk file (:func:`bowsflow.store.chunk_files.write_chunk_rows`), the
+other arrays through xarray; the store holds what xarray would write for the whole dataset.
 Windows without any vocabulary word are dropped and counted (``n_windows_dropped_empty``).
 """
 
@@ -33,7 +35,14 @@ from bowsflow.data.tokenizer import TextBatch
 from bowsflow.data.windows import WindowSpec
 from bowsflow.runtime.parallel import ordered_map
 from bowsflow.store.atomic import atomic_path
-from bowsflow.store.index_form import INDEX_FORM, DenseRowsBuffer, append_index_rows, create_index_array, sparse_rows
+from bowsflow.store.chunk_files import write_chunk_rows
+from bowsflow.store.index_form import (
+    INDEX_FORM,
+    append_index_rows,
+    create_index_array,
+    dense_row_pieces,
+    sparse_rows,
+)
 from bowsflow.store.integrity import (
     INTEGRITY,
     check_chunks_present,
@@ -206,7 +215,6 @@ def write_bows_store(
 
         progress = tqdm(unit=" samples", desc="bows", mininterval=2.0)
     n_words = 0  # entries of word_index written so far
-    dense = DenseRowsBuffer(chunk_samples, V)
     with atomic_path(path) as tmp, writing_every_chunk():
         for block in rechunk_rows(blocks, chunk_samples):
             n = len(block)
@@ -214,7 +222,6 @@ def write_bows_store(
             is_val = is_validation(index, split.seed, split.val_fraction)
             ds = xr.Dataset(
                 {
-                    "bows": (("sample", "word"), dense.fill(block.lengths, block.words)),
                     "sample_offset": ("sample", n_words + np.cumsum(block.lengths) - block.lengths),
                     "split": ("sample", split_labels(is_val)),
                     "doc_id": ("sample", block.doc_id.astype(np.int64)),
@@ -224,23 +231,14 @@ def write_bows_store(
             if block.latent is not None:
                 ds["latent"] = (("sample", "latent_dim"), block.latent)
             if n_samples == 0:
-                ds = ds.assign_coords(word_coords)
-                encoding = {
-                    "bows": {"chunks": (chunk_samples, V)},
-                    "sample_offset": {"chunks": (chunk_samples,)},
-                    "split": {"chunks": (chunk_samples,)},
-                    "doc_id": {"chunks": (chunk_samples,)},
-                    "window_start": {"chunks": (chunk_samples,)},
-                }
-                if block.latent is not None:
-                    encoding["latent"] = {"chunks": (chunk_samples, block.latent.shape[1])}
-                ds.to_zarr(
-                    tmp, mode="w", encoding=checksummed_encoding(ds, encoding), zarr_format=3, consolidated=False
-                )
-                group = zarr.open_group(tmp, mode="r+")
-                create_index_array(group, checksummed())
-            else:
-                ds.to_zarr(tmp, append_dim="sample", consolidated=False)
+                group = _create_store(tmp, ds, word_coords, chunk_samples, V)
+            # the 1-D variables through xarray; the dense rows straight to their chunk, in pieces
+            ds.to_zarr(tmp, append_dim="sample", consolidated=False)
+            bows = group["bows"]
+            bows.resize((n_samples + n, V))
+            write_chunk_rows(
+                bows, (n_samples // chunk_samples, 0), dense_row_pieces(block.lengths, block.words, V, chunk_samples)
+            )
             append_index_rows(group, block.words)
             n_words += block.words.size
             n_samples += n
@@ -261,6 +259,28 @@ def write_bows_store(
         group.attrs.update(attrs | summary | {"integrity": INTEGRITY, "index_form": INDEX_FORM})
         consolidate(tmp)
     return summary
+
+
+def _create_store(tmp: Path, rows, word_coords: dict, chunk_samples: int, V: int):
+    """The store's arrays with no sample yet, as xarray makes them for ``rows`` (a Dataset of the first
+    block's per-sample variables) plus ``bows``, and the index form's; returns the open group."""
+    import xarray as xr
+    import zarr
+    from xarray.coding.strings import create_vlen_dtype
+
+    empty = rows.isel(sample=slice(0, 0))
+    for name, variable in empty.data_vars.items():
+        if variable.dtype == object:  # xarray takes a string type from the first value; there is none
+            empty[name] = (variable.dims, np.empty(variable.shape, dtype=create_vlen_dtype(str)))
+    ds = xr.Dataset({"bows": (("sample", "word"), np.zeros((0, V), dtype=bool))} | dict(empty.data_vars))
+    ds = ds.assign_coords(word_coords)
+    encoding = {"bows": {"chunks": (chunk_samples, V)}}
+    for name, variable in empty.data_vars.items():
+        encoding[name] = {"chunks": (chunk_samples,) + variable.shape[1:]}
+    ds.to_zarr(tmp, mode="w", encoding=checksummed_encoding(ds, encoding), zarr_format=3, consolidated=False)
+    group = zarr.open_group(tmp, mode="r+")
+    create_index_array(group, checksummed())
+    return group
 
 
 def open_bows(corpus: str, results: str | Path = "results"):

@@ -11,6 +11,11 @@ would write (tested byte for byte), so any Zarr reader opens and checks it.
 :func:`write_chunk` takes this path when the chunk is whole, the array lives on a local store and
 its codecs are ``bytes`` followed by bytes-to-bytes codecs ending in ``crc32c``; anything else is
 written by zarr (``array[region] = values``).
+
+:func:`write_chunk_rows` writes a chunk given as consecutive blocks of rows, so that a chunk that is
+cheap to make in pieces (the BOWS store's dense rows, made from their index form) is never whole in
+memory: with a ``zstd`` compressor the pieces are compressed as one stream (one zstd frame, which any
+zstd decoder, zarr's included, reads as it reads a frame compressed in one call).
 """
 
 from __future__ import annotations
@@ -55,6 +60,21 @@ def chunk_path(array, index: tuple[int, ...]) -> Path:
     return Path(array.store.root) / array.path / key
 
 
+def _write_file(path: Path, parts) -> None:
+    """Write the byte strings ``parts`` to ``path`` one after the other, as zarr does: into a temporary
+    file beside it, renamed over it once whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
+    try:
+        with open(tmp, "wb") as f:
+            for part in parts:
+                f.write(part)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_chunk(array, index: tuple[int, ...], values: np.ndarray) -> Path:
     """Store ``values`` as chunk ``index`` of ``array`` (a zarr v3 array on a local store) and return
     the chunk's file. ``values`` covers the chunk's region of the array (the last chunk along an axis
@@ -77,15 +97,60 @@ def write_chunk(array, index: tuple[int, ...], values: np.ndarray) -> Path:
     body = encoded.as_numpy_array()
     checksum = np.array([crc32c(body)], dtype="<u4").tobytes()
     path = chunk_path(array, index)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # as zarr does: a temporary file beside the chunk, renamed over it once whole
-    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(memoryview(body))
-            f.write(checksum)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    _write_file(path, (memoryview(body), checksum))
+    return path
+
+
+def _streamed_zstd(array):
+    """The zstd codec of an array whose chunks :func:`write_chunk_rows` can compress as a stream (its
+    codecs are ``bytes`` of a one-byte or native-order type, ``zstd``, ``crc32c``), else None."""
+    import sys
+
+    from zarr.codecs import ZstdCodec
+
+    codecs = _direct_codecs(array)
+    if codecs is None or len(codecs[1]) != 1 or not isinstance(codecs[1][0], ZstdCodec):
+        return None
+    endian = codecs[0].endian
+    if array.dtype.itemsize > 1 and (endian is None or endian.value != sys.byteorder):
+        return None
+    return codecs[1][0]
+
+
+def write_chunk_rows(array, index: tuple[int, ...], pieces) -> Path:
+    """Store chunk ``index`` of ``array`` (a zarr v3 array on a local store) given as ``pieces``:
+    consecutive blocks of its rows (arrays of the chunk's trailing shape), together exactly the
+    chunk's full shape; a chunk cut by the array's end is given whole, its rows past the end filled
+    with the array's fill value (zarr stores such a chunk so too). A piece may be reused by the
+    caller once the next one is asked for. Returns the chunk's file.
+
+    With the codecs ``bytes``, ``zstd``, ``crc32c`` the pieces are compressed as one zstd stream and
+    the chunk is never whole in memory; otherwise they are joined and written by :func:`write_chunk`.
+    """
+    chunk_shape = tuple(array.chunks)
+    zstd = _streamed_zstd(array)
+    if zstd is None:
+        values = np.concatenate([np.array(piece, dtype=array.dtype) for piece in pieces])
+        if values.shape != chunk_shape:
+            raise ValueError(f"the pieces of chunk {index} have shape {values.shape}, not {chunk_shape}")
+        bounds = zip(index, array.chunks, array.shape, strict=True)
+        return write_chunk(array, index, values[tuple(slice(0, min(c, s - i * c)) for i, c, s in bounds)])
+    import zstandard
+
+    n_bytes = int(np.prod(chunk_shape)) * array.dtype.itemsize
+    # zstd's level 0 is its default level (3), as in zarr's codec
+    stream = zstandard.ZstdCompressor(level=zstd.level, write_checksum=zstd.checksum).compressobj(size=n_bytes)
+    parts, n_rows = [], 0
+    for piece in pieces:
+        piece = np.ascontiguousarray(piece, dtype=array.dtype)
+        if piece.shape[1:] != chunk_shape[1:]:
+            raise ValueError(f"a piece of chunk {index} has shape {piece.shape}; rows of {chunk_shape[1:]} expected")
+        n_rows += piece.shape[0]
+        parts.append(stream.compress(memoryview(piece).cast("B")))
+    if n_rows != chunk_shape[0]:
+        raise ValueError(f"the pieces of chunk {index} hold {n_rows} rows, not the chunk's {chunk_shape[0]}")
+    parts.append(stream.flush())
+    body = b"".join(parts)
+    path = chunk_path(array, index)
+    _write_file(path, (body, np.array([crc32c(body)], dtype="<u4").tobytes()))
     return path
