@@ -5,20 +5,31 @@ import re
 import numpy as np
 import pytest
 
-from bowsflow.data.bows import word_key
-from bowsflow.data.byte_scan import doc_frequencies, group_keys, probe_table, scan_tokens, start_slots
-from bowsflow.data.tokenizer import _TABLES
+from bowsflow.data.bows import has_key, word_key
+from bowsflow.data.byte_scan import (
+    doc_frequencies,
+    group_keys,
+    probe_table,
+    scan_tokens,
+    start_slots,
+    unicode_alnum,
+)
+from bowsflow.data.tokenizer import _TABLES, TOKEN_PATTERN
 
 TABLES = {lowercase: np.frombuffer(table, dtype=np.uint8) for lowercase, table in _TABLES.items()}
 
 
 def brute_tokens(raw: bytes, lowercase: bool):
-    """(start, mapped bytes, slow) of every maximal run of bytes that are not ASCII separators."""
-    mapped = raw.translate(_TABLES[lowercase])
-    return [
-        (m.start(), m.group(), any(b >= 0x80 for b in m.group()) or len(m.group()) > 16)
-        for m in re.finditer(rb"[^ ]+", mapped)
-    ]
+    """(byte offset, mapped bytes, slow) of every token of the tokenizer's definition (the regex on the
+    decoded text), the ASCII bytes mapped by the table."""
+    text = raw.decode("utf-8")
+    byte_at = np.cumsum([0] + [len(ch.encode()) for ch in text]).tolist()
+    tokens = []
+    for m in re.finditer(TOKEN_PATTERN, text):
+        token = raw[byte_at[m.start()] : byte_at[m.end()]].translate(_TABLES[lowercase])
+        non_ascii = not token.isascii()
+        tokens.append((byte_at[m.start()], token, len(token) > 16 or (non_ascii and (lowercase or len(token) == 16))))
+    return tokens
 
 
 def key_of(token: bytes) -> tuple[int, int, int]:
@@ -31,14 +42,26 @@ def key_of(token: bytes) -> tuple[int, int, int]:
     )
 
 
+# ASCII separators; letters and digits of 1 to 4 UTF-8 bytes (Ⅻ and ² are numeric, ٣ a decimal digit);
+# non-ASCII separators (em dash, curly apostrophe, no-break and line separators, an emoji)
+ALPHABET = list("aZ9 _-.,\n\t'") + list("éßЖ٣Ⅻ²𝔘") + ["\u2014", "\u2019", "\u00a0", "\u2028", "\U0001f600"]
+
+
+def scan(text: str, lowercase: bool):
+    raw = text.encode("utf-8")
+    return raw, scan_tokens(np.frombuffer(raw, np.uint8), TABLES[lowercase], lowercase)
+
+
 @pytest.mark.parametrize("lowercase", [False, True])
-def test_scan_tokens_equals_brute_force_on_random_bytes(lowercase):
+def test_scan_tokens_equals_the_definition_on_random_text(lowercase):
     rng = np.random.default_rng(0)
-    alphabet = np.frombuffer(b"aZ9 _-.,\n\t'" + "é—ß".encode(), dtype=np.uint8)
     for size in (0, 1, 7, 8, 9, 16, 17, 300, 5000):
-        raw = alphabet[rng.integers(0, alphabet.size, size)].tobytes()
-        raw += b"Supercalifragilistic x" if size == 300 else b""
-        starts, lengths, first, last, slow = scan_tokens(np.frombuffer(raw, np.uint8), TABLES[lowercase])
+        text = "".join(rng.choice(ALPHABET, size))
+        text += "Supercalifragilistic x" if size == 300 else ""
+        text += " é" * 3000 if size == 5000 else ""  # more tokens than the first arrays hold: they grow
+        # 15 and 16 bytes with non-ASCII letters (é is 2 bytes; 16 bytes: byte 7 not in ``last``)
+        text += " abcdefghijklmé éabcdefghijklmn ééééééé1 ééééééé12" if size == 17 else ""
+        raw, (starts, lengths, first, last, slow) = scan(text, lowercase)
         expected = brute_tokens(raw, lowercase)
         assert starts.tolist() == [s for s, _, _ in expected]
         assert lengths.tolist() == [len(t) for _, t, _ in expected]
@@ -46,13 +69,25 @@ def test_scan_tokens_equals_brute_force_on_random_bytes(lowercase):
         assert slow.tolist() == [k for k, (_, _, is_slow) in enumerate(expected) if is_slow]
 
 
-def test_scan_tokens_keys_equal_word_key():
-    raw = b"Cat dogs supercalif eightchr ninechars sixteencharacter seventeencharacter"
-    starts, lengths, first, last, slow = scan_tokens(np.frombuffer(raw, np.uint8), TABLES[True])
-    words = raw.lower().split()
-    assert slow.tolist() == [6]  # 18 bytes: longer than a key holds
-    for k, word in enumerate(words[:6]):
-        assert (int(first[k]), int(last[k]), int(lengths[k])) == word_key(word)
+def test_unicode_alnum_is_the_regex_class():
+    alnum = unicode_alnum()
+    rng = np.random.default_rng(3)
+    for cp in rng.integers(0, 0x110000, 20000).tolist() + [0x5F, 0xB2, 0x2160, 0x663, 0x2014, 0x1D518]:
+        assert bool(alnum[cp]) == bool(re.fullmatch(TOKEN_PATTERN, chr(cp))), hex(cp)
+
+
+@pytest.mark.parametrize("lowercase", [False, True])
+def test_scan_tokens_keys_equal_word_key(lowercase):
+    text = "Cat dogs supercalif eightchr ninechars sixteencharacter seventeencharacter café—Zürich’s"
+    raw, (starts, lengths, first, last, slow) = scan(text, lowercase)
+    words = [w.encode() for w in re.findall(TOKEN_PATTERN, text.lower() if lowercase else text)]
+    assert len(words) == starts.size == 10
+    # 18 bytes: longer than a key holds; with lowercasing, the tokens with a non-ASCII letter too
+    assert slow.tolist() == ([6, 7, 8] if lowercase else [6])
+    for k, word in enumerate(words):
+        if k not in slow:
+            assert (int(first[k]), int(last[k]), int(lengths[k])) == word_key(word)
+            assert has_key(word)
 
 
 def adversarial_keys():

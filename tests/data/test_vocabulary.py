@@ -1,6 +1,7 @@
 import logging
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from bowsflow.data.stopwords import ENGLISH_STOPWORDS
@@ -93,3 +94,17 @@ def test_counts_of_keys_that_share_their_parts():
     assert doc_freqs == Counter(w for d in docs for w in set(tokenize(d)))
     assert counts["aaaaaaaaa"] == 2 and counts["aaaaaaaaaa"] == 1 and doc_freqs["naïve"] == 2
     assert counts["cat"] == 6 and doc_freqs["cat"] == 5  # 4 in 3 documents of DOCS, 2 more
+
+
+def test_key_words_inverts_word_key():
+    from bowsflow.data.bows import has_key, word_key
+    from bowsflow.data.vocabulary import key_words
+
+    # every length 1-16, ASCII and not; byte 7 non-ASCII at 8 and 9-15 bytes (the long-key flag's bit)
+    words = ["a", "cat", "eightchr", "ninechars", "sixteencharacter", "0ßßⅫ", "abcdefgé", "abcdefgéxyz"]
+    words += ["ééééééé1", "Zürich", "𝔘𝔘𝔘", "abcdefghijklmé", "ab" * 7 + "c"]
+    encoded = [w.encode() for w in words]
+    assert all(has_key(w) for w in encoded)
+    assert not has_key("éabcdefghijklmn".encode()) and not has_key(b"seventeencharacte")
+    keys = np.array([word_key(w) for w in encoded], dtype=np.uint64)
+    assert key_words(keys) == words

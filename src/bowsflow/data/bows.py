@@ -5,12 +5,13 @@ tokens are those of :mod:`bowsflow.data.tokenizer`; a window's row holds the voc
 tokens. It avoids one Python object per token:
 
 - token boundaries and keys come from one compiled scan of the batch's bytes
-  (:func:`bowsflow.data.byte_scan.scan_tokens`; ASCII non-alphanumerics separate tokens);
-- an ASCII token of at most 16 bytes is identified *exactly* by its key (first 8 bytes, last 8 bytes,
-  length); the key is looked up in an open-addressing table that stores the vocabulary's keys and
-  compares all three parts, so no hash collision can put a wrong word in a row;
-- tokens with non-ASCII bytes (they may split further, see the tokenizer) and tokens longer than 16
-  bytes — together about 1% of English text — go through the reference regex and a dict.
+  (:func:`bowsflow.data.byte_scan.scan_tokens`; characters that are not letters or digits separate
+  tokens, as in the tokenizer's definition);
+- a token of at most 16 bytes (15 if not ASCII, see :func:`has_key`) is identified *exactly* by its key
+  (first 8 bytes, last 8 bytes, length); the key is looked up in an open-addressing table that stores
+  the vocabulary's keys and compares all three parts, so no hash collision can put a wrong word in a row;
+- longer tokens, and when lowercasing the tokens with a non-ASCII letter, go through the reference
+  regex and a dict.
 """
 
 from __future__ import annotations
@@ -25,17 +26,24 @@ from bowsflow.data.windows import WindowSpec, unit_window_pairs, windows_per_gro
 
 
 def word_key(word: bytes) -> tuple[int, int, int]:
-    """(first, last, length) key of an ASCII word of at most 16 bytes.
+    """(first, last, length) key of a word's UTF-8 bytes (exact for the words :func:`has_key` admits).
 
     first: its first 8 bytes as a little-endian integer, with bit 63 set when the word is longer than
-    8 bytes (an ASCII byte never has its top bit set, so the flag is free); last: its last 8 bytes when
-    longer than 8, else 0. For a word of at most 8 bytes ``first`` alone is exact (bytes of a token
-    are never 0, so the length is implied); a longer one needs all three.
+    8 bytes; last: its last 8 bytes when longer than 8, else 0. For a word of at most 8 bytes ``first``
+    alone is exact (bytes of a token are never 0, so the length is implied). A longer one needs all
+    three, and bit 63 must not hide the top bit of byte 7: it is free in ASCII, and ``last`` holds
+    byte 7 again when the word is shorter than 16 bytes.
     """
     n = len(word)
     first = int.from_bytes(word[:8], "little") | (1 << 63 if n > 8 else 0)
     last = int.from_bytes(word[-8:], "little") if n > 8 else 0
     return first, last, n
+
+
+def has_key(word: bytes) -> bool:
+    """Whether :func:`word_key` identifies the word (UTF-8 bytes) exactly: ASCII of at most 16 bytes,
+    or other UTF-8 of at most 15."""
+    return len(word) < MAX_KEY_BYTES or (len(word) == MAX_KEY_BYTES and word.isascii())
 
 
 class VocabularyIndex:
@@ -48,7 +56,8 @@ class VocabularyIndex:
         self.by_word = {w: i for i, w in enumerate(words)}
         if len(self.by_word) != len(words):
             raise ValueError("vocabulary has duplicate words")
-        keyed = [(i, w.encode("ascii")) for i, w in enumerate(words) if w.isascii() and len(w) <= MAX_KEY_BYTES]
+        encoded = [(i, w.encode("utf-8")) for i, w in enumerate(words)]
+        keyed = [(i, w) for i, w in encoded if has_key(w)]
         self.bits = max(4, (8 * max(len(keyed), 1) - 1).bit_length())  # load factor <= 1/8
         n_slots = 1 << self.bits
         self.table_first = np.zeros(n_slots, dtype=np.uint64)
@@ -104,12 +113,11 @@ def sorted_distinct(a: np.ndarray) -> np.ndarray:
 class TokenKeys:
     """The tokens of a batch of documents, located in its joined bytes, with exact keys.
 
-    raw: the documents' UTF-8 bytes joined by newlines (:func:`join_documents`); starts, ends,
-    lengths: int64 [n] byte ranges of the tokens (maximal runs of bytes that are not ASCII
-    separators); first, last: uint64 [n] their :func:`word_key` parts, of the lowercased bytes if asked
-    (exact for an ASCII token of at most 16 bytes); slow: int64 [s], the tokens the keys cannot decide
-    (non-ASCII bytes, which may split into several tokens, or longer than 16 bytes);
-    doc_starts, doc_lengths: int64 [n_docs].
+    raw: the batch's UTF-8 bytes (:class:`~bowsflow.data.tokenizer.TextBatch`); starts, ends,
+    lengths: int64 [n] byte ranges of the tokens (the tokenizer's, maximal runs of letters and
+    digits); first, last: uint64 [n] their :func:`word_key` parts, of the lowercased bytes if asked
+    (exact for the tokens :func:`has_key` admits); slow: int64 [s], the tokens the keys cannot decide
+    (too long, or with a non-ASCII letter when lowercasing); doc_starts, doc_lengths: int64 [n_docs].
     """
 
     raw: bytes
@@ -129,7 +137,8 @@ _TABLE_ARRAYS = {lowercase: np.frombuffer(table, dtype=np.uint8) for lowercase, 
 def token_keys(texts: list[str] | TextBatch, lowercase: bool) -> TokenKeys:
     """Token boundaries and keys of a batch: one compiled scan of its bytes."""
     batch = join_documents(texts)
-    starts, lengths, first, last, slow = scan_tokens(np.frombuffer(batch.raw, np.uint8), _TABLE_ARRAYS[lowercase])
+    raw = np.frombuffer(batch.raw, np.uint8)
+    starts, lengths, first, last, slow = scan_tokens(raw, _TABLE_ARRAYS[lowercase], lowercase)
     return TokenKeys(
         batch.raw, starts, starts + lengths, lengths, first, last, slow, batch.doc_starts, batch.doc_lengths
     )

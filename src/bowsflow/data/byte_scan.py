@@ -5,13 +5,15 @@ numpy formulation of these steps needs a dozen full passes and temporaries per b
 compare, diff, flatnonzero, two gathers, a hash, a sort, three comparisons); each of the loops below
 is one pass (numba, compiled once and cached beside this file).
 
-Keys are those of :func:`bowsflow.data.bows.word_key`: for an ASCII token of at most 16 bytes,
-``first`` (its first 8 bytes, little-endian, bit 63 set when longer than 8), ``last`` (its last 8
-bytes when longer than 8, else 0) and its length identify it exactly. Every function here compares
+Keys are those of :func:`bowsflow.data.bows.word_key`: for a token of at most 16 bytes (15 when not
+ASCII), ``first`` (its first 8 bytes, little-endian, bit 63 set when longer than 8), ``last`` (its
+last 8 bytes when longer than 8, else 0) and its length identify it exactly. Every function here compares
 all three, so a hash collision can only cost a probe, never merge two words.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numba
 import numpy as np
@@ -26,40 +28,67 @@ _MIX_LENGTH = np.uint64(0x165667B19E3779F9)
 _compiled = numba.njit(cache=True, nogil=True, boundscheck=False)
 
 
-@_compiled
-def _count_tokens(raw, table):
-    n = 0
-    inside = False
-    for i in range(raw.size):
-        token_byte = table[raw[i]] != SPACE
-        if token_byte and not inside:
-            n += 1
-        inside = token_byte
-    return n
+@functools.cache
+def unicode_alnum() -> np.ndarray:
+    """bool [0x110000]: which code points are letters or digits (``str.isalnum``, the ``[^\\W_]`` of
+    Python's ``re``) in this Python's Unicode database. Made once per process (about 0.07 s)."""
+    return np.array(list(map(str.isalnum, map(chr, range(0x110000)))), dtype=np.bool_)
 
 
 @_compiled
-def _fill_tokens(raw, table, starts, lengths, first, last, is_slow):
-    k = 0
-    i = 0
+def _decode_char(raw, i, n):
+    """(width, code point) of the UTF-8 character starting at raw[i] (valid UTF-8; a sequence cut by
+    the end of the buffer is read as far as it goes)."""
+    b = np.int64(raw[i])
+    if b < 0xE0:
+        width, cp = 2, b & 0x1F
+    elif b < 0xF0:
+        width, cp = 3, b & 0x0F
+    else:
+        width, cp = 4, b & 0x07
+    for t in range(1, width):
+        if i + t >= n:
+            return t, 0xFFFD
+        cp = (cp << 6) | (np.int64(raw[i + t]) & 0x3F)
+    return width, min(cp, 0x10FFFF)
+
+
+@_compiled
+def _scan(raw, i, k, table, alnum, lowercase, starts, lengths, first, last, is_slow):
+    """Write the offsets, lengths, keys and slowness of the tokens of raw from byte i on, as tokens k, …
+    until the arrays are full; returns (tokens written in all, the byte to go on from)."""
     n = raw.size
     while i < n:
-        if table[raw[i]] == SPACE:
-            i += 1
-            continue
+        if k == starts.size:
+            return k, i
+        b = raw[i]
+        if b < 0x80:
+            if table[b] == SPACE:
+                i += 1
+                continue
+        else:
+            width, cp = _decode_char(raw, i, n)
+            if not alnum[cp]:  # non-ASCII punctuation, symbols and spaces separate tokens
+                i += width
+                continue
         j = i
-        head = np.uint64(0)
         non_ascii = False
         while j < n:
-            b = table[raw[j]]
-            if b == SPACE:
-                break
-            if b >= 0x80:
+            b = raw[j]
+            if b < 0x80:
+                if table[b] == SPACE:
+                    break
+                j += 1
+            else:
+                width, cp = _decode_char(raw, j, n)
+                if not alnum[cp]:
+                    break
                 non_ascii = True
-            if j - i < 8:
-                head |= np.uint64(b) << np.uint64(8 * (j - i))
-            j += 1
+                j += width
         length = j - i
+        head = np.uint64(0)
+        for t in range(min(length, 8)):
+            head |= np.uint64(table[raw[i + t]]) << np.uint64(8 * t)
         tail = np.uint64(0)
         if length > 8:
             head |= LONG_FLAG
@@ -69,27 +98,33 @@ def _fill_tokens(raw, table, starts, lengths, first, last, is_slow):
         lengths[k] = length
         first[k] = head
         last[k] = tail
-        is_slow[k] = non_ascii or length > MAX_KEY_BYTES
+        # lowercasing a non-ASCII letter is str.lower's (it may change the bytes); and with byte 7
+        # not ASCII, the long-key flag would hide its top bit unless ``last`` holds byte 7 too
+        is_slow[k] = length > MAX_KEY_BYTES or (non_ascii and (lowercase or length == MAX_KEY_BYTES))
         k += 1
         i = j
+    return k, i
 
 
-def scan_tokens(raw: np.ndarray, table: np.ndarray):
-    """The tokens of ``raw`` (uint8 [n]): maximal runs of bytes ``b`` with ``table[b] != 0x20``.
+def scan_tokens(raw: np.ndarray, table: np.ndarray, lowercase: bool):
+    """The tokens of ``raw`` (uint8 [n], valid UTF-8): maximal runs of letters and digits, as the
+    tokenizer defines them. An ASCII byte ``b`` separates tokens when ``table[b] == 0x20``; a non-ASCII
+    character when it is not alphanumeric (:func:`unicode_alnum`).
 
-    ``table`` (uint8 [256]) maps ASCII separators to a space and, for lowercasing, ``A``–``Z`` to
-    ``a``–``z``; bytes ≥ 0x80 map to themselves (they belong to tokens: a UTF-8 multi-byte character
-    never contains an ASCII byte). Returns ``(starts, lengths, first, last, slow)``: int64 [k] byte
-    offsets and lengths, uint64 [k] the keys of the mapped bytes, int64 [s] the tokens the keys cannot
-    decide (a byte ≥ 0x80, or longer than 16 bytes), increasing.
+    ``table`` (uint8 [256]) maps ASCII separators to a space and, for lowercasing (``lowercase``),
+    ``A``–``Z`` to ``a``–``z``; bytes ≥ 0x80 map to themselves. Returns ``(starts, lengths, first,
+    last, slow)``: int64 [k] byte offsets and lengths, uint64 [k] the keys of the mapped bytes (see
+    :func:`bowsflow.data.bows.word_key`), int64 [s] the tokens the keys cannot decide, increasing:
+    longer than 16 bytes, or with a non-ASCII letter when lowercasing or at 16 bytes.
     """
-    k = _count_tokens(raw, table)
-    starts = np.empty(k, np.int64)
-    lengths = np.empty(k, np.int64)
-    first = np.empty(k, np.uint64)
-    last = np.empty(k, np.uint64)
-    is_slow = np.empty(k, np.bool_)
-    _fill_tokens(raw, table, starts, lengths, first, last, is_slow)
+    # one pass into arrays sized for English (about 6 bytes a token), grown when a text needs more
+    arrays = [np.empty(raw.size // 6 + 16, dtype) for dtype in (np.int64, np.int64, np.uint64, np.uint64, np.bool_)]
+    alnum = unicode_alnum()
+    k, i = _scan(raw, 0, 0, table, alnum, lowercase, *arrays)
+    while i < raw.size:
+        arrays = [np.concatenate([a, np.empty_like(a)]) for a in arrays]
+        k, i = _scan(raw, i, k, table, alnum, lowercase, *arrays)
+    starts, lengths, first, last, is_slow = (a[:k] for a in arrays)
     return starts, lengths, first, last, np.flatnonzero(is_slow)
 
 

@@ -12,10 +12,11 @@ Windows count *all* tokens, so window boundaries do not move when the stop-word 
 
 The fast path (:func:`bowsflow.data.bows.token_keys`) works on UTF-8 bytes: one compiled scan
 (:func:`bowsflow.data.byte_scan.scan_tokens`) treats every ASCII byte that is not a letter or digit as
-a separator (the table below) and finds the tokens; only the tokens that contain non-ASCII bytes (a
-few percent of English text) go through the regular expression.
-Because a multi-byte UTF-8 character never contains an ASCII byte, every byte token decodes on its own
-and the result equals the definition exactly (tests compare both on random Unicode text).
+a separator (the table below), decodes the other characters and looks them up in a table of
+``str.isalnum`` over all code points (the regex's class, in this Python's Unicode database), so its
+tokens are the definition's exactly (tests compare both on random Unicode text). Only tokens longer
+than a key holds, and, when lowercasing, tokens with a non-ASCII letter (``str.lower`` may change
+their bytes), go through the regular expression.
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ _TABLES = {False: _byte_table(False), True: _byte_table(True)}
 
 @dataclass(frozen=True)
 class TextBatch:
-    """A batch of documents as one buffer: their UTF-8 bytes joined by one newline (a separator for
-    tokens and for lines), with each document's byte offset and length (int64 [n_docs])."""
+    """A batch of documents as one buffer of UTF-8 bytes, with each document's byte offset and length
+    (int64 [n_docs]), in order. A line end follows each document but the last; between documents there
+    is nothing but whitespace (no token): one newline when joined by :func:`join_byte_documents`, the
+    blank lines of the file when a reader leaves the documents in place."""
 
     raw: bytes
     doc_starts: np.ndarray

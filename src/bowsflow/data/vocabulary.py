@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.bows import token_keys, token_words, word_key
-from bowsflow.data.byte_scan import MAX_KEY_BYTES, doc_frequencies, group_keys
+from bowsflow.data.bows import has_key, token_keys, token_words, word_key
+from bowsflow.data.byte_scan import doc_frequencies, group_keys
 from bowsflow.data.tokenizer import TextBatch, is_vocabulary_candidate
 from bowsflow.runtime.parallel import ordered_map
 
@@ -114,7 +114,7 @@ def _slow_words(token: bytes, lowercase: bool) -> tuple[list[tuple[int, int, int
     keys, others = [], []
     for word in token_words(token, lowercase):
         encoded = word.encode("utf-8")
-        if word.isascii() and len(encoded) <= MAX_KEY_BYTES:
+        if has_key(encoded):
             keys.append(word_key(encoded))
         else:
             others.append(word)
@@ -137,15 +137,17 @@ def _merge(parts: list[KeyedCounts]) -> KeyedCounts:
 
 
 def key_words(keys: np.ndarray) -> list[str]:
-    """The words of keys uint64 [k, 3] (the inverse of :func:`bowsflow.data.bows.word_key`)."""
+    """The words of keys uint64 [k, 3] (the inverse of :func:`bowsflow.data.bows.word_key` for the words
+    :func:`bowsflow.data.bows.has_key` admits)."""
     n = len(keys)
     buf = np.zeros((n, 16), dtype=np.uint8)
-    buf[:, :8] = (keys[:, 0] & ~np.uint64(1 << 63)).astype("<u8").view(np.uint8).reshape(n, 8)
+    buf[:, :8] = keys[:, 0].astype("<u8").view(np.uint8).reshape(n, 8)  # byte 7 flagged when longer than 8
     last = keys[:, 1].astype("<u8").view(np.uint8).reshape(n, 8)
-    for length in range(9, 17):  # bytes 8 … length − 1 are the last 16 − length … 7 of ``last``
+    for length in range(9, 17):  # bytes length − 8 … length − 1 are ``last``: byte 7 too, below 16
         rows = np.flatnonzero(keys[:, 2] == length)
-        buf[rows, 8:length] = last[rows, 16 - length :]
-    return [w.decode("ascii") for w in buf.view("S16").ravel().tolist()]  # S16 drops the zero padding
+        buf[rows, length - 8 : length] = last[rows]
+    buf[keys[:, 2] == 16, 7] &= 0x7F  # the long-key flag; a 16-byte key is ASCII
+    return [w.decode("utf-8") for w in buf.view("S16").ravel().tolist()]  # S16 drops the zero padding
 
 
 MERGE_ROWS = 1 << 22  # merge the batches' keys once this many are pending (memory: distinct words)
