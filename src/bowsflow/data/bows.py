@@ -22,7 +22,7 @@ import numpy as np
 
 from bowsflow.data.byte_scan import MAX_KEY_BYTES, probe_table, scan_tokens, start_slots
 from bowsflow.data.tokenizer import _TABLES, _TOKEN_RE, TextBatch, join_documents
-from bowsflow.data.windows import WindowSpec, unit_window_pairs, windows_per_group
+from bowsflow.data.windows import WindowSpec, unit_window_pairs, window_origins
 
 
 def word_key(word: bytes) -> tuple[int, int, int]:
@@ -100,13 +100,6 @@ class TokenIds:
     line: np.ndarray | None
     tokens_per_doc: np.ndarray
     lines_per_doc: np.ndarray
-
-
-def sorted_distinct(a: np.ndarray) -> np.ndarray:
-    """The distinct values of a 1-D array, increasing (np.unique's result), by a sort and one comparison:
-    np.unique (and np.union1d) hash, which costs about 3 times as much on a batch's arrays."""
-    a = np.sort(a)
-    return a[np.r_[True, a[1:] != a[:-1]]] if a.size else a
 
 
 @dataclass(frozen=True)
@@ -232,11 +225,7 @@ def bows_pairs(texts: list[str] | TextBatch, index: VocabularyIndex, spec: Windo
     else:
         unit, n_units = t.line, t.lines_per_doc
     rows, entry = unit_window_pairs(t.doc_index, unit, n_units, spec)
-    n_windows = windows_per_group(n_units, spec)
-    window_doc = np.repeat(np.arange(n_units.size, dtype=np.int64), n_windows)
-    first = np.concatenate([[0], np.cumsum(n_windows)[:-1]]).astype(np.int64)
-    window_start = (np.arange(window_doc.size, dtype=np.int64) - first[window_doc]) * spec.stride
-    return BowsPairs(rows, t.ids[entry], window_doc, window_start)
+    return BowsPairs(rows, t.ids[entry], *window_origins(n_units, spec))
 
 
 def dense_rows(pairs: BowsPairs, vocab_size: int) -> np.ndarray:

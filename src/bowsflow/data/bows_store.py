@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.bows import DocumentWindows, VocabularyIndex, bows_pairs, document_bags, sorted_distinct
+from bowsflow.data.bows import DocumentWindows, VocabularyIndex, document_bags, token_ids
 from bowsflow.data.splits import is_validation, split_labels
 from bowsflow.data.tokenizer import TextBatch
-from bowsflow.data.windows import WindowSpec
+from bowsflow.data.windows import WindowSpec, window_origins, window_word_rows
 from bowsflow.runtime.parallel import ordered_map
 from bowsflow.store.atomic import atomic_path
 from bowsflow.store.chunk_files import write_chunk_rows
@@ -91,12 +91,11 @@ class RowBlock:
 
 def _batch_rows(texts: list[str] | TextBatch, index: VocabularyIndex, spec: WindowSpec):
     """(lengths [n_windows], words [nnz] int32, window_doc, window_start): each window's distinct
-    vocabulary words, increasing (one sort of the batch's (window, word) keys)."""
-    pairs = bows_pairs(texts, index, spec)
-    keys = sorted_distinct(pairs.rows * index.size + pairs.ids)
-    rows = keys // index.size
-    lengths = np.bincount(rows, minlength=pairs.n_windows).astype(np.int64)
-    return lengths, (keys - rows * index.size).astype(np.int32), pairs.window_doc, pairs.window_start
+    vocabulary words, increasing (:func:`~bowsflow.data.windows.window_word_rows`)."""
+    t = token_ids(texts, index, with_lines=spec.unit == "lines")
+    unit, n_units = (t.position, t.tokens_per_doc) if spec.unit == "tokens" else (t.line, t.lines_per_doc)
+    lengths, words = window_word_rows(t.doc_index, unit, t.ids, n_units, spec, index.size)
+    return (lengths, words, *window_origins(n_units, spec))
 
 
 def iter_rows(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 UNITS = ("tokens", "lines", "documents")
@@ -69,6 +70,79 @@ def unit_window_pairs(
     within = np.arange(entry.size, dtype=np.int64) - run_start
     rows = first_window[group[entry]] + lo[entry] + within
     return rows, entry
+
+
+def window_origins(n_units: np.ndarray, spec: WindowSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(group int64 [n_windows], start int64 [n_windows]): the group of each window, numbered
+    consecutively over groups in order, and its first unit in that group."""
+    n_windows = windows_per_group(n_units, spec)
+    group = np.repeat(np.arange(n_windows.size, dtype=np.int64), n_windows)
+    first = np.concatenate([[0], np.cumsum(n_windows)[:-1]]).astype(np.int64)
+    return group, (np.arange(group.size, dtype=np.int64) - first[group]) * spec.stride
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _window_rows(group, unit, ids, n_windows, size, stride, n_ids, count_only, lengths, words):
+    seen = np.full(n_ids, -1, np.int64)  # the last row each id was put in
+    row = 0
+    n_words = 0
+    e = 0  # the group's first entry
+    for g in range(n_windows.size):
+        end = e
+        while end < group.size and group[end] == g:
+            end += 1
+        lo = e
+        hi = e
+        for w in range(n_windows[g]):
+            start = w * stride
+            while lo < end and unit[lo] < start:
+                lo += 1
+            if hi < lo:
+                hi = lo
+            while hi < end and unit[hi] < start + size:
+                hi += 1
+            if count_only:
+                n_words += hi - lo
+            else:
+                first_word = n_words
+                for k in range(lo, hi):
+                    word = ids[k]
+                    if seen[word] != row:
+                        seen[word] = row
+                        # insertion into the row's increasing words (a window holds few)
+                        at = n_words
+                        while at > first_word and words[at - 1] > word:
+                            words[at] = words[at - 1]
+                            at -= 1
+                        words[at] = word
+                        n_words += 1
+                lengths[row] = n_words - first_word
+            row += 1
+        e = end
+    return n_words
+
+
+def window_word_rows(
+    group: np.ndarray, unit: np.ndarray, ids: np.ndarray, n_units: np.ndarray, spec: WindowSpec, n_ids: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ids in each window: (lengths int64 [n_windows], words int32 [nnz], each window's
+    increasing, window after window), windows numbered as in :func:`unit_window_pairs`.
+
+    group, unit: int64 [k], entries in order of (group, unit) (a batch's tokens as they come); ids: int
+    [k] in 0 … n_ids − 1; n_units: int64 [n_groups]. One compiled pass: each window's entries are a
+    contiguous run, found by two pointers; the same rows as sorting the distinct (window, id) pairs of
+    :func:`unit_window_pairs`."""
+    group = np.ascontiguousarray(group, dtype=np.int64)
+    unit = np.ascontiguousarray(unit, dtype=np.int64)
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    n_windows = windows_per_group(n_units, spec)
+    lengths = np.zeros(int(n_windows.sum()), dtype=np.int64)
+    bound = _window_rows(
+        group, unit, ids, n_windows, spec.size, spec.stride, n_ids, True, lengths, np.empty(0, np.int32)
+    )
+    words = np.empty(bound, dtype=np.int32)
+    n_words = _window_rows(group, unit, ids, n_windows, spec.size, spec.stride, n_ids, False, lengths, words)
+    return lengths, words[:n_words]
 
 
 def window_spec(options: dict) -> WindowSpec:
