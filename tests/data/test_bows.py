@@ -128,3 +128,14 @@ def test_document_bags_include_empty_documents():
 def test_duplicate_vocabulary_rejected():
     with pytest.raises(ValueError, match="duplicate"):
         VocabularyIndex(["a", "a"])
+
+
+def test_token_documents_is_the_last_document_starting_at_or_before():
+    from bowsflow.data.bows import token_documents
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n_tokens = int(rng.integers(0, 30))
+        first = np.sort(rng.integers(0, n_tokens + 1, int(rng.integers(0, 6))))  # empty documents too
+        expected = np.searchsorted(first, np.arange(n_tokens), side="right") - 1
+        np.testing.assert_array_equal(token_documents(first, n_tokens), expected)

@@ -9,6 +9,7 @@ from bowsflow.data.bows import has_key, word_key
 from bowsflow.data.byte_scan import (
     doc_frequencies,
     group_keys,
+    is_utf8,
     probe_table,
     scan_tokens,
     start_slots,
@@ -142,3 +143,25 @@ def test_probe_table_finds_exact_keys_only():
     q = np.array([word_key(w) for w in queries], dtype=np.uint64)
     ids = probe_table(table_first, table_last, table_len, table_id, bits, q[:, 0], q[:, 1], q[:, 2].astype(np.int64))
     assert ids.tolist() == list(range(len(words))) + [-1] * 5
+
+
+def test_is_utf8_agrees_with_pythons_decoder():
+    # lead bytes at every boundary of the standard's table 3-7, continuation bytes, and valid
+    # characters of 1 to 4 bytes, joined at random: overlong forms, surrogates, truncations, U+10FFFF
+    import random
+
+    rng = random.Random(0)
+    pieces = [bytes([b]) for b in (0x61, 0x0A, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF)]
+    pieces += [bytes([b]) for b in (0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF)]
+    pieces += [ch.encode() for ch in "é—😀\U0010ffff\ud7ff\ue000"]
+    n_invalid = 0
+    for _ in range(50000):
+        raw = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        try:
+            raw.decode("utf-8")
+            valid = True
+        except UnicodeDecodeError:
+            valid = False
+        n_invalid += not valid
+        assert is_utf8(np.frombuffer(raw, np.uint8)) == valid, raw
+    assert 10000 < n_invalid < 45000  # both answers are well represented

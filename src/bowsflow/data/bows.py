@@ -137,6 +137,14 @@ def token_keys(texts: list[str] | TextBatch, lowercase: bool) -> TokenKeys:
     )
 
 
+def token_documents(first_token_of_doc: np.ndarray, n_tokens: int) -> np.ndarray:
+    """int64 [n_tokens]: the document of each token, given the first token of each document (int64
+    [n_docs], non-decreasing; −1 for tokens before the first): a token belongs to the last document
+    that starts at or before it. One repeat, not a binary search per token."""
+    bounds = np.concatenate([[0], first_token_of_doc, [n_tokens]])
+    return np.repeat(np.arange(-1, first_token_of_doc.size, dtype=np.int64), np.diff(bounds))
+
+
 def token_words(token: bytes, lowercase: bool) -> list[str]:
     """The words (by the reference definition) of one token of ``TokenKeys.slow``'s kind, given by its
     UTF-8 bytes."""
@@ -179,7 +187,7 @@ def token_ids(texts: list[str] | TextBatch, index: VocabularyIndex, with_lines: 
     tokens_per_doc = np.diff(np.append(expanded_first, n_expanded)).astype(np.int64)
 
     kept = np.flatnonzero(ids >= 0)
-    doc = np.searchsorted(expanded_first, kept, side="right") - 1
+    doc = token_documents(expanded_first, n_expanded)[kept]
     position = kept - expanded_first[doc]
     line = None
     lines_per_doc = np.zeros(n_docs, dtype=np.int64)

