@@ -16,12 +16,14 @@ from bowsflow.data.windows import WindowSpec
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
 
 
-def make_corpus(tmp_path, n_docs=40, seed=0):
+def make_corpus(tmp_path, n_docs=40, seed=0, lines=False):
+    """A blank-line text corpus of random documents (``lines``: of several lines each)."""
     rng = np.random.default_rng(seed)
     texts = []
     for d in range(n_docs):
         n = int(rng.integers(0, 30))
-        texts.append(" ".join(rng.choice(WORDS + ["the", "of", "and"], n)))
+        separators = rng.choice([" ", " ", "\n"] if lines else [" "], max(n - 1, 0)).tolist() + [""]
+        texts.append("".join(w + sep for w, sep in zip(rng.choice(WORDS + ["the", "of", "and"], n), separators)))
     texts = [t if t else "..." for t in texts]  # a document without any token
     (tmp_path / "corpus.txt").write_text("\n\n".join(texts))
     spec = {"source": "text", "path": str(tmp_path / "corpus.txt"), "split_docs": "blank_line"}
@@ -33,9 +35,10 @@ def options(**over):
     return resolved_bows(cfg, "c")
 
 
-def test_store_layout_and_values(tmp_path):
-    spec, texts = make_corpus(tmp_path)
-    opts = options(chunk_samples=7, window={"unit": "tokens", "size": 5, "stride": 3})
+@pytest.mark.parametrize("unit", ["tokens", "lines"])
+def test_store_layout_and_values(tmp_path, unit):
+    spec, texts = make_corpus(tmp_path, lines=unit == "lines")
+    opts = options(chunk_samples=7, window={"unit": unit, "size": 5, "stride": 3})
     vocab, _ = corpus_vocabulary(spec, "c", opts)
     path = tmp_path / "bows.zarr"
     summary = build_text_store(spec, "c", opts, vocab, path, {"config_hash": "abc"}, workers=1)
@@ -44,7 +47,7 @@ def test_store_layout_and_values(tmp_path):
     assert [str(w) for w in ds.word.values] == vocab.words
     assert ds.bows.data.chunks[0][:-1] == (7,) * (len(ds.bows.data.chunks[0]) - 1)
     # the rows are the reference rows with the empty windows dropped
-    spec_w = WindowSpec("tokens", 5, 3)
+    spec_w = WindowSpec(unit, 5, 3)
     ref = dense_rows(bows_pairs(texts, VocabularyIndex(vocab.words), spec_w), len(vocab))
     ref_doc = bows_pairs(texts, VocabularyIndex(vocab.words), spec_w).window_doc
     keep = ref.any(axis=1)
