@@ -115,14 +115,19 @@ def test_dense_row_pieces_make_the_dense_rows(rows_per_piece):
         next(dense_row_pieces(lengths, columns, 9, 16))
 
 
-def test_the_store_has_the_metadata_xarray_writes(tmp_path):
+@pytest.mark.parametrize("kind", ["text", "synthetic"])
+def test_the_store_has_the_metadata_xarray_writes(tmp_path, kind):
     # bowsflow writes `bows` chunk by chunk itself; a user must find the arrays, types, codecs and
-    # attributes that xarray writes for the same dataset and encodings in one call
-    spec, _ = make_corpus(tmp_path, n_docs=60)
-    opts = options(chunk_samples=7, window={"unit": "tokens", "size": 5, "stride": 3})
-    vocab, _ = corpus_vocabulary(spec, "c", opts)
+    # attributes that xarray writes for the same dataset and encodings in one call (a synthetic store
+    # has a coordinate no array names, feature_position, listed in the group's attributes)
     ours = tmp_path / "bows.zarr"
-    build_text_store(spec, "c", opts, vocab, ours, {"config_hash": "abc"})
+    if kind == "text":
+        spec, _ = make_corpus(tmp_path, n_docs=60)
+        opts = options(chunk_samples=7, window={"unit": "tokens", "size": 5, "stride": 3})
+        vocab, _ = corpus_vocabulary(spec, "c", opts)
+        build_text_store(spec, "c", opts, vocab, ours, {"config_hash": "abc"})
+    else:
+        synthetic_store(ours, n_samples=100, chunk=7)
     ds = xr.open_zarr(ours).load()
     group = zarr.open_group(str(ours))
     encoding = {  # each array's chunks and compressors (the checksum is added again)
@@ -138,4 +143,6 @@ def test_the_store_has_the_metadata_xarray_writes(tmp_path):
         assert array.metadata.to_dict() == theirs[name].metadata.to_dict(), name
         np.testing.assert_array_equal(array[...], theirs[name][...])
     assert ds.sample.size > 3 * 7 and ds.sample.size % 7  # several chunks, the last one cut
+    assert group.attrs.get("coordinates") == theirs.attrs.get("coordinates")
+    assert set(xr.open_zarr(ours).coords) == set(ds.coords)
     assert verify_store(ours) == verify_store(tmp_path / "xr.zarr")

@@ -230,7 +230,7 @@ def write_bows_store(
             if block.latent is not None:
                 ds["latent"] = (("sample", "latent_dim"), block.latent)
             if n_samples == 0:
-                group = _create_store(tmp, ds, word_coords, chunk_samples, V)
+                group, created_attrs = _create_store(tmp, ds, word_coords, chunk_samples, V)
             # the 1-D variables through xarray; the dense rows straight to their chunk, in pieces
             ds.to_zarr(tmp, append_dim="sample", consolidated=False)
             bows = group["bows"]
@@ -254,15 +254,17 @@ def write_bows_store(
         if final_attrs is not None:  # known only once the blocks are consumed (counts of the reader)
             summary |= final_attrs()
         group = zarr.open_group(tmp, mode="r+")
-        # attrs once, at the end: xarray's appends replace the group's attrs with their own
-        group.attrs.update(attrs | summary | {"integrity": INTEGRITY, "index_form": INDEX_FORM})
+        # attrs once, at the end: xarray's appends replace the group's attrs with their own (and drop
+        # the "coordinates" it wrote on creation for coordinates no array names, feature_position's)
+        group.attrs.update(created_attrs | attrs | summary | {"integrity": INTEGRITY, "index_form": INDEX_FORM})
         consolidate(tmp)
     return summary
 
 
 def _create_store(tmp: Path, rows, word_coords: dict, chunk_samples: int, V: int):
     """The store's arrays with no sample yet, as xarray makes them for ``rows`` (a Dataset of the first
-    block's per-sample variables) plus ``bows``, and the index form's; returns the open group."""
+    block's per-sample variables) plus ``bows``, and the index form's; returns the open group and the
+    attributes xarray gave it."""
     import xarray as xr
     import zarr
     from xarray.coding.strings import create_vlen_dtype
@@ -281,7 +283,7 @@ def _create_store(tmp: Path, rows, word_coords: dict, chunk_samples: int, V: int
     ds.to_zarr(tmp, mode="w", encoding=checksummed_encoding(ds, encoding), zarr_format=3, consolidated=False)
     group = zarr.open_group(tmp, mode="r+")
     create_index_array(group, checksummed())
-    return group
+    return group, dict(group.attrs)
 
 
 def open_bows(corpus: str, results: str | Path = "results"):
