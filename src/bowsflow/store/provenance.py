@@ -56,10 +56,17 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+# not part of a store's identity: when it was written, and xarray's list of the coordinates that no
+# array names (xarray reads it into coordinates and leaves it out of Dataset.attrs, so a checksum of
+# zarr's attributes and one of xarray's would differ over it)
+_NOT_IDENTITY = {"created_utc", "coordinates"}
+
+
 def attrs_checksum(attrs: Mapping) -> str:
     """Identity of a store we wrote, from its attributes (which carry its own provenance: config hash,
-    input checksums, counts), leaving out when it was written: cheap whatever the store's size."""
-    return config_hash({k: v for k, v in attrs.items() if k != "created_utc"})
+    input checksums, counts), leaving out when it was written: cheap whatever the store's size. The
+    same from zarr's group attributes as from xarray's ``Dataset.attrs``."""
+    return config_hash({k: v for k, v in attrs.items() if k not in _NOT_IDENTITY})
 
 
 def store_checksum(path: str | Path) -> str:
