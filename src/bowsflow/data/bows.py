@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bowsflow.data.byte_scan import MAX_KEY_BYTES, probe_table, scan_tokens, start_slots
-from bowsflow.data.tokenizer import _TABLES, _TOKEN_RE, TextBatch, join_documents
+from bowsflow.data.tokenizer import _TABLES, TextBatch, join_documents
 from bowsflow.data.windows import WindowSpec, unit_window_pairs, window_origins
 
 
@@ -145,11 +145,12 @@ def token_documents(first_token_of_doc: np.ndarray, n_tokens: int) -> np.ndarray
     return np.repeat(np.arange(-1, first_token_of_doc.size, dtype=np.int64), np.diff(bounds))
 
 
-def token_words(token: bytes, lowercase: bool) -> list[str]:
-    """The words (by the reference definition) of one token of ``TokenKeys.slow``'s kind, given by its
-    UTF-8 bytes."""
-    words = _TOKEN_RE.findall(token.decode("utf-8"))
-    return [w.lower() for w in words] if lowercase else words
+def token_word(token: bytes, lowercase: bool) -> str:
+    """The word of one token of ``TokenKeys.slow``'s kind, given by its UTF-8 bytes (lowercased with
+    ``str.lower`` if asked). A token of the scan is one word of the definition: the scan splits where
+    the regex does."""
+    word = token.decode("utf-8")
+    return word.lower() if lowercase else word
 
 
 def token_ids(texts: list[str] | TextBatch, index: VocabularyIndex, with_lines: bool = False) -> TokenIds:
@@ -159,43 +160,24 @@ def token_ids(texts: list[str] | TextBatch, index: VocabularyIndex, with_lines: 
     starts, slow = keys.starts, keys.slow
     n_docs, n_tok = doc_starts.size, starts.size
     ids = index.lookup_keys(keys.first, keys.last, keys.lengths)
+    # tokens the keys cannot decide are looked up as strings
+    ids[slow] = [
+        index.by_word.get(token_word(raw[start:end], index.lowercase), -1)
+        for start, end in zip(starts[slow].tolist(), keys.ends[slow].tolist())
+    ]
 
-    # Tokens the keys cannot decide are looked up as strings.
-    counts = None
-    if slow.size:
-        counts = np.ones(n_tok, dtype=np.int64)
-        parts = [
-            [index.by_word.get(w, -1) for w in token_words(raw[start:end], index.lowercase)]
-            for start, end in zip(starts[slow].tolist(), keys.ends[slow].tolist())
-        ]
-        counts[slow] = [len(p) for p in parts]
-        expanded_at = np.cumsum(counts) - counts  # where each original token lands
-        new_ids = np.repeat(ids, counts)
-        for k, p in zip(expanded_at[slow].tolist(), parts):
-            new_ids[k : k + len(p)] = p
-        ids = new_ids
-
-    # Which document each (expanded) token is in, and its position there.
-    first_token_of_doc = np.searchsorted(starts, doc_starts)  # original token index
-    if counts is not None:
-        expanded_first = np.concatenate([[0], np.cumsum(counts)])[first_token_of_doc]
-        orig_of = np.repeat(np.arange(n_tok), counts)
-    else:
-        expanded_first = first_token_of_doc
-        orig_of = None
-    n_expanded = ids.size
-    tokens_per_doc = np.diff(np.append(expanded_first, n_expanded)).astype(np.int64)
-
+    # which document each token is in, and its position there
+    first_token_of_doc = np.searchsorted(starts, doc_starts)
+    tokens_per_doc = np.diff(np.append(first_token_of_doc, n_tok)).astype(np.int64)
     kept = np.flatnonzero(ids >= 0)
-    doc = token_documents(expanded_first, n_expanded)[kept]
-    position = kept - expanded_first[doc]
+    doc = token_documents(first_token_of_doc, n_tok)[kept]
+    position = kept - first_token_of_doc[doc]
     line = None
     lines_per_doc = np.zeros(n_docs, dtype=np.int64)
     if with_lines:
         newlines = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 0x0A)
-        byte_at = starts[kept if orig_of is None else orig_of[kept]]
         doc_first_line = np.searchsorted(newlines, doc_starts)
-        line = np.searchsorted(newlines, byte_at) - doc_first_line[doc]
+        line = np.searchsorted(newlines, starts[kept]) - doc_first_line[doc]
         lines_per_doc = np.searchsorted(newlines, doc_starts + doc_lengths) - doc_first_line + 1
     return TokenIds(ids[kept], doc.astype(np.int64), position.astype(np.int64), line, tokens_per_doc, lines_per_doc)
 

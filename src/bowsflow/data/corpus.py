@@ -181,9 +181,10 @@ def _check_not_binary(path: Path) -> None:
         raise CorpusError(f"{path}: looks like a binary file (NUL byte in the first 8 KiB), not text")
 
 
-def _text_documents(spec: dict, name: str, stats: CorpusStats, blank_line_documents=None) -> Iterator[str]:
+def _text_documents(spec: dict, name: str, stats: CorpusStats, blank_line_documents=None) -> Iterator:
     """The documents of a ``text`` corpus; a ``blank_line`` file's come from ``blank_line_documents``
-    (default :func:`_blank_line_documents`, strings; :func:`iter_text_batches` passes the byte reader)."""
+    (default :func:`_blank_line_documents`, strings; :func:`iter_text_batches` passes
+    :func:`_blank_line_document_runs`, which yields runs of documents)."""
     split = spec.get("split_docs", "file")
     for path in input_files(spec, name):
         if split == "file":  # the file is the document: it is read whole

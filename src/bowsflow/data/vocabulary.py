@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.bows import has_key, token_documents, token_keys, token_words, word_key
+from bowsflow.data.bows import has_key, token_documents, token_keys, token_word, word_key
 from bowsflow.data.byte_scan import doc_frequencies, group_keys
 from bowsflow.data.tokenizer import TextBatch, is_vocabulary_candidate
 from bowsflow.runtime.parallel import ordered_map
@@ -55,9 +55,9 @@ class Vocabulary:
 
 @dataclass(frozen=True)
 class KeyedCounts:
-    """Word counts and document frequencies: of the ASCII words of at most 16 bytes by their exact
-    key (:func:`bowsflow.data.bows.word_key`; keys uint64 [k, 3]: first, last, length; counts and
-    doc_freqs int64 [k]), of the other words (non-ASCII or longer) by string."""
+    """Word counts and document frequencies: of the words that have an exact key
+    (:func:`bowsflow.data.bows.has_key`) by that key (:func:`bowsflow.data.bows.word_key`; keys uint64
+    [k, 3]: first, last, length; counts and doc_freqs int64 [k]), of the other words by string."""
 
     keys: np.ndarray
     counts: np.ndarray
@@ -76,20 +76,19 @@ def count_batch(texts: list[str] | TextBatch, lowercase: bool) -> KeyedCounts:
     other_counts: Counter = Counter()
     other_pairs: set = set()
     extra_keys, extra_docs = [], []
-    resolved: dict[bytes, tuple[list, list]] = {}  # a repeated slow token is split once per batch
     for k, start, end in zip(t.slow.tolist(), t.starts[t.slow].tolist(), t.ends[t.slow].tolist()):
-        token = t.raw[start:end]
-        words = resolved.get(token)
-        if words is None:  # non-ASCII or long tokens: split by the reference definition
-            words = resolved[token] = _slow_words(token, lowercase)
-        keys, others = words
-        extra_keys.extend(keys)
-        extra_docs.extend([doc[k]] * len(keys))
-        for word in others:
+        # the tokens the scan's keys cannot decide: keyed when their (lowercased) word has an exact
+        # key (see has_key), else counted as strings
+        word = token_word(t.raw[start:end], lowercase)
+        encoded = word.encode("utf-8")
+        if has_key(encoded):
+            extra_keys.append(word_key(encoded))
+            extra_docs.append(doc[k])
+        else:
             other_counts[word] += 1
             other_pairs.add((int(doc[k]), word))
     extra = np.array(extra_keys, dtype=np.uint64).reshape(-1, 3)
-    # the rows in document order (the fast tokens, then the slow ones' words, each in order: one merge)
+    # the rows in document order (the fast tokens, then the slow ones, each in order: one merge)
     docs = np.concatenate([doc[fast], np.array(extra_docs, dtype=np.int64)])
     order = np.argsort(docs, kind="stable")
     columns = tuple(
@@ -106,19 +105,6 @@ def count_batch(texts: list[str] | TextBatch, lowercase: bool) -> KeyedCounts:
     doc_freqs = doc_frequencies(inverse, docs[order], first_at.size)
     keys = np.stack([c[first_at] for c in columns], axis=1)
     return KeyedCounts(keys, counts, doc_freqs, other_counts, other_doc_freqs)
-
-
-def _slow_words(token: bytes, lowercase: bool) -> tuple[list[tuple[int, int, int]], list[str]]:
-    """The words of a token the keys cannot decide, by the reference definition: (the keys of those
-    that are ASCII of at most 16 bytes, the others as strings)."""
-    keys, others = [], []
-    for word in token_words(token, lowercase):
-        encoded = word.encode("utf-8")
-        if has_key(encoded):
-            keys.append(word_key(encoded))
-        else:
-            others.append(word)
-    return keys, others
 
 
 def _merge(parts: list[KeyedCounts]) -> KeyedCounts:
