@@ -1,14 +1,14 @@
 """The compiled byte scans against brute-force Python on the same input."""
 
 import re
+from collections import Counter
 
 import numpy as np
 import pytest
 
 from bowsflow.data.bows import has_key, word_key
 from bowsflow.data.byte_scan import (
-    doc_frequencies,
-    group_keys,
+    KeyCounter,
     is_utf8,
     probe_table,
     scan_tokens,
@@ -101,27 +101,59 @@ def adversarial_keys():
     return rows, keys
 
 
-@pytest.mark.parametrize("bits", [None, 9])  # 9: 512 slots for 400 rows, long probe chains
-def test_group_keys_groups_exactly(bits):
+def brute_force_counts(rows, docs):
+    """{word: (count, document frequency)} of rows [word] in documents docs [doc]."""
+    counts = Counter(rows)
+    doc_freqs = Counter(w for w, _ in set(zip(rows, docs)))
+    return {w: (counts[w], doc_freqs[w]) for w in counts}
+
+
+def counter_totals(counter: KeyCounter, words_by_key: dict) -> dict:
+    keys, counts, doc_freqs = counter.totals()
+    return {words_by_key[tuple(k)]: (c, d) for k, c, d in zip(keys.tolist(), counts.tolist(), doc_freqs.tolist())}
+
+
+@pytest.mark.parametrize("bits", [4, 16])  # 4: 16 slots for 24 words, grown twice mid-batch
+def test_key_counter_counts_words_and_documents_exactly(bits):
+    """Keys that share parts, in three batches whose documents repeat their local numbers (0 …) and
+    include −1 (tokens before the first document); slow tokens skipped; extra keyed rows merged in
+    document order, some of the same word in the same document as a fast token (one document, not two)."""
     rows, keys = adversarial_keys()
-    first_at, inverse = group_keys(keys[:, 0], keys[:, 1], keys[:, 2], bits=bits)
-    order_of_first = list(dict.fromkeys(rows))
-    assert [rows[i] for i in first_at.tolist()] == order_of_first
-    assert [order_of_first[g] for g in inverse.tolist()] == rows
+    words_by_key = {tuple(k): w for w, k in zip(rows, keys.tolist())}
+    rng = np.random.default_rng(2)
+    counter = KeyCounter(bits)
+    expected_rows, expected_docs, offset = [], [], 0
+    for lo, hi in [(0, 150), (150, 151), (151, 400)]:
+        n_docs = 7
+        doc = np.sort(rng.integers(-1, n_docs, hi - lo))
+        slow = np.sort(rng.choice(hi - lo, (hi - lo) // 5, replace=False))
+        extra = np.sort(rng.choice(hi - lo, (hi - lo) // 4, replace=False))  # these rows again, as extras
+        counter.count_tokens(
+            keys[lo:hi, 0], keys[lo:hi, 1], keys[lo:hi, 2], doc, slow, keys[lo:hi][extra], doc[extra], n_docs
+        )
+        kept = np.setdiff1d(np.arange(hi - lo), slow)
+        for i in np.concatenate([kept, extra]).tolist():
+            expected_rows.append(rows[lo + i])
+            expected_docs.append(offset + int(doc[i]))
+        offset += n_docs + 1
+    assert counter_totals(counter, words_by_key) == brute_force_counts(expected_rows, expected_docs)
 
 
-def test_group_keys_refuses_a_table_too_small():
-    _, keys = adversarial_keys()
-    with pytest.raises(ValueError, match="cannot hold 400 keys"):
-        group_keys(keys[:, 0], keys[:, 1], keys[:, 2], bits=8)
-
-
-def test_doc_frequencies_count_distinct_documents():
-    inverse = np.array([0, 1, 0, 0, 1, 2, 0])
-    doc = np.array([0, 0, 0, 1, 2, 2, 5])
-    assert doc_frequencies(inverse, doc, 4).tolist() == [3, 2, 1, 0]
-    with pytest.raises(ValueError, match="document order"):
-        doc_frequencies(inverse, doc[::-1].copy(), 4)
+def test_key_counter_adds_counts_grouped_elsewhere():
+    """add_counts of per-batch totals equals counting the tokens (batches over disjoint documents)."""
+    rows, keys = adversarial_keys()
+    words_by_key = {tuple(k): w for w, k in zip(rows, keys.tolist())}
+    doc = np.repeat(np.arange(40), 10)
+    none = np.zeros(0, np.int64)
+    direct, added = KeyCounter(4), KeyCounter(4)
+    for lo in range(0, 400, 100):
+        part = KeyCounter(4)
+        args = (keys[lo : lo + 100, 0], keys[lo : lo + 100, 1], keys[lo : lo + 100, 2], doc[lo : lo + 100] - doc[lo])
+        part.count_tokens(*args, none, np.zeros((0, 3), np.uint64), none, 10)
+        direct.count_tokens(*args, none, np.zeros((0, 3), np.uint64), none, 10)
+        added.add_counts(*part.totals())
+    assert counter_totals(added, words_by_key) == counter_totals(direct, words_by_key)
+    assert counter_totals(direct, words_by_key) == brute_force_counts(rows, doc.tolist())
 
 
 def test_probe_table_finds_exact_keys_only():

@@ -134,70 +134,153 @@ def _key_hash(first, last, length, bits):
     return np.int64(h >> np.uint64(64 - bits))
 
 
+# A counting table's slot is one row of 8 uint64 (64 bytes, a cache line): the key's three parts
+# (length 0: an empty slot), the word's count, its document frequency and the last document it was
+# seen in. One row, not one array per field: a token's probe then touches one line, and the frequent
+# words' slots (most tokens) stay in the core's cache.
+_FIRST, _LAST, _LENGTH, _COUNT, _DOC_FREQ, _LAST_DOC = range(6)
+_SLOT_WIDTH = 8
+_NO_DOC = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
 @_compiled
-def _group_keys(first, last, length, bits, inverse):
-    n_slots = 1 << bits
-    mask = n_slots - 1
-    slot_group = np.full(n_slots, -1, np.int64)
-    first_at = np.empty(first.size, np.int64)
-    n_groups = 0
-    for i in range(first.size):
-        slot = _key_hash(first[i], last[i], length[i], bits)
-        while True:
-            g = slot_group[slot]
-            if g < 0:
-                slot_group[slot] = n_groups
-                first_at[n_groups] = i
-                inverse[i] = n_groups
-                n_groups += 1
-                break
-            j = first_at[g]
-            if first[j] == first[i] and last[j] == last[i] and length[j] == length[i]:
-                inverse[i] = g
-                break
+def _find_or_insert(table, bits, f, la, n):
+    """(slot of key (f, la, n) in the table, whether it is new): linear probing from its hash."""
+    mask = (1 << bits) - 1
+    slot = _key_hash(f, la, n, bits)
+    while table[slot, _LENGTH] != 0:
+        if table[slot, _FIRST] == f and table[slot, _LAST] == la and table[slot, _LENGTH] == n:
+            return slot, False
+        slot = (slot + 1) & mask
+    table[slot, _FIRST], table[slot, _LAST], table[slot, _LENGTH] = f, la, n
+    table[slot, _COUNT], table[slot, _DOC_FREQ], table[slot, _LAST_DOC] = 0, 0, _NO_DOC
+    return slot, True
+
+
+@_compiled
+def _count_one(table, bits, n_used, f, la, n, d):
+    slot, new = _find_or_insert(table, bits, f, la, n)
+    table[slot, _COUNT] += np.uint64(1)
+    if table[slot, _LAST_DOC] != d:
+        table[slot, _LAST_DOC] = d
+        table[slot, _DOC_FREQ] += np.uint64(1)
+    return n_used + 1 if new else n_used
+
+
+@_compiled
+def _count_tokens(
+    table, bits, n_used, limit, first, last, length, doc, slow, i, s, x_first, x_last, x_length, x_doc, x
+):
+    """Count tokens i … (skipping the sorted indices ``slow``) and the extra rows x … (sorted by
+    document), merged in document order, until the table holds ``limit`` keys; returns where it
+    stopped (i, s, x) and the keys held. Documents are numbered from 0 (uint64)."""
+    while i < first.size or x < x_first.size:
+        if n_used >= limit:
+            break
+        if x < x_first.size and (i >= first.size or x_doc[x] < doc[i]):
+            n_used = _count_one(table, bits, n_used, x_first[x], x_last[x], np.uint64(x_length[x]), x_doc[x])
+            x += 1
+        elif s < slow.size and slow[s] == i:
+            s += 1
+            i += 1
+        else:
+            n_used = _count_one(table, bits, n_used, first[i], last[i], np.uint64(length[i]), doc[i])
+            i += 1
+    return i, s, x, n_used
+
+
+@_compiled
+def _add_counts(table, bits, n_used, limit, add_keys, add_counts, add_doc_freqs, i):
+    """Add counted keys i … (rows of ``add_keys`` [k, 3] with their counts and document frequencies,
+    from documents no other call counts) until the table holds ``limit`` keys; returns (i, keys held)."""
+    while i < add_keys.shape[0] and n_used < limit:
+        slot, new = _find_or_insert(table, bits, add_keys[i, 0], add_keys[i, 1], add_keys[i, 2])
+        table[slot, _COUNT] += add_counts[i]
+        table[slot, _DOC_FREQ] += add_doc_freqs[i]
+        if new:
+            n_used += 1
+        i += 1
+    return i, n_used
+
+
+@_compiled
+def _rehash(table, new_table, bits):
+    mask = (1 << bits) - 1
+    for old in range(table.shape[0]):
+        if table[old, _LENGTH] == 0:
+            continue
+        slot = _key_hash(table[old, _FIRST], table[old, _LAST], table[old, _LENGTH], bits)
+        while new_table[slot, _LENGTH] != 0:
             slot = (slot + 1) & mask
-    return first_at[:n_groups].copy()
+        new_table[slot] = table[old]
 
 
-def group_keys(
-    first: np.ndarray, last: np.ndarray, length: np.ndarray, bits: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(the row of each distinct key's first occurrence int64 [g], each row's group int64 [n]) for
-    keys given as three columns [n]; groups are numbered in order of first occurrence. ``bits``: the
-    table has 2**bits slots (default: at least twice the rows; tests pass fewer to force collisions)."""
-    n = first.size
-    bits = max(4, (2 * max(n, 1) - 1).bit_length()) if bits is None else bits  # load factor <= 1/2
-    if (1 << bits) <= n:
-        raise ValueError(f"group_keys: 2**{bits} slots cannot hold {n} keys")
-    inverse = np.empty(n, np.int64)
-    first_at = _group_keys(
-        first.astype(np.uint64, copy=False),
-        last.astype(np.uint64, copy=False),
-        length.astype(np.int64, copy=False),
-        bits,
-        inverse,
-    )
-    return first_at, inverse
+class KeyCounter:
+    """Counts and document frequencies of exact word keys (first, last, length; see the module's
+    docstring) over a whole corpus in one open-addressing table: memory grows with the distinct words,
+    and each token costs one probe (no per-batch grouping, sorting and merging).
 
+    Tokens come batch by batch in document order (:meth:`count_tokens`); a word's document frequency
+    counts the distinct documents it occurs in (the table keeps the last document each word was seen
+    in, so documents must not go back). Counts grouped elsewhere, over other documents, are added with
+    :meth:`add_counts`. The table doubles when half full."""
 
-@_compiled
-def _doc_frequencies(inverse, doc, n_groups):
-    last_doc = np.full(n_groups, -1, np.int64)
-    freq = np.zeros(n_groups, np.int64)
-    for i in range(inverse.size):
-        g = inverse[i]
-        if last_doc[g] != doc[i]:
-            last_doc[g] = doc[i]
-            freq[g] += 1
-    return freq
+    def __init__(self, bits: int = 16):
+        self.bits = bits
+        self.table = np.zeros((1 << bits, _SLOT_WIDTH), np.uint64)
+        self.n_used = 0
+        self._next_doc = 0  # documents of earlier batches are numbered below this
 
+    def _grow(self) -> None:
+        old, self.bits = self.table, self.bits + 1
+        self.table = np.zeros((1 << self.bits, _SLOT_WIDTH), np.uint64)
+        _rehash(old, self.table, self.bits)
 
-def doc_frequencies(inverse: np.ndarray, doc: np.ndarray, n_groups: int) -> np.ndarray:
-    """int64 [n_groups]: in how many distinct documents each group occurs; ``doc`` (int64 [n], the
-    document of each row) must not decrease."""
-    if doc.size > 1 and np.any(doc[1:] < doc[:-1]):
-        raise ValueError("doc_frequencies: rows must come in document order")
-    return _doc_frequencies(inverse, doc.astype(np.int64, copy=False), n_groups)
+    def _limit(self) -> int:
+        return 1 << (self.bits - 1)  # load factor at most 1/2
+
+    def count_tokens(self, first, last, length, doc, slow, extra_keys, extra_doc, n_docs: int) -> None:
+        """Count one batch's tokens: keys first, last uint64 [n], length [n], doc int64 [n] (the
+        batch's document of each token, −1 … n_docs − 1, non-decreasing), skipping ``slow`` (sorted
+        int64 indices), and extra keyed rows ``extra_keys`` uint64 [x, 3] in documents ``extra_doc``
+        int64 [x] (non-decreasing)."""
+        base = self._next_doc + 1  # document −1 (tokens before the first document) gets a number too
+        self._next_doc += n_docs + 1
+        doc = (doc + base).astype(np.uint64)
+        extra_doc = (np.asarray(extra_doc, np.int64) + base).astype(np.uint64)
+        extra_keys = np.asarray(extra_keys, np.uint64).reshape(-1, 3)
+        columns = [np.ascontiguousarray(extra_keys[:, j]) for j in range(3)]
+        first, last = first.astype(np.uint64, copy=False), last.astype(np.uint64, copy=False)
+        i = s = x = 0
+        while True:
+            i, s, x, self.n_used = _count_tokens(
+                self.table, self.bits, self.n_used, self._limit(), first, last, length, doc, slow, i, s,
+                *columns, extra_doc, x,
+            )  # fmt: skip
+            if i >= first.size and x >= extra_doc.size:
+                return
+            self._grow()
+
+    def add_counts(self, keys: np.ndarray, counts: np.ndarray, doc_freqs: np.ndarray) -> None:
+        """Add keys uint64 [k, 3] (distinct) counted over documents no other call covers."""
+        keys = np.asarray(keys, np.uint64)
+        counts, doc_freqs = np.asarray(counts, np.uint64), np.asarray(doc_freqs, np.uint64)
+        i = 0
+        while True:
+            i, self.n_used = _add_counts(self.table, self.bits, self.n_used, self._limit(), keys, counts, doc_freqs, i)
+            if i >= len(keys):
+                return
+            self._grow()
+
+    def totals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(keys uint64 [k, 3], counts int64 [k], document frequencies int64 [k]) of the words seen, in
+        the table's order."""
+        used = self.table[self.table[:, _LENGTH] != 0]
+        return (
+            np.ascontiguousarray(used[:, :3]),
+            used[:, _COUNT].astype(np.int64),
+            used[:, _DOC_FREQ].astype(np.int64),
+        )
 
 
 def start_slots(first: np.ndarray, bits: int) -> np.ndarray:

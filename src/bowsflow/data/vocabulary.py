@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.bows import has_key, token_documents, token_keys, token_word, word_key
-from bowsflow.data.byte_scan import doc_frequencies, group_keys
+from bowsflow.data.bows import TokenKeys, has_key, token_documents, token_keys, token_word, word_key
+from bowsflow.data.byte_scan import KeyCounter
 from bowsflow.data.tokenizer import TextBatch, is_vocabulary_candidate
 from bowsflow.runtime.parallel import ordered_map
 
@@ -66,19 +66,32 @@ class KeyedCounts:
     other_doc_freqs: Counter
 
 
-def count_batch(texts: list[str] | TextBatch, lowercase: bool) -> KeyedCounts:
-    """Counts and document frequencies of one batch of documents (tokens as :mod:`bowsflow.data.tokenizer`
-    defines them), without a Python object per token."""
+@dataclass(frozen=True)
+class BatchTokens:
+    """One batch's tokens for counting: the scan's (``tokens``), each token's document in the batch
+    (``doc`` int64 [n], −1 … n_docs − 1, non-decreasing), the slow tokens that have an exact key once
+    resolved (``extra_keys`` uint64 [x, 3], in documents ``extra_docs`` int64 [x], non-decreasing), and
+    the words without one counted as strings."""
+
+    tokens: TokenKeys
+    doc: np.ndarray
+    extra_keys: np.ndarray
+    extra_docs: np.ndarray
+    other_counts: Counter
+    other_doc_freqs: Counter
+
+
+def batch_tokens(texts: list[str] | TextBatch, lowercase: bool) -> BatchTokens:
+    """Tokenize one batch of documents (tokens as :mod:`bowsflow.data.tokenizer` defines them) into
+    exact keys, without a Python object per token: only the tokens the scan's keys cannot decide are
+    made strings."""
     t = token_keys(texts, lowercase)
     doc = token_documents(np.searchsorted(t.starts, t.doc_starts), t.starts.size)
-    fast = np.ones(t.starts.size, dtype=bool)
-    fast[t.slow] = False
     other_counts: Counter = Counter()
     other_pairs: set = set()
     extra_keys, extra_docs = [], []
     for k, start, end in zip(t.slow.tolist(), t.starts[t.slow].tolist(), t.ends[t.slow].tolist()):
-        # the tokens the scan's keys cannot decide: keyed when their (lowercased) word has an exact
-        # key (see has_key), else counted as strings
+        # keyed when their (lowercased) word has an exact key (see has_key), else counted as strings
         word = token_word(t.raw[start:end], lowercase)
         encoded = word.encode("utf-8")
         if has_key(encoded):
@@ -87,39 +100,27 @@ def count_batch(texts: list[str] | TextBatch, lowercase: bool) -> KeyedCounts:
         else:
             other_counts[word] += 1
             other_pairs.add((int(doc[k]), word))
-    extra = np.array(extra_keys, dtype=np.uint64).reshape(-1, 3)
-    # the rows in document order (the fast tokens, then the slow ones, each in order: one merge)
-    docs = np.concatenate([doc[fast], np.array(extra_docs, dtype=np.int64)])
-    order = np.argsort(docs, kind="stable")
-    columns = tuple(
-        np.concatenate([column[fast].astype(np.uint64), extra[:, j]])[order]
-        for j, column in enumerate((t.first, t.last, t.lengths))
+    return BatchTokens(
+        t,
+        doc,
+        np.array(extra_keys, dtype=np.uint64).reshape(-1, 3),
+        np.array(extra_docs, dtype=np.int64),
+        other_counts,
+        Counter(w for _, w in other_pairs),
     )
-    other_doc_freqs = Counter(w for _, w in other_pairs)
-    if not docs.size:
-        return KeyedCounts(
-            np.zeros((0, 3), np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64), other_counts, other_doc_freqs
-        )
-    first_at, inverse = group_keys(*columns)
-    counts = np.bincount(inverse, minlength=first_at.size)
-    doc_freqs = doc_frequencies(inverse, docs[order], first_at.size)
-    keys = np.stack([c[first_at] for c in columns], axis=1)
-    return KeyedCounts(keys, counts, doc_freqs, other_counts, other_doc_freqs)
 
 
-def _merge(parts: list[KeyedCounts]) -> KeyedCounts:
-    keys = np.concatenate([p.keys for p in parts] or [np.zeros((0, 3), np.uint64)])
-    other_counts, other_doc_freqs = Counter(), Counter()
-    for p in parts:
-        other_counts.update(p.other_counts)
-        other_doc_freqs.update(p.other_doc_freqs)
-    if not len(keys):
-        return KeyedCounts(keys, np.zeros(0, np.int64), np.zeros(0, np.int64), other_counts, other_doc_freqs)
-    first_at, inverse = group_keys(keys[:, 0], keys[:, 1], keys[:, 2])
-    total = lambda name: np.bincount(  # noqa: E731  (int64 sums: exact below 2**53 per word)
-        inverse, weights=np.concatenate([getattr(p, name) for p in parts]), minlength=first_at.size
-    ).astype(np.int64)
-    return KeyedCounts(keys[first_at], total("counts"), total("doc_freqs"), other_counts, other_doc_freqs)
+def _count_batch_tokens(counter: KeyCounter, b: BatchTokens) -> None:
+    t = b.tokens
+    counter.count_tokens(t.first, t.last, t.lengths, b.doc, t.slow, b.extra_keys, b.extra_docs, t.doc_starts.size)
+
+
+def count_batch(texts: list[str] | TextBatch, lowercase: bool) -> KeyedCounts:
+    """Counts and document frequencies of one batch of documents (what a worker process returns)."""
+    b = batch_tokens(texts, lowercase)
+    counter = KeyCounter(max(4, (2 * b.doc.size).bit_length()))
+    _count_batch_tokens(counter, b)
+    return KeyedCounts(*counter.totals(), b.other_counts, b.other_doc_freqs)
 
 
 def key_words(keys: np.ndarray) -> list[str]:
@@ -136,23 +137,27 @@ def key_words(keys: np.ndarray) -> list[str]:
     return [w.decode("utf-8") for w in buf.view("S16").ravel().tolist()]  # S16 drops the zero padding
 
 
-MERGE_ROWS = 1 << 22  # merge the batches' keys once this many are pending (memory: distinct words)
-
-
 def count_words(batches: Iterable[list[str]], lowercase: bool = False, workers: int = 1) -> tuple[Counter, Counter]:
-    """Token counts and document frequencies over all batches (str keys)."""
-    total: KeyedCounts | None = None
-    pending: list[KeyedCounts] = []
-    n_pending = 0
-    for part in ordered_map(count_batch, batches, workers, None, lowercase):
-        pending.append(part)
-        n_pending += len(part.keys)
-        if n_pending >= MERGE_ROWS:
-            total, pending, n_pending = _merge(([total] if total else []) + pending), [], 0
-    total = _merge(([total] if total else []) + pending)
-    words = key_words(total.keys)
-    counts = Counter(dict(zip(words, total.counts.tolist()))) + total.other_counts
-    doc_freqs = Counter(dict(zip(words, total.doc_freqs.tolist()))) + total.other_doc_freqs
+    """Token counts and document frequencies over all batches (str keys). In one process each token
+    goes straight into one table of the corpus' words (:class:`~bowsflow.data.byte_scan.KeyCounter`);
+    with workers, each batch is counted in a worker and its counts added."""
+    counter = KeyCounter()
+    other_counts, other_doc_freqs = Counter(), Counter()
+    if workers <= 1:
+        parts = (batch_tokens(batch, lowercase) for batch in batches)
+    else:
+        parts = ordered_map(count_batch, batches, workers, None, lowercase)
+    for part in parts:
+        if isinstance(part, BatchTokens):
+            _count_batch_tokens(counter, part)
+        else:
+            counter.add_counts(part.keys, part.counts, part.doc_freqs)
+        other_counts.update(part.other_counts)
+        other_doc_freqs.update(part.other_doc_freqs)
+    keys, key_counts, key_doc_freqs = counter.totals()
+    words = key_words(keys)
+    counts = Counter(dict(zip(words, key_counts.tolist()))) + other_counts
+    doc_freqs = Counter(dict(zip(words, key_doc_freqs.tolist()))) + other_doc_freqs
     return counts, doc_freqs
 
 
