@@ -7,7 +7,14 @@ import pytest
 import zarr
 import zarr.codecs as codecs
 
-from bowsflow.store.chunk_files import _direct_codecs, chunk_path, crc32c, write_chunk, write_chunk_rows
+from bowsflow.store.chunk_files import (
+    ChunkAppender,
+    _direct_codecs,
+    chunk_path,
+    crc32c,
+    write_chunk,
+    write_chunk_rows,
+)
 from bowsflow.store.integrity import StoreIntegrityError, checksummed, verify_store
 
 COMPRESSORS = {
@@ -102,3 +109,42 @@ def test_pieces_that_do_not_make_the_chunk_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"rows of \(5,\) expected"):
         write_chunk_rows(direct, (0, 0), [np.zeros((4, 6), dtype=bool)])
     assert not chunk_path(direct, (0, 0)).exists()
+
+
+@pytest.mark.parametrize("compressor", ["zstd", "none"])
+@pytest.mark.parametrize(("dtype", "shape"), [("int32", ()), ("float32", (3,)), (str, ())])
+def test_appended_rows_read_back_as_zarrs_appends(tmp_path, compressor, dtype, shape):
+    """Blocks of uneven sizes (across chunk boundaries, a block filling a chunk exactly, an empty one)
+    give the array zarr's own appends give: the same length, values and fill value past the end."""
+    rng = np.random.default_rng(3)
+    sizes = [3, 5, 4, 0, 9, 2]
+
+    def make(name):
+        return zarr.create_array(
+            str(tmp_path / name),
+            shape=(0, *shape),
+            chunks=(4, *shape),
+            dtype=dtype,
+            fill_value="" if dtype is str else 0,
+            compressors=checksummed(COMPRESSORS[compressor]),
+        )
+
+    direct, by_zarr = make("direct"), make("zarr")
+    appender = ChunkAppender(direct)
+    for n in sizes:
+        values = rng.integers(0, 1000, (n, *shape))
+        values = values.astype(str) if dtype is str else values.astype(dtype)
+        appender.append(values)
+        by_zarr.append(values)
+    appender.close()
+    direct = zarr.open_array(str(tmp_path / "direct"))  # as a reader sees it: zarr checks every CRC
+    assert direct.shape == by_zarr.shape == (sum(sizes), *shape)
+    np.testing.assert_array_equal(direct[...], by_zarr[...])
+    direct.resize((24, *shape)), by_zarr.resize((24, *shape))  # the last chunk's padding is the fill value
+    np.testing.assert_array_equal(direct[...], by_zarr[...])
+
+
+def test_an_appender_starts_at_a_chunk_boundary(tmp_path):
+    array = zarr.create_array(str(tmp_path / "a"), shape=(5,), chunks=(4,), dtype="int32")
+    with pytest.raises(ValueError, match="5 rows do not end at a chunk boundary"):
+        ChunkAppender(array)

@@ -37,10 +37,9 @@ from bowsflow.data.tokenizer import TextBatch
 from bowsflow.data.windows import WindowSpec, window_origins, window_word_rows
 from bowsflow.runtime.parallel import ordered_map
 from bowsflow.store.atomic import atomic_path
-from bowsflow.store.chunk_files import write_chunk_rows
+from bowsflow.store.chunk_files import ChunkAppender, write_chunk_rows
 from bowsflow.store.index_form import (
     INDEX_FORM,
-    append_index_rows,
     create_index_array,
     dense_row_pieces,
     sparse_rows,
@@ -214,6 +213,7 @@ def write_bows_store(
 
         progress = tqdm(unit=" samples", desc="bows", mininterval=2.0)
     n_words = 0  # entries of word_index written so far
+    appenders: dict = {}
     with atomic_path(path) as tmp, writing_every_chunk():
         for block in rechunk_rows(blocks, chunk_samples):
             n = len(block)
@@ -229,15 +229,17 @@ def write_bows_store(
                 per_sample["latent"] = (("sample", "latent_dim"), block.latent)
             if n_samples == 0:
                 group, created_attrs = _create_store(tmp, per_sample, word_coords, chunk_samples, V)
-            # the per-sample arrays appended; the dense rows straight to their chunk, in pieces
+                appenders = {name: ChunkAppender(group[name]) for name in [*per_sample, INDEX_FORM["index"]]}
+            # the per-sample arrays and the index form a chunk at a time; the dense rows straight to
+            # their chunk, in pieces
             for name, (_, values) in per_sample.items():
-                group[name].append(values)
+                appenders[name].append(values)
             bows = group["bows"]
             bows.resize((n_samples + n, V))
             write_chunk_rows(
                 bows, (n_samples // chunk_samples, 0), dense_row_pieces(block.lengths, block.words, V, chunk_samples)
             )
-            append_index_rows(group, block.words)
+            appenders[INDEX_FORM["index"]].append(block.words)
             n_words += block.words.size
             n_samples += n
             n_val += int(is_val.sum())
@@ -245,6 +247,8 @@ def write_bows_store(
                 progress.update(n)
         if progress is not None:
             progress.close()
+        for appender in appenders.values():
+            appender.close()
         if n_samples == 0:
             raise EmptyCorpusError(
                 "no sample has any vocabulary word: the corpus is empty or the vocabulary does not occur in it"

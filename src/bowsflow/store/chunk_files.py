@@ -154,3 +154,48 @@ def write_chunk_rows(array, index: tuple[int, ...], pieces) -> Path:
     path = chunk_path(array, index)
     _write_file(path, (body, np.array([crc32c(body)], dtype="<u4").tobytes()))
     return path
+
+
+class ChunkAppender:
+    """Appends rows to a zarr array (on a local store) a whole chunk at a time, each written straight
+    to its file (:func:`write_chunk_rows`): rows are held until they fill a chunk, so memory is one
+    chunk, and no chunk is written twice (zarr's ``append`` of rows that end inside a chunk reads,
+    decodes, re-encodes and rewrites that chunk at the next append). :meth:`close` writes the last,
+    cut chunk and sets the array's length. The array's length must be a whole number of chunks when
+    the appender starts."""
+
+    def __init__(self, array):
+        self.array = array
+        self.chunk_rows = array.chunks[0]
+        self.n_written = array.shape[0]
+        if self.n_written % self.chunk_rows:
+            raise ValueError(f"{array.path}: {self.n_written} rows do not end at a chunk boundary")
+        self.pending: list[np.ndarray] = []
+        self.n_pending = 0
+
+    def append(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=self.array.dtype)
+        if values.shape[1:] != self.array.shape[1:]:
+            raise ValueError(f"{self.array.path}: rows of shape {values.shape[1:]}, not {self.array.shape[1:]}")
+        self.pending.append(values)
+        self.n_pending += values.shape[0]
+        while self.n_pending >= self.chunk_rows:
+            self._write(self.chunk_rows)
+
+    def _write(self, n_rows: int) -> None:
+        """Write the next chunk from the first ``n_rows`` pending rows (fewer than a chunk: the last,
+        cut chunk, filled with the fill value as zarr stores it)."""
+        rows = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
+        chunk, rest = rows[:n_rows], rows[n_rows:]
+        self.pending, self.n_pending = ([rest] if rest.shape[0] else []), rest.shape[0]
+        if n_rows < self.chunk_rows:
+            fill = np.full((self.chunk_rows - n_rows, *chunk.shape[1:]), self.array.fill_value, self.array.dtype)
+            chunk = np.concatenate([chunk, fill])
+        index = (self.n_written // self.chunk_rows,) + (0,) * (self.array.ndim - 1)
+        self.array.resize((self.n_written + n_rows, *self.array.shape[1:]))
+        write_chunk_rows(self.array, index, [chunk])
+        self.n_written += n_rows
+
+    def close(self) -> None:
+        if self.n_pending:
+            self._write(self.n_pending)

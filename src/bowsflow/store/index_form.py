@@ -138,7 +138,8 @@ def check_index_form(path: str | Path) -> int:
 
 
 def create_index_array(group, compressors) -> None:
-    """An empty ``word_index`` array in ``group`` (rows are appended with :func:`append_index_rows`)."""
+    """An empty ``word_index`` array in ``group`` (its entries are appended a chunk at a time, see
+    :class:`bowsflow.store.chunk_files.ChunkAppender`)."""
     group.create_array(
         INDEX_FORM["index"],
         shape=(0,),
@@ -148,7 +149,3 @@ def create_index_array(group, compressors) -> None:
         dimension_names=("nonzero",),
         fill_value=0,
     )
-
-
-def append_index_rows(group, columns: np.ndarray) -> None:
-    group[INDEX_FORM["index"]].append(np.asarray(columns, dtype=np.int32))
