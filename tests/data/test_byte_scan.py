@@ -177,6 +177,60 @@ def test_probe_table_finds_exact_keys_only():
     assert ids.tolist() == list(range(len(words))) + [-1] * 5
 
 
+def test_is_utf8_agrees_with_pythons_decoder_across_ascii_words():
+    """ASCII runs long enough to be skipped 8 bytes at a time, between valid and invalid pieces, read
+    from every offset of the buffer (so a piece falls at every position of a word and the words are
+    not aligned in memory)."""
+    import random
+
+    rng = random.Random(1)
+    pieces = [bytes([b]) for b in (0x80, 0xBF, 0xC2, 0xE0, 0xED, 0xF0, 0xF4, 0xFF)]
+    pieces += [ch.encode() for ch in "é—😀\U0010ffff"]
+    n_invalid = 0
+    for _ in range(5000):
+        parts = [b"x" * rng.randint(0, 19) + (rng.choice(pieces) if rng.random() < 0.3 else b"") for _ in range(6)]
+        raw = b"".join(parts)
+        for offset in range(8):
+            try:
+                raw[offset:].decode("utf-8")
+                valid = True
+            except UnicodeDecodeError:
+                valid = False
+            n_invalid += not valid
+            assert is_utf8(np.frombuffer(raw, np.uint8)[offset:]) == valid, (raw, offset)
+    assert 5000 < n_invalid < 35000
+
+
+def test_line_kinds_against_a_line_by_line_reading():
+    """Each line's end and kind (1: an ASCII byte that is not whitespace; else 2: a byte >= 0x80;
+    else 0) from random lines of spaces, tabs, letters and non-ASCII bytes, long and short, with and
+    without a last line end."""
+    import random
+
+    from bowsflow.data.byte_scan import line_kinds
+    from bowsflow.data.corpus import _CONTENT_BYTE
+
+    rng = random.Random(2)
+    alphabet = [b" ", b"\t", b"\r", b"a", b"Z", b"7", "é".encode(), "\u3000".encode()]
+    for _ in range(2000):
+        lines = [
+            b"".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 3, 9, 30])))
+            for _ in range(rng.randint(1, 8))
+        ]
+        block = b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b"")
+        for offset in (0, 3):
+            raw = block[offset:]
+            expected_end, expected_kind, at = [], [], 0
+            for line in raw.split(b"\n")[: raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)]:
+                expected_end.append(at + len(line))
+                at += len(line) + 1
+                has_content = any(_CONTENT_BYTE[b] for b in line)
+                expected_kind.append(1 if has_content else 2 if any(b >= 0x80 for b in line) else 0)
+            line_end, kind = line_kinds(np.frombuffer(raw, np.uint8), _CONTENT_BYTE)
+            assert line_end.tolist() == expected_end, raw
+            assert kind.tolist() == expected_kind, raw
+
+
 def test_is_utf8_agrees_with_pythons_decoder():
     # lead bytes at every boundary of the standard's table 3-7, continuation bytes, and valid
     # characters of 1 to 4 bytes, joined at random: overlong forms, surrogates, truncations, U+10FFFF

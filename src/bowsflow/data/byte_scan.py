@@ -24,6 +24,10 @@ LONG_FLAG = np.uint64(1 << 63)
 _MIX_FIRST = np.uint64(0x9E3779B97F4A7C15)
 _MIX_LAST = np.uint64(0xC2B2AE3D27D4EB4F)
 _MIX_LENGTH = np.uint64(0x165667B19E3779F9)
+# bytes eight at a time (a uint64 word): the top bit of each byte, the low bit of each, eight "\n"
+_HIGH_BITS = np.uint64(0x8080808080808080)
+_LOW_BITS = np.uint64(0x0101010101010101)
+_NEWLINES = np.uint64(0x0A0A0A0A0A0A0A0A)
 
 _compiled = numba.njit(cache=True, nogil=True, boundscheck=False)
 
@@ -32,7 +36,7 @@ _compiled = numba.njit(cache=True, nogil=True, boundscheck=False)
 def unicode_alnum() -> np.ndarray:
     """bool [0x110000]: which code points are letters or digits (``str.isalnum``, the ``[^\\W_]`` of
     Python's ``re``) in this Python's Unicode database. Made once per process (about 0.07 s)."""
-    return np.array(list(map(str.isalnum, map(chr, range(0x110000)))), dtype=np.bool_)
+    return np.fromiter(map(str.isalnum, map(chr, range(0x110000))), dtype=np.bool_, count=0x110000)
 
 
 @_compiled
@@ -326,11 +330,18 @@ def is_utf8(raw) -> bool:
     """Whether ``raw`` (uint8 [n]) is well-formed UTF-8, as Python's strict decoder has it (the
     Unicode standard's table 3-7: no overlong form, no surrogate, nothing above U+10FFFF)."""
     n = raw.size
+    words = raw[: n - n % 8].view(np.uint64)  # ASCII is skipped 8 bytes at a time
     i = 0
     while i < n:
         b = raw[i]
         if b < 0x80:
-            i += 1
+            if i & 7 == 0:
+                w = i >> 3
+                while w < words.size and words[w] & _HIGH_BITS == 0:
+                    w += 1
+                i = max(i + 1, w << 3)
+            else:
+                i += 1
             continue
         if 0xC2 <= b <= 0xDF:
             ok, width = _continuations(raw, i + 1, n, 1, 0x80, 0xBF), 2
@@ -355,8 +366,31 @@ def is_utf8(raw) -> bool:
 
 
 @_compiled
+def _next_newline(block, words, i):
+    """The position of the first ``\n`` in block[i:] (block.size if none); ``words`` is the block's
+    first bytes viewed as uint64, scanned 8 bytes at a time (a word with no zero byte after xor with
+    ``\n``s holds no line end)."""
+    n = block.size
+    while i < n and i & 7 != 0:
+        if block[i] == 0x0A:
+            return i
+        i += 1
+    w = i >> 3
+    while w < words.size:
+        x = words[w] ^ _NEWLINES
+        if (x - _LOW_BITS) & ~x & _HIGH_BITS != 0:
+            break
+        w += 1
+    i = max(i, w << 3)
+    while i < n and block[i] != 0x0A:
+        i += 1
+    return i
+
+
+@_compiled
 def _fill_line_kinds(block, content_byte, line_end, kind):
     n = block.size
+    words = block[: n - n % 8].view(np.uint64)
     k = 0
     i = 0
     while i < n:  # at the start of a line
@@ -372,19 +406,21 @@ def _fill_line_kinds(block, content_byte, line_end, kind):
                 line_kind = 2
             i += 1
         if line_kind == 1:  # decided: only its end is left to find (most lines end here)
-            while i < n and block[i] != 0x0A:
-                i += 1
+            i = _next_newline(block, words, i)
         line_end[k] = i
         kind[k] = line_kind
         k += 1
         i += 1
 
 
-def line_kinds(block: np.ndarray, content_byte: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def line_kinds(
+    block: np.ndarray, content_byte: np.ndarray, n_newlines: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(where each line of ``block`` (uint8 [n]) ends int64 [l] — its ``\\n``, or n for a last line
     without one —, its kind int8 [l]): 1 when it holds a byte with ``content_byte[b]`` (bool [256]),
-    else 2 when it holds a byte ≥ 0x80 (undecided: non-ASCII whitespace or not), else 0."""
-    n_lines = int(np.count_nonzero(block == 0x0A))
+    else 2 when it holds a byte ≥ 0x80 (undecided: non-ASCII whitespace or not), else 0.
+    ``n_newlines``: the block's count of ``\\n`` where the caller has it (else counted here)."""
+    n_lines = int(np.count_nonzero(block == 0x0A)) if n_newlines is None else n_newlines
     if block.size and block[-1] != 0x0A:
         n_lines += 1
     line_end = np.empty(n_lines, np.int64)

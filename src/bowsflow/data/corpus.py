@@ -427,8 +427,9 @@ def _blank_line_document_runs(path: Path, stats: CorpusStats) -> Iterator[tuple[
         if not is_utf8(arr):  # the bytes are kept when valid
             block = _decode_lines(block, path, lineno, stats).encode("utf-8")
             arr = np.frombuffer(block, dtype=np.uint8)
-        lineno += block.count(b"\n")
-        line_end, kind = line_kinds(arr, _CONTENT_BYTE)
+        n_newlines = block.count(b"\n")
+        lineno += n_newlines
+        line_end, kind = line_kinds(arr, _CONTENT_BYTE, n_newlines)
         line_start = np.concatenate([[0], line_end[:-1] + 1]) if line_end.size else line_end
         for k in np.flatnonzero(kind == 2).tolist():  # non-ASCII bytes and no ASCII content
             kind[k] = 0 if block[line_start[k] : line_end[k]].decode("utf-8").isspace() else 1
