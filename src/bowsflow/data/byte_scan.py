@@ -75,33 +75,41 @@ def _scan(raw, i, k, table, alnum, lowercase, starts, lengths, first, last, is_s
             if not alnum[cp]:  # non-ASCII punctuation, symbols and spaces separate tokens
                 i += width
                 continue
+        # the token's bytes (mapped by the table) go through a 64-bit register, each new byte entering
+        # at the top: after 8 bytes it holds the key's first 8, at the end its last 8
         j = i
         non_ascii = False
+        roll = np.uint64(0)
+        head = np.uint64(0)
         while j < n:
             b = raw[j]
             if b < 0x80:
-                if table[b] == SPACE:
+                c = table[b]
+                if c == SPACE:
                     break
+                roll = (roll >> np.uint64(8)) | (np.uint64(c) << np.uint64(56))
                 j += 1
+                if j - i == 8:
+                    head = roll
             else:
                 width, cp = _decode_char(raw, j, n)
                 if not alnum[cp]:
                     break
                 non_ascii = True
-                j += width
+                for _ in range(width):  # bytes >= 0x80 map to themselves
+                    roll = (roll >> np.uint64(8)) | (np.uint64(raw[j]) << np.uint64(56))
+                    j += 1
+                    if j - i == 8:
+                        head = roll
         length = j - i
-        head = np.uint64(0)
-        for t in range(min(length, 8)):
-            head |= np.uint64(table[raw[i + t]]) << np.uint64(8 * t)
-        tail = np.uint64(0)
         if length > 8:
-            head |= LONG_FLAG
-            for t in range(8):
-                tail |= np.uint64(table[raw[j - 8 + t]]) << np.uint64(8 * t)
+            first[k] = head | LONG_FLAG
+            last[k] = roll
+        else:  # the token's bytes are the register's top ``length`` bytes
+            first[k] = roll >> np.uint64(8 * (8 - length)) if length < 8 else roll
+            last[k] = 0
         starts[k] = i
         lengths[k] = length
-        first[k] = head
-        last[k] = tail
         # lowercasing a non-ASCII letter is str.lower's (it may change the bytes); and with byte 7
         # not ASCII, the long-key flag would hide its top bit unless ``last`` holds byte 7 too
         is_slow[k] = length > MAX_KEY_BYTES or (non_ascii and (lowercase or length == MAX_KEY_BYTES))
