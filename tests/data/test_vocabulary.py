@@ -108,3 +108,21 @@ def test_key_words_inverts_word_key():
     assert not has_key("éabcdefghijklmn".encode()) and not has_key(b"seventeencharacte")
     keys = np.array([word_key(w) for w in encoded], dtype=np.uint64)
     assert key_words(keys) == words
+
+
+@pytest.mark.parametrize("vocab_size", [3, 5, 37, 200, 400])
+def test_vocabulary_is_the_head_of_the_full_ordering(vocab_size):
+    """The chosen words are the always-included ones, then the first candidates of all sorted by
+    (count desc, word asc), ties at the cut included (counts from a small range: many ties); past the
+    candidates there are (400), all of them."""
+    rng = np.random.default_rng(4)
+    words = sorted({"".join(rng.choice(list("abcdefgh"), 4)) for _ in range(400)})
+    counts = Counter({w: int(c) for w, c in zip(words, rng.integers(1, 12, len(words)))})
+    counts["the"] = 50  # a stop word: never a candidate
+    always = ("zzzz", words[0])
+    options = VocabularyOptions(
+        vocab_size=vocab_size, stopwords=frozenset({"the"}), always_include=always, on_small_vocab="warn"
+    )
+    vocab = select_vocabulary(counts, Counter(counts), options)
+    ranked = sorted((w for w in counts if w not in always and w != "the"), key=lambda w: (-counts[w], w))
+    assert vocab.words == list(always) + ranked[: vocab_size - len(always)]

@@ -156,8 +156,11 @@ def count_words(batches: Iterable[list[str]], lowercase: bool = False, workers: 
         other_doc_freqs.update(part.other_doc_freqs)
     keys, key_counts, key_doc_freqs = counter.totals()
     words = key_words(keys)
-    counts = Counter(dict(zip(words, key_counts.tolist()))) + other_counts
-    doc_freqs = Counter(dict(zip(words, key_doc_freqs.tolist()))) + other_doc_freqs
+    # in place: ``+`` would copy the keyed words' counters (a million words in a long-tailed corpus)
+    counts = Counter(dict(zip(words, key_counts.tolist())))
+    counts.update(other_counts)
+    doc_freqs = Counter(dict(zip(words, key_doc_freqs.tolist())))
+    doc_freqs.update(other_doc_freqs)
     return counts, doc_freqs
 
 
@@ -176,8 +179,14 @@ def select_vocabulary(counts: Counter, doc_freq: Counter, options: VocabularyOpt
     candidates = [
         w for w in counts if w not in taken and is_vocabulary_candidate(w, options.stopwords, options.keep_numbers)
     ]
-    candidates.sort(key=lambda w: (-counts[w], w))
     n_free = options.vocab_size - len(always)
+    if len(candidates) > n_free > 0:
+        # only words at least as frequent as the n_free-th can be chosen: sort those, not the long tail
+        # (the order of the chosen is the same: every word left out is rarer than every word kept)
+        candidate_counts = np.fromiter((counts[w] for w in candidates), dtype=np.int64, count=len(candidates))
+        least = np.partition(candidate_counts, len(candidates) - n_free)[len(candidates) - n_free]
+        candidates = [w for w, c in zip(candidates, candidate_counts.tolist()) if c >= least]
+    candidates.sort(key=lambda w: (-counts[w], w))
     if len(candidates) < n_free:
         real = len(always) + len(candidates)
         message = f"bows.vocab_size = {options.vocab_size}, but the corpus has only {real} distinct candidate words"
