@@ -112,7 +112,7 @@ def test_pieces_that_do_not_make_the_chunk_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("compressor", ["zstd", "none"])
-@pytest.mark.parametrize(("dtype", "shape"), [("int32", ()), ("float32", (3,)), (str, ())])
+@pytest.mark.parametrize(("dtype", "shape"), [("int32", ()), ("float32", (3,)), ("float64", (0,)), (str, ())])
 def test_appended_rows_read_back_as_zarrs_appends(tmp_path, compressor, dtype, shape):
     """Blocks of uneven sizes (across chunk boundaries, a block filling a chunk exactly, an empty one)
     give the array zarr's own appends give: the same length, values and fill value past the end."""

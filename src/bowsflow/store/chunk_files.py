@@ -193,7 +193,8 @@ class ChunkAppender:
             chunk = np.concatenate([chunk, fill])
         index = (self.n_written // self.chunk_rows,) + (0,) * (self.array.ndim - 1)
         self.array.resize((self.n_written + n_rows, *self.array.shape[1:]))
-        write_chunk_rows(self.array, index, [chunk])
+        if chunk.size:  # an array with an empty dimension has no chunk to write (zarr stores none)
+            write_chunk_rows(self.array, index, [chunk])
         self.n_written += n_rows
 
     def close(self) -> None:
