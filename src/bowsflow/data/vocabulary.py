@@ -118,7 +118,7 @@ def _count_batch_tokens(counter: KeyCounter, b: BatchTokens) -> None:
 def count_batch(texts: list[str] | TextBatch, lowercase: bool) -> KeyedCounts:
     """Counts and document frequencies of one batch of documents (what a worker process returns)."""
     b = batch_tokens(texts, lowercase)
-    counter = KeyCounter(max(4, (2 * b.doc.size).bit_length()))
+    counter = KeyCounter()  # grows with the batch's distinct words (tens of thousands), not its tokens
     _count_batch_tokens(counter, b)
     return KeyedCounts(*counter.totals(), b.other_counts, b.other_doc_freqs)
 
