@@ -149,8 +149,8 @@ def _key_hash(first, last, length, bits):
 # A counting table's slot is one row of 6 uint64 (48 bytes): the key's three parts (length 0: an
 # empty slot), the word's count, its document frequency and the last document it was seen in. One
 # row, not one array per field: a token's probe touches one or two cache lines, not six, and the
-# frequent words' slots (most tokens) stay in the core's cache. (64-byte rows, one line each, were no
-# faster here and take a third more memory: 96–192 bytes a distinct word at load 1/4–1/2.)
+# frequent words' slots (most tokens) stay in the core's cache. A distinct word takes 96–192 bytes
+# (load 1/2 to 1/4); 64-byte rows, one line each, were no faster here and take a third more.
 _FIRST, _LAST, _LENGTH, _COUNT, _DOC_FREQ, _LAST_DOC = range(6)
 _SLOT_WIDTH = 6
 _NO_DOC = np.uint64(0xFFFFFFFFFFFFFFFF)
