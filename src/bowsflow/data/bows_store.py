@@ -15,8 +15,10 @@ Layout (``xarray.open_zarr`` gives it back):
 Samples are streamed: text batches are turned into sparse rows by worker processes, rows are gathered
 into exactly ``chunk_samples`` rows and appended, so memory is bounded by a chunk's sparse rows and a
 few batches. The dense chunk is never whole in memory: it is made a few rows at a time and compressed
-as a stream straight into its chunk file (:func:`bowsflow.store.chunk_files.write_chunk_rows`), the
-other arrays appended with zarr. The store holds the arrays, attributes and coordinates that xarray
+as a stream straight into its chunk file (:func:`bowsflow.store.chunk_files.write_chunk_rows`); the
+other arrays are written a whole chunk at a time to their files too
+(:class:`bowsflow.store.chunk_files.ChunkAppender`: ``word_index``'s entries are held until they fill
+a chunk). The store holds the arrays, attributes and coordinates that xarray
 would write for the whole dataset (a test compares them), without importing xarray.
 Windows without any vocabulary word are dropped and counted (``n_windows_dropped_empty``).
 """
