@@ -1,4 +1,4 @@
-"""Compiled scans over a batch's UTF-8 bytes: token boundaries, exact word keys, grouping and lookup.
+"""Compiled scans over a batch's UTF-8 bytes: token boundaries, exact word keys, counting and lookup.
 
 Why compiled: the BOWS stage touches every byte of the corpus twice (counting, then rows). The
 numpy formulation of these steps needs a dozen full passes and temporaries per batch (translate,
