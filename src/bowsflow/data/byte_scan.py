@@ -182,22 +182,23 @@ def _count_one(table, bits, n_used, f, la, n, d):
 
 @_compiled
 def _count_tokens(
-    table, bits, n_used, limit, first, last, length, doc, slow, i, s, x_first, x_last, x_length, x_doc, x
+    table, bits, n_used, limit, first, last, length, doc, slow, i, s, x_first, x_last, x_length, x_doc, x, base
 ):
     """Count tokens i … (skipping the sorted indices ``slow``) and the extra rows x … (sorted by
     document), merged in document order, until the table holds ``limit`` keys; returns where it
-    stopped (i, s, x) and the keys held. Documents are numbered from 0 (uint64)."""
+    stopped (i, s, x) and the keys held. Document d of the batch is number d + base of the table."""
     while i < first.size or x < x_first.size:
         if n_used >= limit:
             break
         if x < x_first.size and (i >= first.size or x_doc[x] < doc[i]):
-            n_used = _count_one(table, bits, n_used, x_first[x], x_last[x], np.uint64(x_length[x]), x_doc[x])
+            d = np.uint64(x_doc[x] + base)
+            n_used = _count_one(table, bits, n_used, x_first[x], x_last[x], np.uint64(x_length[x]), d)
             x += 1
         elif s < slow.size and slow[s] == i:
             s += 1
             i += 1
         else:
-            n_used = _count_one(table, bits, n_used, first[i], last[i], np.uint64(length[i]), doc[i])
+            n_used = _count_one(table, bits, n_used, first[i], last[i], np.uint64(length[i]), np.uint64(doc[i] + base))
             i += 1
     return i, s, x, n_used
 
@@ -259,8 +260,7 @@ class KeyCounter:
         int64 [x] (non-decreasing)."""
         base = self._next_doc + 1  # document −1 (tokens before the first document) gets a number too
         self._next_doc += n_docs + 1
-        doc = (doc + base).astype(np.uint64)
-        extra_doc = (np.asarray(extra_doc, np.int64) + base).astype(np.uint64)
+        doc, extra_doc = np.asarray(doc, np.int64), np.asarray(extra_doc, np.int64)
         extra_keys = np.asarray(extra_keys, np.uint64).reshape(-1, 3)
         columns = [np.ascontiguousarray(extra_keys[:, j]) for j in range(3)]
         first, last = first.astype(np.uint64, copy=False), last.astype(np.uint64, copy=False)
@@ -268,7 +268,7 @@ class KeyCounter:
         while True:
             i, s, x, self.n_used = _count_tokens(
                 self.table, self.bits, self.n_used, self._limit(), first, last, length, doc, slow, i, s,
-                *columns, extra_doc, x,
+                *columns, extra_doc, x, base,
             )  # fmt: skip
             if i >= first.size and x >= extra_doc.size:
                 return
