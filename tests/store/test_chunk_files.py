@@ -140,7 +140,9 @@ def test_appended_rows_read_back_as_zarrs_appends(tmp_path, compressor, dtype, s
     direct = zarr.open_array(str(tmp_path / "direct"))  # as a reader sees it: zarr checks every CRC
     assert direct.shape == by_zarr.shape == (sum(sizes), *shape)
     np.testing.assert_array_equal(direct[...], by_zarr[...])
-    direct.resize((24, *shape)), by_zarr.resize((24, *shape))  # the last chunk's padding is the fill value
+    # the last chunk's padding is the fill value
+    direct.resize((24, *shape))
+    by_zarr.resize((24, *shape))
     np.testing.assert_array_equal(direct[...], by_zarr[...])
 
 
