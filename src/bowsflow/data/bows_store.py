@@ -14,8 +14,8 @@ Layout (``xarray.open_zarr`` gives it back):
 
 Samples are streamed: text batches are turned into sparse rows by worker processes, rows are gathered
 into exactly ``chunk_samples`` rows and appended, so memory is bounded by a chunk's sparse rows and a
-few batches. The dense chunk is never whole in memory: it is made a few rows at a time and compressed
-as a stream straight into its chunk file (:func:`bowsflow.store.chunk_files.write_chunk_rows`); the
+few batches. The dense chunk is never made: its zstd frame is written from the rows' ones straight
+into its chunk file (:func:`bowsflow.store.chunk_files.write_chunk_of_ones`); the
 other arrays are written a whole chunk at a time to their files too
 (:class:`bowsflow.store.chunk_files.ChunkAppender`: ``word_index``'s entries are held until they fill
 a chunk). The store holds the arrays, attributes and coordinates that xarray
@@ -39,11 +39,10 @@ from bowsflow.data.tokenizer import TextBatch
 from bowsflow.data.windows import WindowSpec, window_origins, window_word_rows
 from bowsflow.runtime.parallel import ordered_map
 from bowsflow.store.atomic import atomic_path
-from bowsflow.store.chunk_files import ChunkAppender, write_chunk_rows
+from bowsflow.store.chunk_files import ChunkAppender, write_chunk_of_ones
 from bowsflow.store.index_form import (
     INDEX_FORM,
     create_index_array,
-    dense_row_pieces,
     sparse_rows,
 )
 from bowsflow.store.integrity import (
@@ -232,15 +231,13 @@ def write_bows_store(
             if n_samples == 0:
                 group, created_attrs = _create_store(tmp, per_sample, word_coords, chunk_samples, V)
                 appenders = {name: ChunkAppender(group[name]) for name in [*per_sample, INDEX_FORM["index"]]}
-            # the per-sample arrays and the index form a chunk at a time; the dense rows straight to
-            # their chunk, in pieces
+            # the per-sample arrays and the index form a chunk at a time; the dense rows' chunk from
+            # their ones
             for name, (_, values) in per_sample.items():
                 appenders[name].append(values)
             bows = group["bows"]
             bows.resize((n_samples + n, V))
-            write_chunk_rows(
-                bows, (n_samples // chunk_samples, 0), dense_row_pieces(block.lengths, block.words, V, chunk_samples)
-            )
+            write_chunk_of_ones(bows, (n_samples // chunk_samples, 0), block.lengths, block.words)
             appenders[INDEX_FORM["index"]].append(block.words)
             n_words += block.words.size
             n_samples += n
@@ -304,8 +301,10 @@ def _create_store(tmp: Path, per_sample: dict, word_coords: dict, chunk_samples:
         names = [c for c, c_dims in named.items() if set(c_dims) <= set(dims)]
         return {"coordinates": " ".join(names)} if names else {}
 
-    # zstd level 1 (its "fast" strategy) packs these 0/1 bytes as small as the default level 3 does
-    # (4.35 MB per 65,536 × 10,000 chunk of the bundled corpus, both) in about 30% less time
+    # zstd: sparse chunks get a frame written from their ones (smaller than zstd's own, and made
+    # without the dense chunk: chunk_files.write_chunk_of_ones); dense ones are compressed by zstd at
+    # level 1 (its "fast" strategy), which packs 0/1 bytes as small as the default level 3 in about
+    # 30% less time
     bows_dims = ("sample", "word")
     bows_level_1 = [zarr.codecs.ZstdCodec(level=1)]
     create("bows", bows_dims, np.zeros((0, V), dtype=bool), (chunk_samples, V), bows_level_1, coordinates_of(bows_dims))
