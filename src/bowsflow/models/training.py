@@ -23,6 +23,7 @@ from bowsflow.models.base import init_embedding
 from bowsflow.models.checkpoints import save_checkpoint
 from bowsflow.models.losses import sparse_target_loss
 from bowsflow.models.optimizer import AdamW
+from bowsflow.runtime.malloc import keep_freed_memory
 from bowsflow.schema import schema_options
 from bowsflow.store.integrity import checks_stores
 
@@ -193,6 +194,7 @@ def train(
     torch.set_num_threads(max(1, int(cfg.threads)))
     if device.type == "cpu":
         deterministic_algorithms()
+        keep_freed_memory()  # each step's large temporaries reuse the last step's memory
     torch.manual_seed(cfg.seed)
     batches = BowsBatches(store, "train", cfg.batch_size, seed=cfg.seed)
     val_batches = BowsBatches(store, "val", cfg.batch_size, shuffle=False)  # one for every evaluation
