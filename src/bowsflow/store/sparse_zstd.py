@@ -258,6 +258,33 @@ def _put_header(out, at, value, n_bytes):
 
 
 @_compiled
+def _write_table(out, at, mode, rle_symbol, norm):
+    """A sequence code's table at ``out[at]``: its one symbol (RLE mode), its normalized counts (FSE
+    mode) or nothing (repeat mode); returns the end."""
+    if mode == 1:
+        out[at] = rle_symbol
+        return at + 1
+    if mode == 2:
+        return _write_ncount(out, at, norm, TABLE_LOG)
+    return at
+
+
+@_compiled
+def _first_state(next_state, delta_bits, delta_state, symbol):
+    """The encoder's state after the first symbol it encodes (the last the decoder reads)."""
+    bits = (delta_bits[symbol] + (1 << 15)) >> 16
+    return next_state[(((bits << 16) - delta_bits[symbol]) >> bits) + delta_state[symbol]]
+
+
+@_compiled
+def _encode_symbol(out, at, acc, n_acc, state, next_state, delta_bits, delta_state, symbol):
+    """Encode ``symbol`` from ``state``: the state's low bits go out; returns (state, at, acc, n_acc)."""
+    bits = (state + delta_bits[symbol]) >> 16
+    at, acc, n_acc = _put(out, at, acc, n_acc, state, bits)
+    return next_state[(state >> bits) + delta_state[symbol]], at, acc, n_acc
+
+
+@_compiled
 def _encode_block(out, at, lits, n_lit, seq_ll, seq_ml, n_seq, modes, tables, first_tables):
     """A compressed block's body (literals then sequences) at ``out[at]``; returns its end."""
     ll_next, ll_dbits, ll_dstate, ml_next, ml_dbits, ml_dstate = tables
@@ -297,18 +324,10 @@ def _encode_block(out, at, lits, n_lit, seq_ll, seq_ml, n_seq, modes, tables, fi
     ml_mode = 1 if ml_rle >= 0 else (2 if first_tables else 3)
     out[at] = (ll_mode << 6) | (1 << 4) | (ml_mode << 2)  # offsets: RLE of code 0 (repeat offset 1)
     at += 1
-    if ll_mode == 1:
-        out[at] = ll_rle
-        at += 1
-    elif ll_mode == 2:
-        at = _write_ncount(out, at, ll_norm, TABLE_LOG)
+    at = _write_table(out, at, ll_mode, ll_rle, ll_norm)
     out[at] = 0  # the offset code
     at += 1
-    if ml_mode == 1:
-        out[at] = ml_rle
-        at += 1
-    elif ml_mode == 2:
-        at = _write_ncount(out, at, ml_norm, TABLE_LOG)
+    at = _write_table(out, at, ml_mode, ml_rle, ml_norm)
     # the bit stream, last sequence first (the decoder reads it backward)
     acc = 0
     n_acc = 0
@@ -321,11 +340,9 @@ def _encode_block(out, at, lits, n_lit, seq_ll, seq_ml, n_seq, modes, tables, fi
     ml_state = 0
     ll_state = 0
     if ml_rle < 0:
-        bits = (ml_dbits[mlc] + (1 << 15)) >> 16
-        ml_state = ml_next[(((bits << 16) - ml_dbits[mlc]) >> bits) + ml_dstate[mlc]]
+        ml_state = _first_state(ml_next, ml_dbits, ml_dstate, mlc)
     if ll_rle < 0:
-        bits = (ll_dbits[llc] + (1 << 15)) >> 16
-        ll_state = ll_next[(((bits << 16) - ll_dbits[llc]) >> bits) + ll_dstate[llc]]
+        ll_state = _first_state(ll_next, ll_dbits, ll_dstate, llc)
     at, acc, n_acc = _put(out, at, acc, n_acc, ll - LL_BASE[llc], LL_BITS[llc])
     at, acc, n_acc = _put(out, at, acc, n_acc, ml - ML_BASE[mlc], ML_BITS[mlc])
     for n in range(n_seq - 2, -1, -1):
@@ -334,13 +351,9 @@ def _encode_block(out, at, lits, n_lit, seq_ll, seq_ml, n_seq, modes, tables, fi
         ml = seq_ml[n]
         mlc = np.int64(ML_CODE[ml])
         if ml_rle < 0:
-            bits = (ml_state + ml_dbits[mlc]) >> 16
-            at, acc, n_acc = _put(out, at, acc, n_acc, ml_state, bits)
-            ml_state = ml_next[(ml_state >> bits) + ml_dstate[mlc]]
+            ml_state, at, acc, n_acc = _encode_symbol(out, at, acc, n_acc, ml_state, ml_next, ml_dbits, ml_dstate, mlc)
         if ll_rle < 0:
-            bits = (ll_state + ll_dbits[llc]) >> 16
-            at, acc, n_acc = _put(out, at, acc, n_acc, ll_state, bits)
-            ll_state = ll_next[(ll_state >> bits) + ll_dstate[llc]]
+            ll_state, at, acc, n_acc = _encode_symbol(out, at, acc, n_acc, ll_state, ll_next, ll_dbits, ll_dstate, llc)
         at, acc, n_acc = _put(out, at, acc, n_acc, ll - LL_BASE[llc], LL_BITS[llc])
         at, acc, n_acc = _put(out, at, acc, n_acc, ml - ML_BASE[mlc], ML_BITS[mlc])
     if ml_rle < 0:
