@@ -79,6 +79,14 @@ def _write_file(path: Path, parts) -> None:
         raise
 
 
+def _write_checksummed(array, index: tuple[int, ...], body) -> Path:
+    """Write an encoded chunk (bytes-like) and its CRC-32C, as zarr's ``crc32c`` codec stores it (4
+    little-endian bytes after the body), as chunk ``index`` of ``array``; returns the chunk's file."""
+    path = chunk_path(array, index)
+    _write_file(path, (body, np.array([crc32c(body)], dtype="<u4").tobytes()))
+    return path
+
+
 def write_chunk(array, index: tuple[int, ...], values: np.ndarray) -> Path:
     """Store ``values`` as chunk ``index`` of ``array`` (a zarr v3 array on a local store) and return
     the chunk's file. ``values`` covers the chunk's region of the array (the last chunk along an axis
@@ -98,11 +106,7 @@ def write_chunk(array, index: tuple[int, ...], values: np.ndarray) -> Path:
     encoded = array_to_bytes._encode_sync(prototype.nd_buffer.from_numpy_array(values), spec)
     for codec in bytes_to_bytes:
         encoded = codec._encode_sync(encoded, spec)
-    body = encoded.as_numpy_array()
-    checksum = np.array([crc32c(body)], dtype="<u4").tobytes()
-    path = chunk_path(array, index)
-    _write_file(path, (memoryview(body), checksum))
-    return path
+    return _write_checksummed(array, index, memoryview(encoded.as_numpy_array()))
 
 
 def _streamed_zstd(array):
@@ -154,10 +158,7 @@ def write_chunk_rows(array, index: tuple[int, ...], pieces) -> Path:
     if n_rows != chunk_shape[0]:
         raise ValueError(f"the pieces of chunk {index} hold {n_rows} rows, not the chunk's {chunk_shape[0]}")
     parts.append(stream.flush())
-    body = b"".join(parts)
-    path = chunk_path(array, index)
-    _write_file(path, (body, np.array([crc32c(body)], dtype="<u4").tobytes()))
-    return path
+    return _write_checksummed(array, index, b"".join(parts))
 
 
 # a chunk with more ones than this is compressed by zstd itself: the frame written from the ones
@@ -187,10 +188,7 @@ def write_chunk_of_ones(array, index: tuple[int, int], lengths: np.ndarray, colu
         return write_chunk_rows(array, index, dense_row_pieces(lengths, columns, n_columns, n_rows))
     from bowsflow.store.sparse_zstd import zstd_frame_of_ones
 
-    body = zstd_frame_of_ones(lengths, columns, n_rows, n_columns)
-    path = chunk_path(array, index)
-    _write_file(path, (body, np.array([crc32c(body)], dtype="<u4").tobytes()))
-    return path
+    return _write_checksummed(array, index, zstd_frame_of_ones(lengths, columns, n_rows, n_columns))
 
 
 class ChunkAppender:
