@@ -135,7 +135,12 @@ def test_a_zstd_checksum_takes_zstds_own_path(tmp_path):
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "ones"), mode="r")[...], dense)
 
 
-def test_ones_need_a_bool_array_chunked_along_rows_only(tmp_path):
-    array = _bool_array(tmp_path, "split", (16, 200), (16, 100))
+@pytest.mark.parametrize(
+    "shape, chunks, dtype",
+    [((16, 200), (16, 100), bool), ((4, 5, 6), (4, 5, 6), bool), ((16, 200), (16, 200), "uint8")],
+    ids=["chunks split across columns", "3-D", "not bool"],
+)
+def test_ones_need_a_bool_array_chunked_along_rows_only(tmp_path, shape, chunks, dtype):
+    array = zarr.create_array(str(tmp_path / "bad"), shape=shape, chunks=chunks, dtype=dtype)
     with pytest.raises(ValueError, match="span its columns"):
-        write_chunk_of_ones(array, (0, 0), np.zeros(16, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        write_chunk_of_ones(array, (0, 0), np.zeros(4, dtype=np.int64), np.zeros(0, dtype=np.int64))

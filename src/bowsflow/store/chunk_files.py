@@ -180,9 +180,9 @@ def write_chunk_of_ones(array, index: tuple[int, int], lengths: np.ndarray, colu
     at a time and compressed by :func:`write_chunk_rows`."""
     from bowsflow.store.index_form import dense_row_pieces
 
-    n_rows, n_columns = array.chunks
-    if array.ndim != 2 or array.dtype != np.bool_ or n_columns != array.shape[1]:
+    if array.ndim != 2 or array.dtype != np.bool_ or array.chunks[1] != array.shape[1]:
         raise ValueError(f"{array.path}: ones are written to a 2-D bool array whose chunks span its columns")
+    n_rows, n_columns = array.chunks
     zstd = _streamed_zstd(array)
     if zstd is None or zstd.checksum or columns.size > SPARSE_FRAME_MAX_DENSITY * n_rows * n_columns:
         return write_chunk_rows(array, index, dense_row_pieces(lengths, columns, n_columns, n_rows))
