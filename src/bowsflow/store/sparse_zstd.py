@@ -440,7 +440,8 @@ def zstd_frame_of_ones(lengths: np.ndarray, columns: np.ndarray, n_rows: int, n_
     columns = np.asarray(columns, dtype=np.int64)
     if lengths.size > n_rows or lengths.sum() != columns.size:
         raise ValueError(
-            f"{lengths.size} rows of {int(lengths.sum())} ones given for {n_rows} rows and {columns.size} columns"
+            f"lengths give {lengths.size} rows holding {int(lengths.sum())} ones and columns give {columns.size} ones; "
+            f"the array has {n_rows} rows"
         )
     n_bytes = n_rows * n_columns
     if n_bytes == 0:
