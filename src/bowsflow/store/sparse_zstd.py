@@ -28,7 +28,8 @@ import numpy as np
 
 _compiled = numba.njit(cache=True, nogil=True, boundscheck=False)
 
-BLOCK_CONTENT = 1 << 17  # the largest block content: 128 KiB (the window below)
+WINDOW_LOG = 17  # the frame's window, 128 KiB (matches reach back one byte; it bounds a block)
+BLOCK_CONTENT = 1 << WINDOW_LOG  # the largest block content
 MAX_LITERALS = 1023  # a single Huffman stream's limit (10-bit sizes)
 TABLE_LOG = 9  # the largest accuracy the format allows literal and match length codes
 _NCOUNT_BYTES = 128  # more than a 9-bit table of at most 53 symbols needs
@@ -396,11 +397,10 @@ def _frame(positions, n_bytes):
     modes = (ll_norm, ml_norm, ll_rle, ml_rle)
     # room for a block encoded before it turns out larger than its content (then stored raw)
     out = np.zeros(bound + _block_bound(MAX_LITERALS, MAX_LITERALS), dtype=np.uint8)
-    # the frame header: magic, 8-byte content size without a single segment, no checksum; the
-    # window: 128 KiB (matches reach back one byte)
+    # the frame header: magic, 8-byte content size without a single segment, no checksum; the window
     at = _put_header(out, 0, 0xFD2FB528, 4)
     out[at] = 0xC0
-    out[at + 1] = (17 - 10) << 3
+    out[at + 1] = (WINDOW_LOG - 10) << 3
     at = _put_header(out, at + 2, n_bytes, 8)
     sent_tables = False
     k = 0
