@@ -280,11 +280,13 @@ def test_edge_strengths_equal_a_per_sample_reference_in_any_basis_and_batching(a
         layer = {"latent": lambda x: x, "hidden": lambda x: (p["L"] @ x) * (p["R"] @ x)}[src]
     rng = np.random.default_rng(3)
     w_src, w_dst = layer(h[0]).shape[0], step(layer(h[0]), h[0]).shape[0]
-    projections = {
+    maps = {
         "neuron": (np.eye(w_src + 1), np.eye(w_dst + 1)),
         "random": (rng.normal(size=(w_src + 1, w_src + 1)), rng.normal(size=(w_dst - 1, w_dst + 1))),
         "rank_deficient": (rng.normal(size=(w_src - 1, w_src + 1)), rng.normal(size=(w_dst + 1, w_dst + 1))),
     }
+    # the way back from each source basis, given (here a right inverse of P_src)
+    projections = {name: (Ps, np.linalg.pinv(Ps), Pd) for name, (Ps, Pd) in maps.items()}
     reference = {name: 0 for name in projections}
     for x in h:
         f = layer(x)
@@ -292,9 +294,9 @@ def test_edge_strengths_equal_a_per_sample_reference_in_any_basis_and_batching(a
         Jt = torch.zeros(w_dst + 1, w_src + 1, dtype=torch.float64)
         Jt[:w_dst, :w_src], Jt[:w_dst, w_src], Jt[w_dst, w_src] = J, step(f, x) - J @ f, 1.0
         ft = torch.cat([f, torch.ones(1, dtype=torch.float64)])
-        for name, (Ps, Pd) in projections.items():
-            Ps, Pd = torch.as_tensor(Ps), torch.as_tensor(Pd)
-            reference[name] = reference[name] + ((Pd @ Jt @ torch.linalg.pinv(Ps)) * (Ps @ ft)[None, :]) ** 2 / len(h)
+        for name, (Ps, back, Pd) in projections.items():
+            Ps, back, Pd = torch.as_tensor(Ps), torch.as_tensor(back), torch.as_tensor(Pd)
+            reference[name] = reference[name] + ((Pd @ Jt @ back) * (Ps @ ft)[None, :]) ** 2 / len(h)
     for max_block_mb in (256.0, 1e-9):  # one batch; one sample at a time
         E = edge_strengths(model, h, src, dst, projections, max_block_mb)
         for name in projections:

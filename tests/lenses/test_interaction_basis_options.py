@@ -345,3 +345,56 @@ def test_a_hidden_node_with_the_residual_has_skip_edges_and_keeps_the_loss(tmp_p
             for curve in per_basis.values():
                 assert curve["val_loss"][-1] == pytest.approx(full, rel=1e-9)
     np.testing.assert_allclose(lam[True], lam[False], rtol=1e-9, atol=1e-10 * np.abs(lam[False]).max())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["relu_mlp", "bilinear"])
+def test_centring_leaves_every_edge_as_it_was_under_every_option(tmp_path, arch):
+    """Centring is a change of a layer's coordinates, so the edges in the interaction basis (which maps
+    back through its own factors, never a numerical pseudo-inverse) must not move: every combination of
+    jacobian_of, hidden_node and lambda_threshold, to 1e-10 of the largest edge. relu_mlp's hidden_pre is
+    affine in the latent, so its Gram is rank deficient: the case a pseudo-inverse gets wrong (it moved
+    edges by 11%). There the stored float32 activations are affine only up to their rounding, which gives
+    G eigenvalues of ~1e-14 of the largest where exact arithmetic has 0; they are dropped, but the kept
+    subspace of S G Sᵀ is S times that of G only up to (noise / eigengap): measured 0.4–1.7e-9 of the
+    largest edge, hence 1e-8 there (bilinear layers have full-rank Grams: 1e-15 measured)."""
+    tolerance = 1e-10 if arch == "bilinear" else 1e-8
+    import itertools
+
+    from bowsflow.activations.extraction import ExtractOptions, extract_activations
+    from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction
+    from bowsflow.lenses.polytope.analysis import write_codes
+    from bowsflow.models.checkpoints import load_model
+    from helpers import make_checkpoint, make_store
+
+    store = make_store(tmp_path / "bows.zarr", n=300, chunk=128)
+    make_checkpoint(tmp_path / "m.safetensors", arch, m=3, d=5)
+    extract_activations(tmp_path / "m.safetensors", store, tmp_path / "a.zarr", ExtractOptions(device="cpu"))
+    model, _ = load_model(tmp_path / "m.safetensors")
+    write_codes(xr.open_zarr(tmp_path / "a.zarr"), model, tmp_path / "codes.zarr", 1)
+    for jacobian_of, hidden_node, lambda_threshold in itertools.product(
+        ("output", "next_layer"), ("residual_fixed", "with_residual"), (0.0, 1e-10)
+    ):
+        edges = {}
+        for centred in (False, True):
+            out = tmp_path / f"i-{jacobian_of}-{hidden_node}-{lambda_threshold}-{centred}.zarr"
+            analyze_interaction(
+                tmp_path / "a.zarr",
+                tmp_path / "m.safetensors",
+                tmp_path / "codes.zarr",
+                out,
+                InteractionOptions(
+                    centred=centred,
+                    jacobian_of=jacobian_of,
+                    hidden_node=hidden_node,
+                    lambda_threshold=lambda_threshold,
+                    edge_samples=300,
+                    jacobian_samples=300,
+                    ablation_samples=0,
+                ),
+            )
+            ds = xr.open_zarr(out)
+            edges[centred] = {k: ds[k].values for k in ds.data_vars if k.startswith("edges_interaction_")}
+        assert edges[False] and edges[False].keys() == edges[True].keys()
+        for key, E in edges[False].items():
+            np.testing.assert_allclose(edges[True][key], E, rtol=0, atol=tolerance * np.abs(E).max(), err_msg=key)

@@ -30,7 +30,8 @@ def basis(G, M, mean, centred, lambda_threshold, threshold=1e-10):
     lam, V = lam[live], V[:, live]
     C = R @ V * np.sqrt(np.abs(lam))
     Cp = (V.T @ Rp) / np.sqrt(np.abs(lam))[:, None]
-    return {"G": G, "M": M, "Lambda": lam, "C": C, "Cpinv": Cp, "S": S}
+    # the way back from the basis, f̃ = S⁻¹ C⁺ᵀ f̂, from the factors (on the data's subspace)
+    return {"G": G, "M": M, "Lambda": lam, "C": C, "Cpinv": Cp, "S": S, "back": Si @ Cp.T}
 
 
 def reference_next_layer(p: dict, h: np.ndarray, centred: bool, lambda_threshold: float, stored: dict):
@@ -64,7 +65,7 @@ def reference_next_layer(p: dict, h: np.ndarray, centred: bool, lambda_threshold
     Jt[:d, :m], Jt[:d, m], Jt[d, m] = Win, bin_, 1.0
     out["latent"] = basis(gram("latent"), (P @ Jt).T @ (P @ Jt), stored["latent"].mean(0), centred, lambda_threshold)
     P_src, P_dst = out["latent"]["C"].T @ out["latent"]["S"], P
-    D = P_dst @ Jt @ np.linalg.pinv(P_src)
+    D = P_dst @ Jt @ out["latent"]["back"]
     coords = np.c_[h, np.ones(n)] @ P_src.T
     return out, np.mean((D[None] * coords[:, None, :]) ** 2, axis=0)
 
@@ -122,7 +123,7 @@ def reference_with_residual(p: dict, h: np.ndarray, centred: bool, lambda_thresh
             gram(stored["latent"]), (P @ Jt).T @ (P @ Jt), stored["latent"].mean(0), centred, lambda_threshold
         )
     P_src, P_dst = out["latent"]["C"].T @ out["latent"]["S"], out[node]["C"].T @ out[node]["S"]
-    D = P_dst @ J_node_latent @ np.linalg.pinv(P_src)
+    D = P_dst @ J_node_latent @ out["latent"]["back"]
     coords = np.c_[h, np.ones(n)] @ P_src.T
     return out, np.mean((D[None] * coords[:, None, :]) ** 2, axis=0)
 
@@ -160,7 +161,7 @@ def reference(p: dict, h: np.ndarray, centred: bool, lambda_threshold: float, st
     P_dst = out["hidden_pre"]["C"].T @ out["hidden_pre"]["S"]
     Jt = np.zeros((d + 1, m + 1))
     Jt[:d, :m], Jt[:d, m], Jt[d, m] = Win, bin_, 1.0  # offset a − W_in h = b_in
-    D = P_dst @ Jt @ np.linalg.pinv(P_src)
+    D = P_dst @ Jt @ out["latent"]["back"]
     coords = np.c_[h, np.ones(n)] @ P_src.T  # f̂_src of each sample
     E = np.mean((D[None] * coords[:, None, :]) ** 2, axis=0)
     return out, E

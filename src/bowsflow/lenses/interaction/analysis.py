@@ -184,7 +184,7 @@ def analyze_interaction(
             summary["edges"][key] = {}
             figures["edge_mass"][key] = {}
             maps = {layer: basis_maps(bases[layer]) for layer in (src, dst)}
-            projections = {name: (maps[src][name][0], maps[dst][name][0]) for name in BASES}
+            projections = {name: (*maps[src][name], maps[dst][name][0]) for name in BASES}
             edges, grouped = edge_strengths(
                 model, h, src, dst, projections, options.jacobian_block_mb, groups=EDGE_GROUPS
             )

@@ -436,19 +436,22 @@ def edge_strengths(
     model, h: torch.Tensor, src: str, dst: str, projections: dict, max_block_mb: float = 256.0, groups: int = 0
 ):
     """E_ij = mean over samples of (∂f̂ᵢ_dst/∂f̂ⱼ_src · f̂ⱼ_src)² between two adjacent layers, for each
-    named basis in ``projections`` (name → (P_src [r_src, w_src + 1], P_dst [r_dst, w_dst + 1])): with
-    f̂ = P f̃ in each layer, ∂f̂_dst/∂f̂_src = P_dst J̃ P_src⁺. Samples h [n, m] go in batches whose
-    [B, w_dst + 1, w_src + 1] Jacobians stay within ``max_block_mb`` (with their projected copies);
-    an identity P is not multiplied. Returns name → E [r_dst, r_src]; with ``groups`` > 0, also
-    name → [groups, r_dst, r_src], the sums of the samples i with i mod groups = g (for resampling
-    the samples without recomputing a Jacobian)."""
+    named basis in ``projections`` (name → (P_src [r_src, w_src + 1], P_src⁺ [w_src + 1, r_src],
+    P_dst [r_dst, w_dst + 1])): with f̂ = P f̃ in each layer, ∂f̂_dst/∂f̂_src = P_dst J̃ P_src⁺. P_src⁺ is the
+    basis's own back-map (for the interaction basis C⁺ᵀ, formed from the factors), which maps f̂ into the
+    data's subspace: a numerical pseudo-inverse of P_src leaves that subspace where the Gram is rank
+    deficient, and the edges would then change under a reparameterization (centring among them).
+    Samples h [n, m] go in batches whose [B, w_dst + 1, w_src + 1] Jacobians stay within ``max_block_mb``
+    (with their projected copies); an identity P is not multiplied. Returns name → E [r_dst, r_src]; with
+    ``groups`` > 0, also name → [groups, r_dst, r_src], the sums of the samples i with i mod groups = g
+    (for resampling the samples without recomputing a Jacobian)."""
     prepared = {}
-    for name, (P_src, P_dst) in projections.items():
+    for name, (P_src, P_src_inverse, P_dst) in projections.items():
         Ps, Pd = torch.as_tensor(P_src, dtype=torch.float64), torch.as_tensor(P_dst, dtype=torch.float64)
         identity = all(
             P.shape[0] == P.shape[1] and torch.equal(P, torch.eye(P.shape[0], dtype=torch.float64)) for P in (Ps, Pd)
         )
-        prepared[name] = (Ps, Pd, None if identity else torch.linalg.pinv(Ps))
+        prepared[name] = (Ps, Pd, None if identity else torch.as_tensor(P_src_inverse, dtype=torch.float64))
     n = h.shape[0]
     J, _, _ = layer_jacobians(model, h[:1], src, dst)  # the widths, from one sample
     per_sample = 4 * (J.shape[1] + 1) * (J.shape[2] + 1) * 8  # J, J̃, the projected J̃ and its square
