@@ -201,15 +201,16 @@ def model_specs(config: dict) -> dict[str, dict]:
 def training_spec(spec: dict) -> dict:
     """What a model's training depends on: its spec without the replicate bookkeeping (adding replicate
     seeds to a model does not retrain it)."""
-    out = {k: v for k, v in spec.items() if k not in ("replicate_seeds", "replicate_of")}
+    out = {k: v for k, v in spec.items() if k not in ("replicate_seeds", "replicate_of", "lenses")}
     if out.get("init") == "linear":  # the default, as before the option existed: no retraining for it
         del out["init"]
     return out
 
 
 def lens_models(specs: dict[str, dict]) -> list[str]:
-    """The models the lenses analyse: every model but the replicates (``replicate_seeds``), sorted."""
-    return sorted(name for name, spec in specs.items() if not spec.get("replicate_of"))
+    """The models the lenses analyse: every model but the replicates (``replicate_seeds``) and those marked
+    ``lenses: false``, sorted."""
+    return sorted(name for name, spec in specs.items() if not spec.get("replicate_of") and spec.get("lenses", True))
 
 
 @functools.lru_cache(maxsize=1)

@@ -5,11 +5,15 @@ import pytest
 from scipy import stats
 
 from bowsflow.claims.bows import (
+    ArrayWindows,
+    circularity_of_orders,
     cyclic_contrast,
     data_cycle_test,
+    heldout_correlation,
+    interference_contexts,
+    interference_excess,
     interference_helps,
     pairwise_spearman_resamples,
-    random_direction_circularity,
 )
 from bowsflow.lenses.geometry.measures import circularity, pca_2d, principal_subspace, subspace_overlap
 
@@ -54,14 +58,26 @@ def test_cyclic_contrast_by_hand():
     assert cyclic_contrast(S) == pytest.approx(0.9 - 0.1)
 
 
-def test_a_regular_polygon_in_order_beats_the_random_direction_null():
+def test_circularity_of_many_orders_at_once_equals_the_measure_on_each_order():
+    rng = np.random.default_rng(0)
+    xy = rng.normal(size=(12, 2))
+    orders = np.array([rng.permutation(12) for _ in range(20)])
+    got = circularity_of_orders(xy, orders)
+    np.testing.assert_allclose(got, [circularity(xy[o]) for o in orders], rtol=1e-12)
+
+
+def test_a_regular_polygon_in_order_is_circular_and_the_same_polygon_out_of_order_is_not():
     k, m = 12, 8
     angles = 2 * np.pi * np.arange(k) / k
     W = np.zeros((k, m))
     W[:, 0], W[:, 1] = np.cos(angles), np.sin(angles)
-    assert circularity(pca_2d(W)) == pytest.approx(1.0, abs=1e-9)
-    null = random_direction_circularity(m, k, 1, 300, seed=0)
-    assert null.max() < 0.9 and 0.05 < null.mean() < 0.5
+    xy = pca_2d(W)
+    assert circularity_of_orders(xy, np.arange(k)[None])[0] == pytest.approx(1.0, abs=1e-9)
+    # the permutation null of the model's own directions: a random order of a perfect ring is the modulus
+    # of a mean of k unit phasors at random angles, about 1/√k (the better of two directions: a little more)
+    rng = np.random.default_rng(1)
+    null = circularity_of_orders(xy, np.array([rng.permutation(k) for _ in range(2000)]))
+    assert 1 / np.sqrt(k) < null.mean() < 0.45 and np.mean(null > 0.9) < 0.005
 
 
 def test_interference_helps_by_hand():
@@ -93,3 +109,45 @@ def test_resampled_spearman_scatters_around_the_full_set_spearman_and_is_seeded(
         pairwise_spearman_resamples([cos], corr, 5, seed=1).tolist()
         == pairwise_spearman_resamples([cos], corr, 5, seed=1).tolist()
     )
+
+
+def test_interference_contexts_give_every_target_the_same_number_and_shuffled_contexts_lack_it():
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 30)) < np.linspace(0.05, 0.5, 30)
+    ctx = interference_contexts(ArrayWindows(X), per_target=15, n_targets=5, seed=0)
+    assert ctx.targets.size == 5 and np.bincount(ctx.owner).tolist() == [15] * 5
+    real, shuffled = ctx.real.toarray(), ctx.shuffled.toarray()
+    # the real context holds its target; the shuffled one is its donor window plus the target, and the
+    # donor window lacked the target
+    assert real[np.arange(ctx.owner.size), ctx.targets[ctx.owner]].all()
+    donors = X[ctx.donors]
+    assert not donors[np.arange(ctx.owner.size), ctx.targets[ctx.owner]].any()
+    donors[np.arange(ctx.owner.size), ctx.targets[ctx.owner]] = True
+    np.testing.assert_array_equal(shuffled, donors)
+    np.testing.assert_array_equal(real, X[ctx.rows])
+    again = interference_contexts(ArrayWindows(X), per_target=15, n_targets=5, seed=0)
+    np.testing.assert_array_equal(again.rows, ctx.rows)
+
+
+def test_interference_excess_by_hand():
+    # one target (word 0) alone at z = 0.5; word 1 aligned with it (helps), word 2 opposed (hurts)
+    import scipy.sparse as sp
+
+    from bowsflow.claims.bows import InterferenceContexts
+
+    W = np.array([[np.sqrt(0.5), 0.4, -0.4]])
+    b = np.zeros(3)
+    real = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [1, 1, 0], [1, 0, 1]], dtype=bool))
+    shuffled = sp.csr_matrix(np.array([[1, 0, 1], [1, 0, 1], [1, 1, 0], [1, 0, 1]], dtype=bool))
+    ctx = InterferenceContexts(np.array([0]), np.zeros(4, int), real, shuffled, np.arange(4), np.arange(4), 4, 1)
+    got = interference_excess(W, b, True, ctx)
+    assert got["share_real"] == 0.75 and got["share_shuffled"] == 0.25 and got["excess"] == 0.5
+
+
+def test_heldout_correlation_equals_numpy_over_the_validation_windows():
+    rng = np.random.default_rng(2)
+    X = rng.random((300, 12)) < 0.3
+    ids = np.array([0, 3, 4, 9])
+    corr, n = heldout_correlation(ArrayWindows(X), ids)
+    assert n == 300
+    np.testing.assert_allclose(corr, np.corrcoef(X[:, ids].T.astype(float)), atol=1e-12)

@@ -51,9 +51,17 @@ def test_a_p_value_decides_where_there_is_one():
     assert verdict(_claim(), below_null)[0] == NOT_SUPPORTED
 
 
-def test_an_exact_claim_needs_the_exact_value():
+def test_an_exact_claim_needs_the_exact_value_or_its_stated_tolerance():
     assert verdict(_claim("equal", 1), Evidence("a", effect=4.0, null=4.0, n=5))[0] == SUPPORTED
     assert verdict(_claim("equal", 1), Evidence("a", effect=3.0, null=4.0, n=5))[0] == NOT_SUPPORTED
+    assert verdict(_claim("equal", 1), Evidence("a", effect=4e-11, null=0.0, n=5, tolerance=1e-10))[0] == SUPPORTED
+    assert verdict(_claim("equal", 1), Evidence("a", effect=2e-10, null=0.0, n=5, tolerance=1e-10))[0] == NOT_SUPPORTED
+
+
+def test_an_interval_decides_before_a_p_value():
+    # the interval straddles the null: a small one-sided p does not make it supported
+    ev = Evidence("a", effect=0.4, null=0.0, n=50, interval=(-0.1, 0.9), p_value=0.04)
+    assert verdict(_claim(), ev)[0] == NOT_SUPPORTED
 
 
 def test_data_that_cannot_show_the_claim_say_so_first():
@@ -95,6 +103,29 @@ def test_adding_a_claim_is_one_entry_and_one_function():
     assert registered_claims() == before
 
 
+def test_a_claim_without_controls_does_not_pass_them_and_says_which_is_missing():
+    from bowsflow.claims.registry import ClaimOptions, run_controls
+
+    outcome = run_controls(_claim(), ClaimOptions())
+    assert not outcome.passed and "no positive control" in outcome.summary and "no negative control" in outcome.summary
+
+
+def test_a_control_that_raises_is_a_failed_control_named_with_its_error():
+    from bowsflow.claims.registry import CONTROLS, ClaimOptions, control, run_controls
+
+    try:
+        control("x.y", "positive", "boom")(lambda options: 1 / 0)
+        control("x.y", "negative", "fine")(lambda options: [Evidence("n", 0.0, 0.0, 100, (-1.0, 1.0))])
+        outcome = run_controls(_claim(), ClaimOptions())
+        assert not outcome.passed and outcome.failures == (
+            "positive control raised ZeroDivisionError: division by zero",
+        )
+        with pytest.raises(ValueError, match="registered twice"):
+            control("x.y", "negative", "again")(lambda options: [])
+    finally:
+        CONTROLS.pop("x.y", None)
+
+
 def test_the_shipped_claims_cover_every_paper():
     ids = set(registered_claims())
     for prefix in ("bows.", "polytope.", "degeneracy.", "bilinear."):
@@ -110,8 +141,12 @@ def test_the_shipped_claims_cover_every_paper():
         "polytope.codes_more_monosemantic",
         "degeneracy.interaction_basis_sparser",
         "degeneracy.planted_counts",
-        "bilinear.matches_relu",
+        "degeneracy.basis_invariant",
+        "degeneracy.modular",
+        "bows.relu_filters_interference",
+        "bilinear.better_than_relu",
         "bilinear.few_eigencomponents",
+        "bilinear.exact_identity",
     } <= ids
     for c in registered_claims().values():
         assert c.statement.endswith(".") and c.metric and c.min_n >= 1

@@ -7,9 +7,14 @@ from scipy import stats
 from bowsflow.claims.stats import (
     bootstrap_difference,
     bootstrap_interval,
+    half_sample_p_value,
+    holm,
     permutation_p_value,
+    resampled_p_value,
+    silhouette_scores,
     spearman,
     welch_interval,
+    welch_test,
 )
 
 
@@ -62,9 +67,55 @@ def test_welch_interval_equals_scipy():
     assert welch_interval(a, b) == pytest.approx((ci.low, ci.high), rel=1e-12)
 
 
-def test_welch_interval_of_identical_groups_has_zero_width_and_of_one_value_is_undefined():
-    assert welch_interval(np.ones(3), np.ones(3)) == (0.0, 0.0)
+def test_welch_interval_without_spread_or_of_one_value_is_undefined():
+    # a zero standard error is no evidence of certainty: nothing to judge by (the verdict: underpowered)
+    assert all(np.isnan(welch_interval(np.ones(3), np.ones(3))))
+    assert all(np.isnan(welch_interval(np.full(3, 2.0), np.ones(3))))
     assert all(np.isnan(welch_interval(np.ones(1), np.ones(3))))
+
+
+def test_welch_p_value_equals_scipys_one_sided_test_and_shifts_with_the_null():
+    from scipy import stats
+
+    a, b = np.array([1.0, 1.4, 1.2, 1.9]), np.array([0.5, 0.9, 0.4])
+    _, p = welch_test(a, b)
+    assert p == pytest.approx(stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue, rel=1e-10)
+    _, p_less = welch_test(a, b, alternative="less")
+    assert p + p_less == pytest.approx(1.0)
+    # against a null of d, the test is the one of a − d against b
+    _, shifted = welch_test(a, b, null=0.3)
+    assert shifted == pytest.approx(stats.ttest_ind(a - 0.3, b, equal_var=False, alternative="greater").pvalue)
+
+
+def test_holm_by_hand():
+    # sorted 0.01, 0.03, 0.04 times 3, 2, 1 -> 0.03, 0.06, 0.04 -> monotone 0.03, 0.06, 0.06
+    np.testing.assert_allclose(holm([0.04, 0.01, 0.03]), [0.06, 0.03, 0.06])
+    assert np.isnan(holm([0.01, np.nan])[1]) and holm([0.01, np.nan])[0] == pytest.approx(0.01)
+    assert holm([0.9, 0.8]).max() <= 1.0
+
+
+def test_resampled_and_half_sample_p_values():
+    assert resampled_p_value(np.array([1.0, 2.0, -1.0, 0.0]), 0.0) == pytest.approx((1 + 2) / 5)
+    assert resampled_p_value(np.array([1.0, 2.0, -1.0, 0.0]), 0.0, "less") == pytest.approx((1 + 3) / 5)
+    # half-samples: (mean − null) / sd on R − 1 degrees of freedom
+    from scipy import stats
+
+    x = np.array([0.2, 0.3, 0.25, 0.35])
+    assert half_sample_p_value(x) == pytest.approx(stats.t.sf(x.mean() / x.std(ddof=1), 3))
+    assert np.isnan(half_sample_p_value(np.ones(4)))
+
+
+def test_silhouette_scores_equal_scikit_learn_for_every_labelling_at_once():
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(25, 3))
+    D = np.linalg.norm(X[:, None] - X[None], axis=2)
+    labels = np.array([rng.permutation(np.arange(25) % 4) for _ in range(6)])
+    labels[0, :] = np.r_[np.zeros(24, int), 1]  # a label of one point: its silhouette is 0
+    got = silhouette_scores(D, labels)
+    want = [silhouette_score(D, lab, metric="precomputed") for lab in labels]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 def test_permutation_p_value_by_hand():

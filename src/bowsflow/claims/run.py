@@ -12,7 +12,17 @@ from pathlib import Path
 
 # settings that change how fast a model trains or is logged, not what it is
 NOT_IDENTITY = frozenset(
-    {"seed", "device", "threads", "log_every", "eval_every", "output_screening", "replicate_seeds", "replicate_of"}
+    {
+        "seed",
+        "device",
+        "threads",
+        "log_every",
+        "eval_every",
+        "output_screening",
+        "replicate_seeds",
+        "replicate_of",
+        "lenses",
+    }
 )
 
 
@@ -72,8 +82,9 @@ class RunData:
         return out
 
     def analysed(self, names) -> list[str]:
-        """Those of ``names`` that the lenses analysed (replicates, other seeds of a model, are trained only)."""
-        return [name for name in names if not self.specs[name].get("replicate_of")]
+        """Those of ``names`` that the lenses analysed (replicates, other seeds of a model, and models marked
+        ``lenses: false`` are trained only)."""
+        return [name for name in names if not self.specs[name].get("replicate_of") and self.specs[name].get("lenses", True)]
 
     def identity(self, model: str, without=()) -> tuple:
         """The model's configuration as a hashable key, leaving out seeds, speed settings and ``without``."""

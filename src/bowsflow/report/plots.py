@@ -340,6 +340,8 @@ def interaction_graph_figure(
 
 VERDICT_COLOURS = {
     "supported": "#1b7837",
+    "partly supported": "#7fbc41",
+    "unvalidated": "#8073ac",
     "not supported": "#b2182b",
     "underpowered": "#e08214",
     "not testable": "#777777",

@@ -201,38 +201,88 @@ def analyze_bilinear(
     return summary, figures
 
 
-def _truncation(p, h, x, options):
-    """Validation loss and recall when each B_v keeps its top-k eigencomponents, k = 1 … m."""
+def truncation_errors(p, h: torch.Tensor, x: np.ndarray, max_array_mb: float, seed: int) -> dict[str, np.ndarray]:
+    """Per-sample squared error and true positives [n, m + 1] on validation samples (latents h [n, m], bags
+    x [n, V]) when every B_v keeps k = 0 … m components (k = 0: the direct path and the bias alone):
+    ``eigen`` its top-k eigencomponents by |λ|; ``random_basis`` the k × k block of B_v in a random
+    orthonormal basis Q of the latent space (seeded; hᵀ B_v h restricted to the span of Q's first k
+    columns), the null of a basis that knows nothing of B_v. At k = m both are the full model."""
     V, m = p["W_e"].shape[1], p["W_e"].shape[0]
     n = h.shape[0]
     base = (h @ p["W_e"] + p["b"]).numpy()  # direct path and bias
-    sse = np.zeros((n, m + 1))  # per sample (the bootstrap over samples needs them)
-    tp = np.zeros((n, m + 1))
+    Q = torch.as_tensor(np.linalg.qr(np.random.default_rng([seed, 17]).standard_normal((m, m)))[0])
+    y = h @ Q  # [n, m] coordinates in the random basis
+    out = {f"{kind}_{what}": np.zeros((n, m + 1)) for kind in ("eigen", "random_basis") for what in ("sse", "tp")}
     U = output_map(p)
-    step = max(1, words_per_chunk(m, options.max_array_mb) // max(1, n // 64 + 1))
+    step = max(1, words_per_chunk(m, max_array_mb) // max(1, n // 64 + 1))
     for lo in range(0, V, step):
         hi = min(lo + step, V)
-        vals, vecs = sorted_eigh(interaction_matrices(p, U[lo:hi]), "magnitude")
+        B = interaction_matrices(p, U[lo:hi])
+        vals, vecs = sorted_eigh(B, "magnitude")
         proj = torch.einsum("ni,vik->nvk", h, vecs)  # [n, c, m] coordinates on each word's eigenvectors
-        contrib = (proj**2 * vals[None]).numpy()
-        z = np.repeat(base[:, lo:hi, None], m + 1, axis=2)
-        z[:, :, 1:] += np.cumsum(contrib, axis=2)  # z with the top-k components, k = 0 … m
-        xhat = np.maximum(z, 0)
+        increments = {"eigen": (proj**2 * vals[None]).numpy()}
+        Bq = Q.t() @ B @ Q  # [c, m, m] B_v in the random basis
+        # the k-th coordinate's increment of y_{:k}ᵀ B_{:k,:k} y_{:k}: y_k (2 Σ_{j<k} B_kj y_j + B_kk y_k)
+        lower = torch.einsum("vkj,nj->nvk", torch.tril(Bq, -1), y)
+        diag = torch.diagonal(Bq, dim1=1, dim2=2)[None]
+        increments["random_basis"] = (y[:, None, :] * (2 * lower + diag * y[:, None, :])).numpy()
         xs = x[:, lo:hi, None]
-        sse += ((xhat - xs) ** 2).sum(axis=1)
-        tp += ((xhat > 0.5) & xs).sum(axis=1)
+        for kind, inc in increments.items():
+            z = np.repeat(base[:, lo:hi, None], m + 1, axis=2)
+            z[:, :, 1:] += np.cumsum(inc, axis=2)  # z with k components, k = 0 … m
+            xhat = np.maximum(z, 0)
+            out[f"{kind}_sse"] += ((xhat - xs) ** 2).sum(axis=1)
+            out[f"{kind}_tp"] += ((xhat > 0.5) & xs).sum(axis=1)
+    return out
+
+
+def _truncation(p, h, x, options):
+    """Validation loss and recall when each B_v keeps its top-k eigencomponents, k = 0 … m, beside the
+    random-basis null (:func:`truncation_errors`)."""
+    V, m = p["W_e"].shape[1], p["W_e"].shape[0]
+    n = h.shape[0]
+    errors = truncation_errors(p, h, x, options.max_array_mb, options.seed)
+    sse, tp = errors["eigen_sse"], errors["eigen_tp"]
     loss = sse.sum(axis=0) / (n * V)
     positives = x.sum(axis=1)
     recall = tp.sum(axis=0) / max(int(positives.sum()), 1)
-    rows = [{"k": k, "val_loss": float(loss[k]), "recall": float(recall[k])} for k in range(m + 1)]
+    random_loss = errors["random_basis_sse"].sum(axis=0) / (n * V)
+    rows = [
+        {"k": k, "val_loss": float(loss[k]), "recall": float(recall[k]), "val_loss_random_basis": float(random_loss[k])}
+        for k in range(m + 1)
+    ]
     summary = {"rows": rows, "n_samples": int(n), "note": "k = 0 keeps only the direct path and the bias"}
     shares = (0.9, 0.95)
     summary["k_for_loss_reduction_share"] = components_kept(-sse, None, shares, options.seed)
+    summary["k_for_loss_reduction_share_random_basis"] = components_kept(
+        -errors["random_basis_sse"], None, shares, options.seed
+    )
+    summary["eigen_against_random_basis"] = {
+        f"{share:g}": paired_components(-sse, -errors["random_basis_sse"], share, options.seed) for share in shares
+    }
     summary["k_for_recall_share"] = components_kept(tp, positives, shares, options.seed)
     return summary, {
         "k": np.arange(m + 1),
         "loss": loss,
         "recall": recall,
+        "loss_random_basis": random_loss,
+    }
+
+
+def paired_components(eigen: np.ndarray, random_basis: np.ndarray, share: float, seed: int, n_resamples: int = 1000):
+    """k (eigencomponents) − k (random basis) for ``share`` of the loss reduction (:func:`smallest_k` on
+    each), from per-sample scores [n, m + 1], with the same bootstrap resamples of the samples for both
+    (paired): the difference and its value on every resample (the claims read their interval off them)."""
+    n = eigen.shape[0]
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, (n_resamples, n))
+    diff = np.array([smallest_k(eigen[d].sum(0), share) - smallest_k(random_basis[d].sum(0), share) for d in draws])
+    return {
+        "k_eigen": smallest_k(eigen.sum(0), share),
+        "k_random_basis": smallest_k(random_basis.sum(0), share),
+        "difference_resamples": diff.tolist(),
+        "m": int(eigen.shape[1] - 1),
+        "n_samples": int(n),
     }
 
 

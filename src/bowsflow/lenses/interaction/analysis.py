@@ -24,6 +24,7 @@ from bowsflow.lenses.interaction.basis import (
     jaccard_groups,
     jacobian_gram,
     modularity,
+    modularity_against_rewiring,
     next_layer_jacobian_gram,
 )
 from bowsflow.linalg import sorted_eigh
@@ -42,6 +43,7 @@ class InteractionOptions:
     lambda_threshold: float  # relative: directions with |Λ| below it are dropped
     degeneracy_threshold: float
     through_output_relu: bool
+    n_rewirings: int
     jacobian_samples: int
     jacobian_batch: int
     jacobian_block_mb: float
@@ -115,13 +117,8 @@ def analyze_interaction(
                 model, h_jac, layer, options.through_output_relu, options.jacobian_batch, options.jacobian_block_mb
             )
             against = "the output" + (" x̂" if options.through_output_relu else " z")
-        M = total / count
-        # centred: G, M and the edges' inputs all in the coordinates [f − μ, 1] (S f̃), a reparameterization
-        to_coordinates, G, M = centred_moments(G, M) if options.centred else (np.eye(G.shape[0]), G, M)
-        g_vals, g_vecs = sorted_eigh(G, "descending")
-        m_vals, m_vecs = sorted_eigh(M, "descending")
-        basis = interaction_basis(G, M, options.threshold, options.lambda_threshold)
-        bases[layer] = (basis, g_vecs, to_coordinates, neuron_order(G, M))
+        bases[layer], (G, M, g_vals, g_vecs, m_vals, m_vecs) = layer_basis(G, total / count, options)
+        basis = bases[layer][0]
         lam_rel = np.abs(basis.Lambda) / max(np.abs(basis.Lambda).max(), 1e-300)
         summary["layers"][layer] = {
             "width": int(G.shape[0] - 1),
@@ -181,31 +178,21 @@ def analyze_interaction(
         h = torch.as_tensor(acts["latent"].isel(sample=idx).values.astype(np.float64))
         for src, dst in pairs:
             key = f"{src}->{dst}"
-            summary["edges"][key] = {}
-            figures["edge_mass"][key] = {}
-            maps = {layer: basis_maps(bases[layer]) for layer in (src, dst)}
-            projections = {name: (*maps[src][name], maps[dst][name][0]) for name in BASES}
-            edges, grouped = edge_strengths(
-                model, h, src, dst, projections, options.jacobian_block_mb, groups=EDGE_GROUPS
-            )
             # a stream of its own, so the draws after it (the ablation's samples) stay as they were
-            halves = half_sample_edge_counts(grouped, idx.size, np.random.default_rng([options.seed, 1]))
+            edges, summary["edges"][key] = pair_edges(
+                model, h, src, dst, bases, options, np.random.default_rng([options.seed, 1])
+            )
+            figures["edge_mass"][key] = {}
             for name, E in edges.items():
                 edge_sets[name].append((src, dst, E))
                 index = {"interaction": "basis", "neuron": "i", "pca": "j"}[name]
                 data_vars[f"edges_{name}_{src}_{dst}"] = ((f"{dst}_{index}", f"{src}_{index}"), E)
-                summary["edges"][key][name] = {
-                    "n_edges": int(E.size),
-                    "n_samples": int(idx.size),
-                    "edges_for_99pct_mass": edges_for_mass(E, 0.99),
-                    "edges_for_99pct_mass_half_samples": halves[name],
-                    "total_mass": float(E.sum()),
-                }
                 flat = np.sort(E.ravel())[::-1]
                 figures["edge_mass"][key][name] = np.cumsum(flat) / max(flat.sum(), 1e-300)
         members: dict = {}
         summary["modularity"] = {
             name: modularity(sets, options.seed, members if name == "interaction" else None)
+            | {"against_rewiring": modularity_against_rewiring(sets, options.seed, options.n_rewirings)}
             for name, sets in edge_sets.items()
             if name in ("interaction", "neuron")
         }
@@ -244,6 +231,48 @@ def analyze_interaction(
 
 
 BASES = ("interaction", "neuron", "pca")
+
+
+def layer_basis(G: np.ndarray, M: np.ndarray, options: InteractionOptions) -> tuple[tuple, tuple]:
+    """One layer's interaction basis from its (uncentred) G and M: (the entry :func:`basis_maps` reads —
+    InteractionBasis, Gram eigenvectors, the coordinates map S, the neuron order — and (G, M, their
+    eigenvalues and eigenvectors) in the coordinates used). ``centred``: G, M and the edges' inputs all
+    in the coordinates [f − μ, 1] = S f̃, a reparameterization."""
+    S, G, M = centred_moments(G, M) if options.centred else (np.eye(G.shape[0]), G, M)
+    g_vals, g_vecs = sorted_eigh(G, "descending")
+    m_vals, m_vecs = sorted_eigh(M, "descending")
+    basis = interaction_basis(G, M, options.threshold, options.lambda_threshold)
+    return (basis, g_vecs, S, neuron_order(G, M)), (G, M, g_vals, g_vecs, m_vals, m_vecs)
+
+
+def pair_edges(model, h: torch.Tensor, src: str, dst: str, bases: dict, options, rng) -> tuple[dict, dict]:
+    """Edges between two adjacent layers for latent samples h, in the interaction, neuron and PCA bases
+    (name → E) and the summary of each: the edges holding 99% of the mass, on the whole set and on
+    EDGE_HALF_SAMPLES half-samples of it (``rng``), the total mass; and the same counts in a PCA basis cut
+    to the interaction basis' width (``pca_same_width``: the top-r Gram directions of each layer), so that
+    a sparser interaction basis is not only a narrower one."""
+    maps = {layer: basis_maps(bases[layer]) for layer in (src, dst)}
+    projections = {name: (*maps[src][name], maps[dst][name][0]) for name in BASES}
+    narrow = {}
+    for layer in (src, dst):
+        basis, g_vecs, S, _ = bases[layer]
+        top = g_vecs[:, : basis.C.shape[1]]
+        narrow[layer] = (top.T @ S, np.linalg.inv(S) @ top)
+    projections["pca_same_width"] = (*narrow[src], narrow[dst][0])
+    edges, grouped = edge_strengths(model, h, src, dst, projections, options.jacobian_block_mb, groups=EDGE_GROUPS)
+    n = int(h.shape[0])
+    halves = half_sample_edge_counts(grouped, n, rng)
+    summary = {
+        name: {
+            "n_edges": int(E.size),
+            "n_samples": n,
+            "edges_for_99pct_mass": edges_for_mass(E, 0.99),
+            "edges_for_99pct_mass_half_samples": halves[name],
+            "total_mass": float(E.sum()),
+        }
+        for name, E in edges.items()
+    }
+    return {name: edges[name] for name in BASES}, summary
 
 
 def basis_maps(layer_bases: tuple, ordered_neurons: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -14,14 +14,16 @@ import numpy as np
 
 from bowsflow.data.word_lists import MONTHS, TOPICS
 from bowsflow.lenses.polytope.codes import (
+    cluster_monosemanticity,
     count_codes,
+    equal_length_crossings,
     hamming_distances,
     jaccard_distance,
     nearest_other_code_distance,
     pack_codes,
     path_crossings,
-    purity,
     scale_state_changes,
+    transition_chains,
     unpack_codes,
 )
 from bowsflow.models import as_float64
@@ -41,6 +43,8 @@ class PolytopeOptions:
     n_pairs: int
     neighbourhood_subsample: int
     n_paths: int
+    n_transitions: int
+    transition_half_width: int
     profile_bins: int
     cluster_subsample: int
     cluster_resamples: int
@@ -240,13 +244,14 @@ def analyze_polytope(
             }
             figures["profiles"].setdefault(layer, {})[kind] = hist
     summary["paths"] = paths
+    summary["transitions"] = _transitions(model, latent, doc, path_layers, options, rng)
     summary["paths_note"] = (
         "exact: affine layers (one flip per unit), bilinear out_pre (quadratic), relu_mlp out_pre "
         "(affine between hidden flips); each architecture declares its exact crossings"
     )
 
     # monosemanticity: clusters of codes against k-means of the activation vectors
-    summary["monosemanticity"] = _monosemanticity(acts, codes_group, bows_group, words, layers, options, rng)
+    summary["monosemanticity"] = _monosemanticity(acts, bows_group, words, layers, options, rng)
 
     # scale of validity
     sub = np.sort(rng.choice(n, min(n, options.scale_subsample), replace=False))
@@ -257,10 +262,32 @@ def analyze_polytope(
     return summary, figures
 
 
-def _monosemanticity(acts, codes_group, bows_group, words, layers, options, rng) -> dict:
-    from sklearn.cluster import AgglomerativeClustering, KMeans
-    from sklearn.metrics import normalized_mutual_info_score
+def _transitions(model, latent, doc, path_layers, options, rng) -> dict:
+    """Boundary crossings along chains of consecutive windows that cross a document transition in their
+    middle, each segment cut to the chain's shortest segment length (path length controlled;
+    :func:`~bowsflow.lenses.polytope.codes.equal_length_crossings`): the density profile at the transition."""
+    chains = transition_chains(doc, options.transition_half_width, options.n_transitions, rng)
+    positions = list(range(-options.transition_half_width + 1, options.transition_half_width))
+    out = {"positions": positions, "transition_position": 0, "n_chains_found": int(len(chains))}
+    if not len(chains):
+        return out | {layer: {"n_chains": 0, "crossings": [], "sub_length": []} for layer in path_layers}
+    idx = np.unique(chains)
+    h = latent.isel(sample=idx).values.astype(np.float64)
+    at = {k: r for r, k in enumerate(idx.tolist())}
+    for layer in path_layers:
+        counts, lengths = [], []
+        for chain in chains:
+            got = equal_length_crossings(model, h[[at[k] for k in chain.tolist()]], layer)
+            if got is not None:
+                counts.append(got[0].tolist())
+                lengths.append(got[1])
+        out[layer] = {"n_chains": len(counts), "crossings": counts, "sub_length": lengths}
+    return out
 
+
+def _monosemanticity(acts, bows_group, words, layers, options, rng) -> dict:
+    """Codes against directions (:func:`~bowsflow.lenses.polytope.codes.cluster_monosemanticity`) on
+    ``cluster_resamples`` half-samples of the samples that carry exactly one probe group."""
     groups = {
         g: [words.index(w) for w in ws if w in words] for g, ws in (options.probe_words or DEFAULT_PROBES).items()
     }
@@ -289,32 +316,20 @@ def _monosemanticity(acts, codes_group, bows_group, words, layers, options, rng)
         "n_labelled": int(labelled.size),
         "n_samples": size,
         "n_resamples": options.cluster_resamples,
+        "method": "k-means (same k, restarts and seed) of the codes (0/1 vectors) and of the unit-length "
+        "pre-activation vectors (directions)",
     }
-    per_layer = {
-        layer: {"codes_nmi": [], "codes_purity": [], "kmeans_nmi": [], "kmeans_purity": []} for layer in layers
-    }
+    keys = ("codes_nmi", "codes_purity", "directions_nmi", "directions_purity")
+    per_layer = {layer: {key: [] for key in keys} for layer in layers if layer in acts.variables}
     for r in range(options.cluster_resamples):
         pick = np.sort(rng.choice(labelled.size, size, replace=False))
         idx, y = labelled[pick], labels[pick]
-        k = int(np.unique(y).size)
         if r == 0:
-            out |= {"n_clusters": k, "label_counts": np.bincount(y, minlength=len(names)).tolist()}
-        for layer in layers:
-            vectors = acts[layer].isel(sample=idx).values if layer in acts.variables else None
-            if vectors is None:
-                continue
-            codes = _rows(codes_group[f"codes_{layer}"], idx)
-            dist = hamming_distances(codes, codes, codes.shape[1] * 8).astype(np.float64)  # padding bits: 0 in both
-            code_clusters = AgglomerativeClustering(n_clusters=k, metric="precomputed", linkage="average").fit_predict(
-                dist
-            )
-            direction_clusters = KMeans(n_clusters=k, n_init=4, random_state=options.seed).fit_predict(vectors)
-            got = per_layer[layer]
-            got["codes_nmi"].append(float(normalized_mutual_info_score(y, code_clusters)))
-            got["codes_purity"].append(float(purity(y, code_clusters)))
-            got["kmeans_nmi"].append(float(normalized_mutual_info_score(y, direction_clusters)))
-            got["kmeans_purity"].append(float(purity(y, direction_clusters)))
+            out |= {"n_clusters": int(np.unique(y).size), "label_counts": np.bincount(y, minlength=len(names)).tolist()}
+        for layer, got in per_layer.items():
+            scores = cluster_monosemanticity(acts[layer].isel(sample=idx).values, y, options.seed)
+            for key in keys:
+                got[key].append(scores[key])
     for layer, got in per_layer.items():
-        if got["codes_nmi"]:
-            out[layer] = {key: values[0] for key, values in got.items()} | {"resamples": got}
+        out[layer] = {key: values[0] for key, values in got.items()} | {"resamples": got}
     return out

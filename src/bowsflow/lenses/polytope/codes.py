@@ -146,6 +146,42 @@ def path_crossings(model, h0: np.ndarray, h1: np.ndarray, layer: str) -> PathRes
     return PathResult(model.path_crossings(h0, h1, layer), float(np.linalg.norm(h1 - h0)))
 
 
+def transition_chains(doc: np.ndarray, half_width: int, limit: int, rng) -> np.ndarray:
+    """int [c, 2 · half_width]: chains of consecutive samples (store order, which is corpus order) that
+    cross one document transition in their middle: ``half_width`` windows of one document, then
+    ``half_width`` of the next. At most ``limit`` chains, drawn at random (seeded) when there are more."""
+    doc = np.asarray(doc)
+    n = doc.size
+    k = half_width
+    starts = np.flatnonzero(doc[1:] != doc[:-1]) + 1  # first sample of each new document
+    ok = [
+        i
+        for i in starts.tolist()
+        if i - k >= 0 and i + k <= n and (doc[i - k : i] == doc[i - 1]).all() and (doc[i : i + k] == doc[i]).all()
+    ]
+    chains = np.array([np.arange(i - k, i + k) for i in ok], dtype=np.int64).reshape(-1, 2 * k)
+    if len(chains) > limit:
+        chains = chains[np.sort(rng.choice(len(chains), limit, replace=False))]
+    return chains
+
+
+def equal_length_crossings(model, points: np.ndarray, layer: str) -> tuple[np.ndarray, float] | None:
+    """Boundary crossings along a chain of latent points [K, m], segment by segment, with path length
+    controlled: every segment is cut to its central piece of the chain's shortest segment length L, and
+    the ReLU state changes of ``layer`` along each piece are counted exactly. Returns (counts [K − 1],
+    L), or None when two consecutive points coincide (no length to compare)."""
+    points = np.asarray(points, dtype=np.float64)
+    delta = np.diff(points, axis=0)
+    lengths = np.linalg.norm(delta, axis=1)
+    L = float(lengths.min())
+    if not L > 0:
+        return None
+    mid = points[:-1] + delta / 2
+    half = delta / lengths[:, None] * (L / 2)
+    counts = np.array([model.path_crossings(a - d, a + d, layer).size for a, d in zip(mid, half)])
+    return counts, L
+
+
 def scale_state_changes(model, h: np.ndarray, alphas=(0.25, 0.5, 1.0, 2.0, 4.0)) -> dict[str, list[float]]:
     """Per ReLU layer, the fraction of units whose state at α·h differs from the state at h."""
     base = layer_pre_activations(model, h)
@@ -162,6 +198,34 @@ def jaccard_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = np.logical_and(a, b).sum(1)
     union = np.logical_or(a, b).sum(1)
     return np.where(union > 0, 1.0 - inter / np.maximum(union, 1), 0.0)
+
+
+def cluster_monosemanticity(pre: np.ndarray, labels: np.ndarray, seed: int = 0, n_init: int = 4) -> dict:
+    """How well clusters of samples match their labels, clustered two ways by the same algorithm — k-means
+    with k = the number of labels, the same restarts and seed — so that only the description differs:
+    their polytope codes (1[pre > 0] as 0/1 vectors, where k-means minimises the Hamming distance to the
+    cluster means) and their activation directions (pre / ‖pre‖: the direction view of features holds that
+    meaning lives in a vector's direction, not its length). pre [n, units] pre-activations, labels [n].
+    Returns the NMI and purity of each arm (``codes_*``, ``directions_*``)."""
+    import warnings
+
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import normalized_mutual_info_score
+
+    pre = np.asarray(pre, dtype=np.float64)
+    labels = np.asarray(labels)
+    k = int(np.unique(labels).size)
+    norms = np.linalg.norm(pre, axis=1, keepdims=True)
+    arms = {"codes": (pre > 0).astype(np.float64), "directions": pre / np.where(norms > 0, norms, 1.0)}
+    out = {}
+    for name, vectors in arms.items():
+        with warnings.catch_warnings():  # fewer distinct codes than labels is an answer, not a fault
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clusters = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(vectors)
+        out[f"{name}_nmi"] = float(normalized_mutual_info_score(labels, clusters))
+        out[f"{name}_purity"] = float(purity(labels, clusters))
+    return out
 
 
 def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
