@@ -133,6 +133,7 @@ def test_the_shipped_claims_cover_every_paper():
     assert {
         "bows.linear_superposition.weight_decay",
         "bows.linear_superposition.bottleneck",
+        "bows.constructive_interference",
         "bows.constructive_interference.weight_decay",
         "bows.geometry_follows_coactivation",
         "bows.cycles",

@@ -56,6 +56,7 @@ def transition_evidence(crossings: np.ndarray, positions: list[int], compared: s
         details={
             "profile": dict(zip(map(str, positions), crossings.mean(axis=0).tolist() if d.size else [])),
             "interval_method": "percentile bootstrap over chains",
+            "p_value_floor": 1 / (1 + options.n_resamples),
             "path_length": "every segment cut to the chain's shortest segment length",
         },
     )

@@ -249,8 +249,13 @@ def verdict(c: Claim, ev: Evidence, alpha: float = 0.05) -> tuple[str, str]:
     if ev.interval is None:
         if ev.p_value is None or not _finite(ev.p_value):
             return UNDERPOWERED, "neither an interval nor a p-value could be formed"
-        ok = _finite(ev.effect) and ev.p_value < alpha and sign * (ev.effect - ev.null) > 0
-        return (SUPPORTED if ok else NOT_SUPPORTED), f"p = {ev.p_value:.3g} (alpha {alpha:g}), effect {side} null: {ok}"
+        significant = ev.p_value < alpha
+        on_side = _finite(ev.effect) and sign * (ev.effect - ev.null) > 0
+        reason = (
+            f"p = {ev.p_value:.3g} {'<' if significant else '≥'} alpha {alpha:g}; effect {ev.effect:.4g} "
+            f"{'' if on_side else 'not '}{side} the null {ev.null:.4g}"
+        )
+        return (SUPPORTED if significant and on_side else NOT_SUPPORTED), reason
     if not all(_finite(x) for x in ev.interval):
         return UNDERPOWERED, "no interval could be formed"
     lo, hi = ev.interval

@@ -84,7 +84,9 @@ class RunData:
     def analysed(self, names) -> list[str]:
         """Those of ``names`` that the lenses analysed (replicates, other seeds of a model, and models marked
         ``lenses: false`` are trained only)."""
-        return [name for name in names if not self.specs[name].get("replicate_of") and self.specs[name].get("lenses", True)]
+        return [
+            name for name in names if not self.specs[name].get("replicate_of") and self.specs[name].get("lenses", True)
+        ]
 
     def identity(self, model: str, without=()) -> tuple:
         """The model's configuration as a hashable key, leaving out seeds, speed settings and ``without``."""

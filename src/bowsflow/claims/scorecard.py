@@ -175,6 +175,15 @@ def overall_row(c: Claim, mine: list[tuple[Evidence, dict]], options: ClaimOptio
                 for (ev, _), q, ok in zip(judged, adjusted, passes)
             ],
         }
+    kinds = {row["verdict"] for _, row in mine}
+    reasons = {row["reason"] for _, row in mine}
+    if not judged and len(kinds) == 1 and kinds <= {NOT_TESTABLE_ON_CORPUS, UNDERPOWERED}:
+        # every row says the same: the data cannot show it, or too little of it
+        v = kinds.pop()
+        reason = f"every row: {reasons.pop()}" if len(reasons) == 1 else f"every row is {v}"
+        row = _row(c, None, v, reason, outcome.summary)
+        row.update(compared=OVERALL, n=0, n_counts="rows judged", details=_jsonable(details))
+        return row
     if not judged:
         v = UNDERPOWERED
     elif held == len(judged):
@@ -189,7 +198,7 @@ def overall_row(c: Claim, mine: list[tuple[Evidence, dict]], options: ClaimOptio
     if v == UNVALIDATED:
         reason += f"; but the controls did not pass ({outcome.summary})"
     row = _row(c, None, v, reason, outcome.summary)
-    row.update(compared=OVERALL, n=len(judged), details=_jsonable(details))
+    row.update(compared=OVERALL, n=len(judged), n_counts="rows judged", details=_jsonable(details))
     return row
 
 

@@ -192,10 +192,12 @@ def analyze_interaction(
         members: dict = {}
         summary["modularity"] = {
             name: modularity(sets, options.seed, members if name == "interaction" else None)
-            | {"against_rewiring": modularity_against_rewiring(sets, options.seed, options.n_rewirings)}
             for name, sets in edge_sets.items()
             if name in ("interaction", "neuron")
         }
+        summary["modularity"]["interaction"]["against_rewiring"] = modularity_against_rewiring(
+            edge_sets["interaction"], options.seed, options.n_rewirings
+        )
         figures["graph"] = {
             "layers": [layer for layer in model.jacobian_layers if layer in bases],
             "lambda": {layer: np.abs(bases[layer][0].Lambda) for layer in bases},
