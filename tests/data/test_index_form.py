@@ -16,9 +16,7 @@ from bowsflow.models.training import TrainConfig, train
 from bowsflow.store.index_form import (
     IndexFormError,
     check_index_form,
-    dense_row_pieces,
     read_index_rows,
-    sparse_rows,
 )
 from bowsflow.store.integrity import checksummed_encoding, verify_store, writing_every_chunk
 from helpers import synthetic_store, without_index_form
@@ -97,22 +95,6 @@ def test_an_index_form_that_disagrees_with_bows_fails_verification(tmp_path):
     store = _damaged(tmp_path, "disagrees")
     with pytest.raises(IndexFormError, match=rf"{store}: the index form of rows 0–127 differs .*first at row 0"):
         verify_store(store)
-
-
-@pytest.mark.parametrize("rows_per_piece", [1, 3, 8, 50])
-def test_dense_row_pieces_make_the_dense_rows(rows_per_piece):
-    rng = np.random.default_rng(4)
-    dense = rng.random((17, 9)) < 0.3
-    dense[[2, 11]] = False  # empty rows
-    lengths, columns = sparse_rows(dense)
-    pieces = [piece.copy() for piece in dense_row_pieces(lengths, columns, 9, 20, rows_per_piece)]
-    assert all(piece.shape[0] <= rows_per_piece for piece in pieces)
-    made = np.concatenate(pieces)
-    assert made.shape == (20, 9)  # rows past the given 17 are padding, all False
-    np.testing.assert_array_equal(made[:17], dense)
-    assert not made[17:].any()
-    with pytest.raises(ValueError, match="17 rows given for 16"):
-        next(dense_row_pieces(lengths, columns, 9, 16))
 
 
 @pytest.mark.parametrize("kind", ["text", "synthetic"])

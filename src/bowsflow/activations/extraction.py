@@ -34,12 +34,12 @@ from bowsflow.models.checkpoints import CheckpointError, load_model
 from bowsflow.models.registry import all_layers
 from bowsflow.schema import schema_options, speed_only
 from bowsflow.store.atomic import publish, sync_tree
-from bowsflow.store.chunk_files import chunk_path, write_chunk
 from bowsflow.store.integrity import (
     INTEGRITY,
     check_chunks_present,
     checksummed,
     checksummed_encoding,
+    chunk_path,
     named_store_errors,
     writing_every_chunk,
 )
@@ -369,8 +369,8 @@ MAX_SYNCING = 8
 def _write(group, name: str, lo: int, hi: int, values: np.ndarray, syncer) -> Future:
     """Store rows lo:hi of one array; returns the future of its chunk file's fsync (on ``syncer``)."""
     array = group[name]
-    # the chunk's file written directly: the bytes zarr writes, without its checksum codec's copy
-    path = write_chunk(array, (lo // array.chunks[0],) + (0,) * (array.ndim - 1), values)
+    array[lo:hi] = values  # one whole chunk: zarr encodes and writes it once
+    path = chunk_path(array, (lo // array.chunks[0],) + (0,) * (array.ndim - 1))
     # fsynced as it is written, apart from the writers: the disk's writeback overlaps the computation
     # of the next chunks (instead of one long fsync of the whole store before it is published), and
     # progress.json lists only chunks that are on disk

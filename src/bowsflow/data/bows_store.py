@@ -13,13 +13,11 @@ Layout (``xarray.open_zarr`` gives it back):
 - attrs: provenance (config hash and JSON, package version, input checksum) and counts.
 
 Samples are streamed: text batches are turned into sparse rows by worker processes, rows are gathered
-into exactly ``chunk_samples`` rows and appended, so memory is bounded by a chunk's sparse rows and a
-few batches. The dense chunk is never made: its zstd frame is written from the rows' ones straight
-into its chunk file (:func:`bowsflow.store.chunk_files.write_chunk_of_ones`); the
-other arrays are written a whole chunk at a time to their files too
-(:class:`bowsflow.store.chunk_files.ChunkAppender`: ``word_index``'s entries are held until they fill
-a chunk). The store holds the arrays, attributes and coordinates that xarray
-would write for the whole dataset (a test compares them), without importing xarray.
+into exactly ``chunk_samples`` rows and written by zarr a whole chunk at a time, so memory is bounded by
+one chunk (its dense rows, made from its sparse ones) and a few batches, and no chunk is written twice
+(``word_index``'s entries are held until they fill a chunk: :class:`bowsflow.store.zarr_io.ChunkAppender`).
+The store holds the arrays, attributes and coordinates that xarray would write for the whole dataset
+(a test compares them), without importing xarray.
 Windows without any vocabulary word are dropped and counted (``n_windows_dropped_empty``).
 """
 
@@ -39,7 +37,6 @@ from bowsflow.data.tokenizer import TextBatch
 from bowsflow.data.windows import WindowSpec, window_origins, window_word_rows
 from bowsflow.runtime.parallel import ordered_map
 from bowsflow.store.atomic import atomic_path
-from bowsflow.store.chunk_files import ChunkAppender, write_chunk_of_ones
 from bowsflow.store.index_form import (
     INDEX_FORM,
     create_index_array,
@@ -51,7 +48,7 @@ from bowsflow.store.integrity import (
     checksummed,
     writing_every_chunk,
 )
-from bowsflow.store.zarr_io import consolidate
+from bowsflow.store.zarr_io import ChunkAppender, consolidate
 
 log = logging.getLogger(__name__)
 
@@ -230,14 +227,15 @@ def write_bows_store(
                 per_sample["latent"] = (("sample", "latent_dim"), block.latent)
             if n_samples == 0:
                 group, created_attrs = _create_store(tmp, per_sample, word_coords, chunk_samples, V)
-                appenders = {name: ChunkAppender(group[name]) for name in [*per_sample, INDEX_FORM["index"]]}
-            # the per-sample arrays and the index form a chunk at a time; the dense rows' chunk from
-            # their ones
+                appenders = {name: ChunkAppender(group[name]) for name in ["bows", *per_sample, INDEX_FORM["index"]]}
+            # every array a whole chunk at a time: the per-sample arrays and the dense rows' chunk
+            # (made from its ones) start where the last chunk ended; word_index fills its own chunks
             for name, (_, values) in per_sample.items():
                 appenders[name].append(values)
-            bows = group["bows"]
-            bows.resize((n_samples + n, V))
-            write_chunk_of_ones(bows, (n_samples // chunk_samples, 0), block.lengths, block.words)
+            dense = np.zeros((n, V), dtype=bool)
+            dense[np.repeat(np.arange(n), block.lengths), block.words] = True
+            appenders["bows"].append(dense)
+            del dense
             appenders[INDEX_FORM["index"]].append(block.words)
             n_words += block.words.size
             n_samples += n
@@ -301,10 +299,8 @@ def _create_store(tmp: Path, per_sample: dict, word_coords: dict, chunk_samples:
         names = [c for c, c_dims in named.items() if set(c_dims) <= set(dims)]
         return {"coordinates": " ".join(names)} if names else {}
 
-    # zstd: sparse chunks get a frame written from their ones (smaller than zstd's own, and made
-    # without the dense chunk: chunk_files.write_chunk_of_ones); dense ones are compressed by zstd at
-    # level 1 (its "fast" strategy), which packs 0/1 bytes as small as the default level 3 in about
-    # 30% less time
+    # zstd at level 1 (its "fast" strategy), which packs 0/1 bytes as small as the default level 3 in
+    # about 30% less time
     bows_dims = ("sample", "word")
     bows_level_1 = [zarr.codecs.ZstdCodec(level=1)]
     create("bows", bows_dims, np.zeros((0, V), dtype=bool), (chunk_samples, V), bows_level_1, coordinates_of(bows_dims))

@@ -1,22 +1,13 @@
 """AdamW and its learning-rate schedule, as training steps them.
 
-The update is torch's fused AdamW kernel (``torch._fused_adamw_``, what ``torch.optim.AdamW(fused=True)``
-runs on the CPU and on a GPU) with a ``LambdaLR`` schedule, so the weights equal torch's to the bit
-(``tests/models/test_optimizer.py`` runs both side by side). Two things torch.optim does not:
-
-- no ``torch._dynamo`` import: building any ``torch.optim.Optimizer`` imports it, 1.5 s of every
-  training job (a fifth of a 300-step run at m = 32, ``benchmarks/bench_train_reference.py``);
-- each parameter is handed to the kernel in its memory order. The kernel wants contiguous tensors and
-  otherwise copies a parameter, its gradient and both moments to temporaries and back; the embedding
-  is stored word-major (its [m, V] view is a transpose), which cost 5 ms a step at V = 10,000,
-  m = 256. A permuted view of every tensor in that order is contiguous, and an elementwise update does
-  not care about the order.
-
-The fused kernel makes one pass over each parameter where torch's single-tensor path (the CPU's
-default, used here before) made eight: one update at V = 10,000, m = 256 takes 1.2 ms instead of 3.8
-(BENCHMARKS.md, issue 18). Its rounding differs from that path's in the last bit of some weights, some
-steps, so weights trained before and after the change differ at float32 rounding (amplified by
-training); for a given config they are the same to the bit, on any thread count.
+The update is torch's public functional AdamW, ``torch.optim.adamw.adamw(..., fused=True)`` (the fused
+kernel ``torch.optim.AdamW(fused=True)`` runs on the CPU and on a GPU), stepped with a ``LambdaLR``-like
+schedule, so the weights equal ``torch.optim.AdamW(fused=True)``'s to the bit
+(``tests/models/test_optimizer.py`` runs both side by side). The functional form is used because building
+a ``torch.optim.Optimizer`` imports ``torch._dynamo``, 1.5 s of every training job. Each parameter is
+handed over in its memory order (a permuted view of every tensor, contiguous: an elementwise update does
+not care about the order), since the kernel copies what is not contiguous and the embedding is stored
+word-major (its [m, V] view is a transpose).
 """
 
 from __future__ import annotations
@@ -67,7 +58,7 @@ class AdamW:
     @torch.no_grad()
     def step(self) -> None:
         """One update of every parameter that has a gradient, then the schedule's next rate."""
-        # the kernel takes one device's and dtype's tensors per call, as torch.optim groups them
+        # one call per device and dtype, as torch.optim groups them
         groups: dict[tuple[torch.device, torch.dtype], tuple[list, list, list, list, list]] = {}
         for i, param in enumerate(self.params):
             grad = param.grad
@@ -86,22 +77,24 @@ class AdamW:
             lists = groups.setdefault((param.device, param.dtype), ([], [], [], [], []))
             for out, t in zip(lists, [*tensors, step]):
                 out.append(t)
+        from torch.optim.adamw import adamw
+
         beta1, beta2 = self.betas
         for params, grads, exp_avgs, exp_avg_sqs, steps in groups.values():
-            torch._foreach_add_(steps, 1)
-            torch._fused_adamw_(
+            adamw(
                 params,
                 grads,
                 exp_avgs,
                 exp_avg_sqs,
                 [],
                 steps,
-                lr=self.param_groups[0]["lr"],
+                fused=True,
+                amsgrad=False,
                 beta1=beta1,
                 beta2=beta2,
+                lr=self.param_groups[0]["lr"],
                 weight_decay=self.weight_decay,
                 eps=self.eps,
-                amsgrad=False,
                 maximize=False,
             )
         self.steps_done += 1

@@ -23,7 +23,6 @@ from bowsflow.models.base import init_embedding
 from bowsflow.models.checkpoints import save_checkpoint
 from bowsflow.models.losses import sparse_target_loss
 from bowsflow.models.optimizer import AdamW
-from bowsflow.runtime.malloc import keep_freed_memory
 from bowsflow.schema import schema_options
 from bowsflow.store.integrity import checks_stores
 
@@ -194,7 +193,6 @@ def train(
     torch.set_num_threads(max(1, int(cfg.threads)))
     if device.type == "cpu":
         deterministic_algorithms()
-        keep_freed_memory()  # each step's large temporaries reuse the last step's memory
     torch.manual_seed(cfg.seed)
     batches = BowsBatches(store, "train", cfg.batch_size, seed=cfg.seed)
     val_batches = BowsBatches(store, "val", cfg.batch_size, shuffle=False)  # one for every evaluation
@@ -209,7 +207,7 @@ def train(
         model.output_screening = cfg.output_screening
     per_epoch = batches.batches_per_epoch()
     total = int(cfg.steps) if cfg.steps else int(cfg.epochs or 1) * per_epoch
-    # torch's fused AdamW kernel, without torch.optim's import of its compiler (1.5 s a job)
+    # torch's fused AdamW through its functional form (an Optimizer object would import torch._dynamo)
     optimizer = AdamW(
         model.parameters(), cfg.lr, cfg.weight_decay, lr_factor=lambda s: cosine_lr(s, total, cfg.warmup_steps)
     )

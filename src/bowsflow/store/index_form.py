@@ -16,7 +16,6 @@ or inconsistent one is an error naming the store and the rows, never rows traine
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,29 +41,6 @@ def sparse_rows(bows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flat = np.flatnonzero(bows)  # one pass over the flat array; faster than a 2-D nonzero
     rows = flat // V
     return np.bincount(rows, minlength=n).astype(np.int64), (flat - rows * V).astype(np.int32)
-
-
-def dense_row_pieces(
-    lengths: np.ndarray, columns: np.ndarray, n_columns: int, n_rows: int, rows_per_piece: int = 256
-) -> Iterator[np.ndarray]:
-    """The dense bool rows [n_rows, n_columns] of sparse ones (lengths int64 [n], columns [nnz], as
-    :func:`sparse_rows` gives them; rows n … n_rows − 1 all False), in pieces of ``rows_per_piece``
-    rows (the last may be shorter). Each piece is a view of one reused buffer, valid until the next
-    is asked for: a chunk is never whole in memory (at V = 10,000 a 65,536-row chunk is 655 MB, and
-    the page faults of touching fresh memory cost more than filling it)."""
-    if lengths.size > n_rows:
-        raise ValueError(f"{lengths.size} rows given for {n_rows}")
-    ends = np.cumsum(lengths)
-    buffer = np.zeros((min(rows_per_piece, max(n_rows, 1)), n_columns), dtype=bool)
-    for lo in range(0, n_rows, rows_per_piece):
-        hi = min(lo + rows_per_piece, n_rows)
-        buffer[:] = False
-        top = min(hi, lengths.size)  # rows past the given ones stay False
-        if top > lo:
-            first = int(ends[lo - 1]) if lo else 0
-            rows = np.repeat(np.arange(top - lo), lengths[lo:top])
-            buffer[rows, columns[first : int(ends[top - 1])]] = True
-        yield buffer[: hi - lo]
 
 
 _FIX = "the store is damaged or was not written by bowsflow: delete it and re-run the workflow"
@@ -139,7 +115,7 @@ def check_index_form(path: str | Path) -> int:
 
 def create_index_array(group, compressors) -> None:
     """An empty ``word_index`` array in ``group`` (its entries are appended a chunk at a time, see
-    :class:`bowsflow.store.chunk_files.ChunkAppender`)."""
+    :class:`bowsflow.store.zarr_io.ChunkAppender`)."""
     group.create_array(
         INDEX_FORM["index"],
         shape=(0,),

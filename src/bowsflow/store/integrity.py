@@ -24,8 +24,6 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from bowsflow.store.chunk_files import chunk_path
-
 INTEGRITY = "crc32c, every chunk written"
 
 
@@ -50,9 +48,13 @@ def default_compressors() -> tuple:
 def checksummed(compressors=None) -> tuple:
     """``compressors`` (default: :func:`default_compressors`; None or () for none) with the CRC-32C
     codec last, so the checksum covers the bytes as stored."""
+    import zarr.codecs
+
     if compressors is None:
         compressors = default_compressors()
-    return (*tuple(compressors), checksum_codec())
+    # one checksum, last, however often this is applied (a second would cost a checksum and a copy per chunk)
+    kept = tuple(c for c in compressors if not isinstance(c, zarr.codecs.Crc32cCodec))
+    return (*kept, checksum_codec())
 
 
 def checksummed_encoding(ds, encoding: dict | None = None) -> dict:
@@ -73,6 +75,12 @@ def writing_every_chunk() -> Iterator[None]:
 
     with zarr.config.set({"array.write_empty_chunks": True}):
         yield
+
+
+def chunk_path(array, index: tuple[int, ...]) -> Path:
+    """The file of chunk ``index`` of an array on a local store."""
+    key = array.metadata.encode_chunk_key(tuple(index))
+    return Path(array.store.root) / array.path / key
 
 
 def _arrays(group, prefix: str = ""):
