@@ -13,7 +13,7 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (BOWSFLOW_SRC, os.getenv("PYTHONPATH")) if p)
 )
 
-from bowsflow.config import ConfigError, validate_config
+from bowsflow.config import ConfigError, read_config_file, validate_config
 
 min_version("9.0")
 
@@ -29,6 +29,12 @@ if not workflow.config_settings.configfiles:
 # the checks a schema cannot express, each naming its key). Numbers written like 1e-9 are strings to
 # YAML 1.1 (PyYAML): they are read as numbers where the schema wants one.
 try:
+    # each config file read strictly first: a key given twice is named with its lines (Snakemake's
+    # loader keeps the last silently)
+    for path in workflow.config_settings.configfiles or [
+        os.path.join(workflow.basedir, "config.yaml")
+    ]:
+        read_config_file(path)
     validate_config(config)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None

@@ -34,6 +34,7 @@ rule build_bows:
     input:
         corpus=get_corpus_files,
         vocab="results/bows/{corpus}/vocab.tsv",
+        stats="results/bows/{corpus}/corpus_stats.json",
     output:
         store=directory("results/bows/{corpus}/bows.zarr"),
     log:

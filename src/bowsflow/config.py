@@ -16,7 +16,13 @@ from pathlib import Path
 
 import yaml
 
-from bowsflow.schema import ConfigError, coerce_yaml_numbers, schema_document, validate_against_schema
+from bowsflow.schema import (
+    ConfigError,
+    coerce_yaml_numbers,
+    error_message,
+    schema_document,
+    validate_against_schema,
+)
 
 __all__ = ["ConfigError", "coerce_yaml_numbers", "load_config", "model_specs", "validate_config"]
 
@@ -29,10 +35,36 @@ def validate_config(config: dict, schema: str | Path | None = None) -> dict:
     return config
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error (PyYAML keeps the last one
+    silently: a second ``models:`` section would drop the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(
+                    f"{self.name}: key {key!r} is given twice in one mapping, at lines {seen[key]} and "
+                    f"{key_node.start_mark.line + 1} (YAML would keep only the last)"
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A YAML config file's content, read strictly: a duplicated key is a :class:`ConfigError` naming the
+    file, the key and both lines (Snakemake's own loading would keep the last silently)."""
+    with open(path, encoding="utf-8") as f:
+        try:
+            return yaml.load(f, Loader=_UniqueKeyLoader) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML ({err})") from None
+
+
 def load_config(path: str | Path) -> dict:
     """Read a YAML config file and validate it (defaults filled)."""
-    with open(path, encoding="utf-8") as f:
-        config = yaml.safe_load(f) or {}
+    config = read_config_file(path)
     try:
         return validate_config(config)
     except ConfigError as err:
@@ -216,9 +248,9 @@ def lens_models(specs: dict[str, dict]) -> list[str]:
 @functools.lru_cache(maxsize=1)
 def _model_validator():
     """The schema's model definition as a validator, built once (a DAG may hold hundreds of models)."""
-    from jsonschema import Draft202012Validator
+    from bowsflow.schema import finite_validator
 
-    return Draft202012Validator({"$ref": "#/$defs/model", "$defs": schema_document()["$defs"]})
+    return finite_validator({"$ref": "#/$defs/model", "$defs": schema_document()["$defs"]})
 
 
 def _check_model(spec: dict, key: str, config: dict) -> None:
@@ -226,7 +258,7 @@ def _check_model(spec: dict, key: str, config: dict) -> None:
     if errors:
         e = errors[0]
         where = ".".join([key, *map(str, e.absolute_path)])
-        raise ConfigError(f"config key {where}: {e.message}")
+        raise ConfigError(f"config key {where}: {error_message(e)}")
     # the registry (an architecture is one module of bowsflow.models), read without importing torch
     from bowsflow.models.registry import declarations, known_architectures
 

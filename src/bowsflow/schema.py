@@ -30,10 +30,33 @@ def schema_path() -> Path:
     return path
 
 
+def _finite_number(checker, instance) -> bool:
+    """JSON Schema's number, finite: YAML's .nan and .inf read as floats, which no config key means."""
+    import math
+
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator.TYPE_CHECKER.is_type(instance, "number") and math.isfinite(instance)
+
+
+def finite_validator(schema: dict):
+    """A Draft 2020-12 validator of ``schema`` whose numbers must be finite."""
+    from jsonschema import Draft202012Validator, validators
+
+    finite = Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number)
+    return validators.extend(Draft202012Validator, type_checker=finite)(schema)
+
+
+def error_message(error) -> str:
+    """A validation error's message (a non-finite number said so)."""
+    return _message(error)
+
+
 def _default_filling_validator(schema: dict):
     from jsonschema import Draft202012Validator, validators
 
     validate_properties = Draft202012Validator.VALIDATORS["properties"]
+    finite = Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number)
 
     def set_defaults(validator, properties, instance, subschema):
         if isinstance(instance, dict):
@@ -42,7 +65,7 @@ def _default_filling_validator(schema: dict):
                     instance.setdefault(name, copy.deepcopy(sub["default"]))
         yield from validate_properties(validator, properties, instance, subschema)
 
-    cls = validators.extend(Draft202012Validator, {"properties": set_defaults})
+    cls = validators.extend(Draft202012Validator, {"properties": set_defaults}, type_checker=finite)
     return cls(schema)
 
 
@@ -115,9 +138,17 @@ def validate_against_schema(config: dict, schema: str | Path | None = None) -> d
     validator = _default_filling_validator(schema_doc)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
-        lines = [f"config key {_key_path(e)}: {e.message}" for e in errors]
+        lines = [f"config key {_key_path(e)}: {_message(e)}" for e in errors]
         raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
     return config
+
+
+def _message(error) -> str:
+    import math
+
+    if error.validator == "type" and isinstance(error.instance, float) and not math.isfinite(error.instance):
+        return f"{error.instance} is not a finite number (YAML's .nan and .inf are not allowed here)"
+    return error.message
 
 
 def _resolve(node: dict, schema_doc: dict) -> dict:

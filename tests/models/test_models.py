@@ -93,7 +93,7 @@ def test_checkpoint_round_trip_and_shape_check(tmp_path):
     meta = {"arch": "relu_mlp", "vocab_size": 9, "d_latent": 3, "d_hidden": 4}
     save_checkpoint(model, tmp_path / "m.safetensors", meta)
     loaded, got_meta = load_model(tmp_path / "m.safetensors")
-    assert got_meta == meta
+    assert got_meta == meta | {"tensors_sha256": got_meta["tensors_sha256"]} and len(got_meta["tensors_sha256"]) == 64
     for (n, a), (_, b) in zip(model.named_parameters(), loaded.named_parameters()):
         assert torch.equal(a, b), n
     save_checkpoint(model, tmp_path / "bad.safetensors", meta | {"d_latent": 5})
@@ -101,6 +101,26 @@ def test_checkpoint_round_trip_and_shape_check(tmp_path):
         load_model(tmp_path / "bad.safetensors")
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_model(tmp_path / "missing.safetensors")
+
+
+def test_a_flipped_bit_in_a_checkpoint_is_named_by_every_loader(tmp_path):
+    """The checkpoint records the SHA-256 of its tensors: one bit of one weight flipped (in the file's
+    data, where safetensors itself checks nothing) stops load_model, read_checkpoint and open_run."""
+    from bowsflow.models.checkpoints import read_checkpoint
+    from bowsflow.report.run_tree import RunError, model_parameters
+
+    torch.manual_seed(0)
+    path = tmp_path / "model.safetensors"
+    save_checkpoint(build_model("tied_ae", 9, 3), path, {"arch": "tied_ae", "vocab_size": 9, "d_latent": 3})
+    data = bytearray(path.read_bytes())
+    header = 8 + int.from_bytes(data[:8], "little")
+    data[header + 5] ^= 0x40  # a bit of W's first float32, after the JSON header
+    path.write_bytes(bytes(data))
+    for load in (load_model, read_checkpoint):
+        with pytest.raises(CheckpointError, match=f"{path}: its tensors do not match the SHA-256"):
+            load(path)
+    with pytest.raises(RunError, match="do not match the SHA-256"):
+        model_parameters(path)
 
 
 def test_encoder_never_builds_dense_input(monkeypatch):

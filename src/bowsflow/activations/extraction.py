@@ -13,6 +13,7 @@ store is renamed into place.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -34,13 +35,12 @@ from bowsflow.models.checkpoints import CheckpointError, load_model
 from bowsflow.models.registry import all_layers
 from bowsflow.schema import schema_options, speed_only
 from bowsflow.store.atomic import publish, sync_tree
+from bowsflow.store.checked import open_dataset, open_group
 from bowsflow.store.integrity import (
     INTEGRITY,
-    check_chunks_present,
     checksummed,
     checksummed_encoding,
     chunk_path,
-    named_store_errors,
     writing_every_chunk,
 )
 from bowsflow.store.provenance import attrs_checksum, canonical_json, config_hash, sha256_file
@@ -173,8 +173,16 @@ def extract_activations(
     ``stop_after_chunks`` simulates a killed job (tests): it returns after that many new chunks,
     leaving the partial store to resume from.
     """
-    with named_store_errors(bows_store), writing_every_chunk():
-        return _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks, progress)
+    try:
+        with writing_every_chunk():
+            return _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks, progress)
+    except OSError as err:
+        if err.errno == errno.ENOSPC:  # name what was being written (the writer threads' errors name no file)
+            partial = Path(out).with_name(Path(out).name + ".partial")
+            raise OSError(
+                errno.ENOSPC, f"no space left on the device while writing {partial} (free space and re-run: it resumes)"
+            ) from err
+        raise
 
 
 def _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks, progress) -> dict:
@@ -185,7 +193,7 @@ def _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks
     if not checkpoint.is_file():
         raise CheckpointError(f"{checkpoint}: no such checkpoint")
     model, meta = load_model(checkpoint)
-    bows_group = zarr.open_group(str(bows_store), mode="r")
+    bows_group = open_group(bows_store)
     words = [str(w) for w in np.asarray(bows_group["word"][:])]
     if len(words) != model.vocab_size:
         raise ExtractionError(
@@ -240,16 +248,22 @@ def _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks
     partial = out.with_name(out.name + ".partial")
     progress_file = partial / "progress.json"
     done: set[int] = set()
-    if progress_file.is_file():
-        state = json.loads(progress_file.read_text())
+    state = _read_progress(progress_file, partial) if progress_file.is_file() else None
+    if state is not None:
         if state.get("identity") == identity:
             for stray in partial.rglob("*.partial"):  # zarr's own temporary chunk files, cut off by the kill
                 stray.unlink()
-            with warnings.catch_warnings():  # progress.json sits in the group: zarr notes it is no array
-                warnings.simplefilter("ignore")
-                group = zarr.open_group(str(partial), mode="r")
-                done = _trusted_chunks(group, set(state["done"]), chunk, partial)
-            log.info("resuming %s: %d of %d chunks already written", partial, len(done), n_chunks)
+            try:
+                with warnings.catch_warnings():  # progress.json sits in the group: zarr notes it is no array
+                    warnings.simplefilter("ignore")
+                    group = zarr.open_group(str(partial), mode="r")
+                    done = _trusted_chunks(group, set(state["done"]), chunk, partial)
+            except Exception as err:  # noqa: BLE001  (its metadata is damaged: nothing of it can be trusted)
+                log.warning("discarding %s: its metadata does not read (%s); extracting anew", partial, err)
+                shutil.rmtree(partial)
+                done = set()
+            else:
+                log.info("resuming %s: %d of %d chunks already written", partial, len(done), n_chunks)
         else:
             old = state.get("identity") or {}
             changed = _changed_options(old, identity)
@@ -350,6 +364,7 @@ def _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks
     t = time.perf_counter()
     progress_file.unlink(missing_ok=True)
     consolidate(partial)
+    verify_before_publishing(partial)
     publish(partial, out)
     seconds["finishing"] = time.perf_counter() - t
     return {
@@ -379,6 +394,35 @@ def _write(group, name: str, lo: int, hi: int, values: np.ndarray, syncer) -> Fu
 
 def _write_layer(group, acts: ChunkActivations, name: str, lo: int, hi: int, syncer) -> Future:
     return _write(group, name, lo, hi, acts.array(name), syncer)
+
+
+def _read_progress(path: Path, partial: Path) -> dict | None:
+    """The partial store's progress record, or None (the partial discarded, with a log line) when it does
+    not read: cut short or altered, nothing in it can be trusted."""
+    try:
+        state = json.loads(path.read_text())
+        if not isinstance(state, dict) or not all(isinstance(k, int) for k in state["done"]):
+            raise ValueError("not a progress record")
+        state["identity"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        log.warning("discarding %s: its progress.json does not read (%s); extracting anew", partial, err)
+        shutil.rmtree(partial, ignore_errors=True)
+        return None
+    return state
+
+
+def verify_before_publishing(partial: Path) -> None:
+    """Check a finished partial store before it becomes the output: every array's metadata and the
+    consolidated copy agree, no chunk file of any array is missing, and the arrays that are not along
+    ``sample`` (the word coordinate, written when the store was created) decode with their checksums.
+    The sample chunks were decoded at a resume or written by this run; what fails is named."""
+    from bowsflow.store.checked import check_store, open_group
+
+    check_store(partial)
+    group = open_group(partial)
+    for name, array in group.arrays():
+        if (array.metadata.dimension_names or (None,))[0] != "sample":
+            np.asarray(array[...])
 
 
 def _save_progress(path: Path, identity: dict, done: set[int]) -> None:
@@ -461,13 +505,11 @@ def _create_store(
 def open_activations(model: str, results: str | Path = "results"):
     """Lazy xarray Dataset of ``results/activations/{model}.zarr``; warns when the checkpoint it was
     extracted from has changed since."""
-    import xarray as xr
 
     path = Path(results) / "activations" / f"{model}.zarr"
     if not path.exists():
         raise FileNotFoundError(f"no activation store for model {model!r} at {path} (run: snakemake --cores 2 {path})")
-    check_chunks_present(path)
-    ds = xr.open_zarr(path)
+    ds = open_dataset(path)
     checkpoint = Path(results) / "models" / model / "model.safetensors"
     # stores written before input_checksums held the checkpoint's sha256 as checkpoint_sha256
     extracted_from = json.loads(ds.attrs.get("input_checksums", "{}")).get(

@@ -29,6 +29,7 @@ from bowsflow.claims.stats import (
 )
 from bowsflow.data.word_lists import MONTHS, PLANETS, TOPICS, WEEKDAYS
 from bowsflow.lenses.geometry.measures import cosine_matrix, pca_2d, subspace_overlap
+from bowsflow.store.checked import open_dataset, open_group
 
 PAPER = "Prieto et al., BOWS (correlations and feature geometry)"
 CYCLES = {"months": MONTHS, "weekdays": WEEKDAYS}
@@ -52,9 +53,7 @@ def corpus_words(run: RunData, corpus: str) -> tuple[list[str], np.ndarray, np.n
     """(words, correlation [V, V] float64, frequency [V]) of a corpus, from its correlation store (read once)."""
     key = ("corpus_words", corpus)
     if key not in run.cache:
-        import xarray as xr
-
-        ds = xr.open_zarr(run.correlations_path(corpus))
+        ds = open_dataset(run.correlations_path(corpus))
         run.cache[key] = (
             _words(run, corpus),
             ds["correlation"].values.astype(np.float64),
@@ -67,9 +66,7 @@ def _words(run: RunData, corpus: str) -> list[str]:
     """The corpus' vocabulary in id order, from its BOWS store (read once per run)."""
     key = ("words", corpus)
     if key not in run.cache:
-        import zarr
-
-        group = zarr.open_group(str(run.bows_path(corpus)), mode="r")
+        group = open_group(run.bows_path(corpus))
         run.cache[key] = [str(w) for w in np.asarray(group["word"][:])]
     return run.cache[key]
 
@@ -91,9 +88,8 @@ class StoreWindows:
     """The validation windows of a BOWS store, read a chunk at a time (memory: one chunk)."""
 
     def __init__(self, path):
-        import zarr
 
-        group = zarr.open_group(str(path), mode="r")
+        group = open_group(path)
         self.bows = group["bows"]
         self.val = np.flatnonzero(np.asarray(group["split"][:]) == "val")
         self.V = int(self.bows.shape[1])

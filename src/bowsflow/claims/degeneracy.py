@@ -13,6 +13,7 @@ import torch
 from bowsflow.claims.registry import ClaimOptions, Evidence, NotTestable, claim, control
 from bowsflow.claims.run import RunData
 from bowsflow.claims.stats import half_sample_p_value, percentile_interval
+from bowsflow.store.checked import open_group
 
 PAPER = "Bushnaq et al. 2024, degeneracy and the interaction basis"
 BASELINES = ("neuron", "pca", "pca_same_width")
@@ -30,9 +31,8 @@ def _options_from(run: RunData | None, model: str | None):
 
 def validation_latents(run: RunData, model, corpus: str, limit: int) -> np.ndarray:
     """[n, m] float64 latent vectors of up to ``limit`` validation samples (the first ones, in store order)."""
-    import zarr
 
-    group = zarr.open_group(str(run.bows_path(corpus)), mode="r")
+    group = open_group(run.bows_path(corpus))
     idx = np.flatnonzero(np.asarray(group["split"][:]) == "val")[:limit]
     X = np.asarray(group["bows"].get_orthogonal_selection((idx, slice(None))))
     with torch.no_grad():

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bowsflow.store.checked import open_group
 from bowsflow.store.index_form import has_index_form, read_index_rows, row_bounds, sparse_rows
 
 WINDOW_MB = 512.0
@@ -81,10 +82,9 @@ class BowsBatches:
         cache_mb: float = 512.0,
         window_mb: float = WINDOW_MB,
     ):
-        import zarr
 
         self.store = Path(store)
-        self.group = zarr.open_group(str(store), mode="r")
+        self.group = open_group(store)
         self.bows = self.group["bows"]
         self.split_array = self.group["split"]
         self.indexed = has_index_form(self.group)

@@ -37,6 +37,7 @@ from bowsflow.data.tokenizer import TextBatch
 from bowsflow.data.windows import WindowSpec, window_origins, window_word_rows
 from bowsflow.runtime.parallel import ordered_map
 from bowsflow.store.atomic import atomic_path
+from bowsflow.store.checked import open_dataset
 from bowsflow.store.index_form import (
     INDEX_FORM,
     create_index_array,
@@ -44,7 +45,6 @@ from bowsflow.store.index_form import (
 )
 from bowsflow.store.integrity import (
     INTEGRITY,
-    check_chunks_present,
     checksummed,
     writing_every_chunk,
 )
@@ -317,13 +317,11 @@ def _create_store(tmp: Path, per_sample: dict, word_coords: dict, chunk_samples:
 
 def open_bows(corpus: str, results: str | Path = "results"):
     """Lazy xarray Dataset of ``results/bows/{corpus}/bows.zarr``."""
-    import xarray as xr
 
     path = Path(results) / "bows" / corpus / "bows.zarr"
     if not path.exists():
         raise FileNotFoundError(f"no BOWS store for corpus {corpus!r} at {path} (run: snakemake --cores 2 {path})")
-    check_chunks_present(path)
-    return xr.open_zarr(path)
+    return open_dataset(path)
 
 
 def synthetic_row_blocks(spec) -> Iterator[RowBlock]:

@@ -30,6 +30,7 @@ import gzip
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import re
 import zlib
@@ -48,6 +49,9 @@ SOURCES = ("wiki-vital", "text", "jsonl", "parquet", "huggingface", "synthetic")
 WIKITEXT_TITLE = r"^ = [^=].* = $"
 
 
+log = logging.getLogger(__name__)
+
+
 class CorpusError(ValueError):
     """A corpus cannot be read as configured; the message names the corpus, key or file."""
 
@@ -63,6 +67,7 @@ class CorpusStats:
     invalid_utf8_locations: list[str] = field(default_factory=list)  # "file" or "file:line", first 100
     records_skipped: int = 0  # bad_records: skip — records whose text field was null, missing or not a string
     records_skipped_locations: list[str] = field(default_factory=list)  # "file, line n: why", first 100
+    files: list[dict] = field(default_factory=list)  # each input file's path, size and sha256 (file_records)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -92,14 +97,60 @@ def input_files(spec: dict, name: str = "corpus") -> list[Path]:
         pattern = spec["path"] if source != "huggingface" else spec["data_files"]
         patterns = [pattern] if isinstance(pattern, str) else list(pattern)
         files: list[Path] = []
+        seen: dict[Path, Path] = {}  # real file -> the first path that led to it
+        dropped: list[str] = []
         for p in patterns:
             matched = sorted(glob.glob(os.path.expanduser(p), recursive=True))
             if not matched:
                 key = "path" if source != "huggingface" else "data_files"
                 raise CorpusError(f"corpora.{name}.{key}: no file matches {p!r}")
-            files.extend(Path(m) for m in matched)
+            for m in matched:
+                real = Path(m).resolve()
+                if real in seen:  # a link, a loop (loop -> .) or two overlapping globs: read it once
+                    dropped.append(f"{m} (= {seen[real]})")
+                    continue
+                seen[real] = Path(m)
+                files.append(Path(m))
+        if dropped:
+            log.info(
+                "corpora.%s: %d matched paths lead to files already matched; each file is read once: %s%s",
+                name,
+                len(dropped),
+                ", ".join(dropped[:5]),
+                " …" if len(dropped) > 5 else "",
+            )
         return files
     return []
+
+
+def file_records(paths: list[Path]) -> list[dict]:
+    """Each file's path, size and SHA-256: what a vocabulary was counted from, so that a store is never
+    built from other text."""
+    out = []
+    for p in paths:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        out.append({"file": str(p), "size": Path(p).stat().st_size, "sha256": h.hexdigest()})
+    return out
+
+
+def check_same_files(recorded: list[dict], paths: list[Path], what: str) -> None:
+    """Raise :class:`CorpusError` naming the first file that differs between ``recorded`` (file records)
+    and the files at ``paths`` now: changed, added or gone; ``what`` says when they were recorded."""
+    now = {r["file"]: r for r in file_records(paths)}
+    before = {r["file"]: r for r in recorded}
+    for file in sorted(set(now) | set(before)):
+        a, b = before.get(file), now.get(file)
+        if a is None:
+            raise CorpusError(f"{file}: a corpus file that was not there {what}")
+        if b is None:
+            raise CorpusError(f"{file}: a corpus file that was there {what} is gone")
+        if (a["size"], a["sha256"]) != (b["size"], b["sha256"]):
+            raise CorpusError(
+                f"{file}: changed since {what.removeprefix('when ')} (size {a['size']} -> {b['size']} bytes)"
+            )
 
 
 def checksum_files(paths: list[Path]) -> str:

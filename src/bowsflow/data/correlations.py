@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bowsflow.store.checked import open_dataset
+
 # rows of the correlation matrix per Zarr chunk: about this many bytes, so that one word's row is
 # read without the rest of the V × V matrix
 ROW_CHUNK_BYTES = 4 * 2**20
@@ -65,11 +67,10 @@ def correlations_dataset(bows, threads: int = 1):
 def write_correlations(bows_path: str | Path, out: str | Path, threads: int = 1) -> None:
     """Write the correlations store of the BOWS store at ``bows_path``, rows chunked by
     :data:`ROW_CHUNK_BYTES`."""
-    import xarray as xr
 
     from bowsflow.store.zarr_io import write_dataset
 
-    ds = correlations_dataset(xr.open_zarr(bows_path), threads)
+    ds = correlations_dataset(open_dataset(bows_path), threads)
     V = ds.sizes["word"]
     rows = max(1, min(V, ROW_CHUNK_BYTES // (4 * max(V, 1))))
     write_dataset(ds, out, threads, encoding={"correlation": {"chunks": (rows, V)}})

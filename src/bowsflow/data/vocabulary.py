@@ -240,13 +240,17 @@ def read_vocabulary(path: str | Path) -> Vocabulary:
 
 def corpus_vocabulary(spec: dict, name: str, bows_options: dict, workers: int = 1):
     """Count a text corpus and choose its vocabulary. Returns (Vocabulary, CorpusStats)."""
-    from bowsflow.data.corpus import CorpusStats, iter_text_batches
+    from bowsflow.data.corpus import CorpusStats, check_same_files, file_records, input_files, iter_text_batches
     from bowsflow.data.tokenizer import tokenizer_options
 
     tok = tokenizer_options(bows_options)
     stats = CorpusStats()
+    files = input_files(spec, name)
+    stats.files = file_records(files)  # what the vocabulary is counted from
     batches = iter_text_batches(spec, name, stats, bows_options["batch_bytes"])
     counts, doc_freq = count_words(batches, tok.lowercase, workers)
+    # a file changed while it was read: the counts are of neither version
+    check_same_files(stats.files, files, "when counting began (it changed while it was counted: count again)")
     if stats.n_documents == 0 or not counts:
         what = "no documents" if stats.n_documents == 0 else f"{stats.n_documents} documents but no word"
         raise VocabularyError(f"corpora.{name}: the corpus is empty ({what})")

@@ -1,13 +1,16 @@
 """Checkpoints as safetensors (never pickle), byte-identical for identical weights.
 
 safetensors writes a metadata dict of several keys in hash-map order, so the metadata is one key,
-``bowsflow``, holding a sorted JSON string. Loading checks parameter names and shapes against the
+``bowsflow``, holding a sorted JSON string. It records the SHA-256 of the tensors
+(:func:`bowsflow.store.provenance.tensors_sha256`), which every load checks: a flipped bit in a weight is
+an error naming the file, never a model used. Loading also checks parameter names and shapes against the
 architecture's contract (each architecture's ``parameter_shapes``).
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -16,6 +19,7 @@ from safetensors.torch import save_file
 
 from bowsflow.models import BowsAutoencoder, build_model, expected_shapes
 from bowsflow.store.atomic import atomic_path
+from bowsflow.store.provenance import tensors_sha256
 
 
 class CheckpointError(ValueError):
@@ -25,12 +29,13 @@ class CheckpointError(ValueError):
 def save_checkpoint(model: BowsAutoencoder, path: str | Path, meta: dict) -> None:
     """Write the model's parameters (float32, contiguous) and ``meta`` atomically."""
     tensors = {name: p.detach().to("cpu", torch.float32).contiguous() for name, p in model.named_parameters()}
+    meta = dict(meta) | {"tensors_sha256": tensors_sha256({k: t.numpy() for k, t in tensors.items()})}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"bowsflow": json.dumps(meta, sort_keys=True)})
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """(tensors, meta) of a checkpoint."""
+    """(tensors, meta) of a checkpoint, its tensors checked against the SHA-256 it records."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
@@ -40,7 +45,24 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as err:  # noqa: BLE001  (safetensors' errors name no file)
         raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({type(err).__name__}: {err})") from err
+    verify_tensors(path, {k: t.numpy() for k, t in tensors.items()}, meta)
     return tensors, meta
+
+
+def verify_tensors(path, arrays: dict, meta: dict) -> None:
+    """Raise :class:`CheckpointError` naming ``path`` when its tensors' SHA-256 differs from the one its
+    metadata records (a checkpoint from before the record: a warning)."""
+    recorded = meta.get("tensors_sha256")
+    if recorded is None:
+        warnings.warn(
+            f"{path}: the checkpoint records no checksum of its tensors (written before they did)", stacklevel=3
+        )
+        return
+    if tensors_sha256(arrays) != recorded:
+        raise CheckpointError(
+            f"{path}: its tensors do not match the SHA-256 it records (a damaged or altered file); re-run the "
+            "workflow to retrain it"
+        )
 
 
 def load_model(path: str | Path) -> tuple[BowsAutoencoder, dict]:

@@ -24,7 +24,6 @@ from bowsflow.models.checkpoints import save_checkpoint
 from bowsflow.models.losses import sparse_target_loss
 from bowsflow.models.optimizer import AdamW
 from bowsflow.schema import schema_options
-from bowsflow.store.integrity import checks_stores
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +179,6 @@ class TrainResult:
     seconds: float
 
 
-@checks_stores("store")
 def train(
     store: str | Path,
     cfg: TrainConfig,

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bowsflow import __version__
+from bowsflow.store.checked import open_dataset
 
 LENSES = ("polytope", "interaction", "bilinear")
 TABLES = {
@@ -47,21 +48,17 @@ def _half_written(path: Path) -> bool:
 
 def _open_store(path: Path, problems: list[str]):
     """A lazy Dataset of the store at ``path``, or None (with the reason in ``problems``)."""
-    import xarray as xr
-
-    from bowsflow.store.integrity import StoreIntegrityError, check_chunks_present
+    from bowsflow.store.integrity import StoreIntegrityError
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # zarr's notes on v3 extensions
-            ds = xr.open_zarr(path)
-    except Exception as err:  # noqa: BLE001  (any store that does not open is skipped, and named)
-        problems.append(f"{path}: does not open as a Zarr store ({type(err).__name__}: {err})")
-        return None
-    try:
-        check_chunks_present(path)
+            ds = open_dataset(path)
     except StoreIntegrityError as err:
         problems.append(f"damaged, skipped: {err}")
+        return None
+    except Exception as err:  # noqa: BLE001  (any store that does not open is skipped, and named)
+        problems.append(f"{path}: does not open as a Zarr store ({type(err).__name__}: {err})")
         return None
     version = ds.attrs.get("bowsflow_version")
     if version is not None and version != __version__:
@@ -81,10 +78,15 @@ def model_parameters(checkpoint: Path, words=None):
     from safetensors import safe_open
 
     from bowsflow.models import architecture
+    from bowsflow.store.provenance import tensors_sha256
 
     with safe_open(str(checkpoint), framework="numpy") as f:
         meta = json.loads((f.metadata() or {}).get("bowsflow", "{}"))
         shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+        # checked as every loader checks it (the tensors are small beside the stores)
+        recorded = meta.get("tensors_sha256")
+        if recorded is not None and tensors_sha256({k: f.get_tensor(k) for k in f.keys()}) != recorded:
+            raise RunError(f"{checkpoint}: its tensors do not match the SHA-256 it records (a damaged or altered file)")
 
     def read(name):
         with safe_open(str(checkpoint), framework="numpy") as f:

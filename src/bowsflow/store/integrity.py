@@ -9,8 +9,8 @@ damage, not an empty chunk. Such stores carry ``integrity = "crc32c, every chunk
 Reading: :func:`check_chunks_present` lists a store's chunk files against its chunk grid (cheap: no
 data read); :func:`verify_store` also decodes every chunk (a truncated or altered one fails its
 checksum) and compares an index form with its dense array (:mod:`bowsflow.store.index_form`).
-:func:`named_store_errors` wraps a computation over stores: a decoding error inside it is
-traced to the damaged chunk and re-raised naming it. ``python -m bowsflow.store.integrity STORE…``
+Stores are read through :mod:`bowsflow.store.checked`, whose codec pipeline names a chunk that does not
+decode. ``python -m bowsflow.store.integrity STORE…``
 verifies stores from the shell.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -102,6 +101,43 @@ def _checked(group) -> bool:
     return group.attrs.get("integrity") == INTEGRITY
 
 
+def _read_json(file: Path, store: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(file.read_bytes())
+    except (OSError, ValueError) as err:
+        raise StoreIntegrityError(
+            f"{store}: metadata file {file} does not read as JSON ({err}); the store is damaged: delete it and "
+            "re-run the workflow to rebuild it"
+        ) from err
+
+
+def check_metadata(path: str | Path) -> int:
+    """Every ``zarr.json`` of a store reads as JSON, and each array's equals the copy consolidated into the
+    group's (when there is one): a damaged or changed metadata file is named, not met later as a bare JSON
+    error or, worse, read without complaint. Returns the number of metadata files checked."""
+    path = Path(path)
+    root = _read_json(path / "zarr.json", path)
+    consolidated = (root.get("consolidated_metadata") or {}).get("metadata") or {}
+    n = 1
+    for file in sorted(path.rglob("zarr.json")):
+        if file == path / "zarr.json":
+            continue
+        name = file.parent.relative_to(path).as_posix()
+        meta = _read_json(file, path)
+        n += 1
+        if name in consolidated and consolidated[name] != meta:
+            raise StoreIntegrityError(
+                f"{path}: the metadata of array {name!r} ({file}) differs from the copy consolidated in "
+                f"{path / 'zarr.json'}; the store is damaged or was changed: delete it and re-run the workflow"
+            )
+    missing = sorted(set(consolidated) - {f.parent.relative_to(path).as_posix() for f in path.rglob("zarr.json")})
+    if missing:
+        raise StoreIntegrityError(f"{path}: the metadata of {missing} is missing (listed in {path / 'zarr.json'})")
+    return n
+
+
 def check_chunks_present(path: str | Path) -> None:
     """Raise :class:`StoreIntegrityError` when a chunk file of a store written with every chunk is
     missing (stores written before bowsflow wrote every chunk are not checked: their missing chunks
@@ -134,6 +170,7 @@ def verify_store(path: str | Path) -> int:
     import zarr
 
     path = Path(path)
+    check_metadata(path)
     check_chunks_present(path)
     group = zarr.open_group(str(path), mode="r")
     n = 0
@@ -148,60 +185,6 @@ def verify_store(path: str | Path) -> int:
 
     check_index_form(path)  # a store with an index form: it must equal the dense array it stands for
     return n
-
-
-@contextlib.contextmanager
-def named_store_errors(*stores: str | Path) -> Iterator[None]:
-    """Check that no chunk of ``stores`` is missing, run the body, and turn a failure to decode a chunk
-    inside it into a :class:`StoreIntegrityError` naming the damaged store, array and chunk."""
-    for store in stores:
-        check_chunks_present(store)
-    try:
-        yield
-    except StoreIntegrityError:
-        raise
-    except Exception as err:
-        if not _raised_in_zarr(err):
-            raise  # not a chunk that failed to decode: no need to read the stores through
-        for store in stores:
-            try:
-                verify_store(store)
-            except StoreIntegrityError as damage:
-                raise damage from err
-        raise
-
-
-def _raised_in_zarr(err: BaseException) -> bool:
-    """Whether ``err`` (or an exception it was raised from) came out of zarr or its codecs."""
-    import traceback
-
-    while err is not None:
-        frames = traceback.extract_tb(err.__traceback__)
-        if any(f"{os.sep}zarr{os.sep}" in frame.filename or "numcodecs" in frame.filename for frame in frames):
-            return True
-        err = err.__cause__ or err.__context__
-    return False
-
-
-def checks_stores(*parameters: str):
-    """Decorator: run the function inside :func:`named_store_errors` over the stores (folders) passed
-    as ``parameters`` (names of its arguments; files and missing paths are left to the function)."""
-    import functools
-    import inspect
-
-    def decorate(fn):
-        signature = inspect.signature(fn)
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            bound = signature.bind(*args, **kwargs)
-            stores = [bound.arguments[p] for p in parameters if p in bound.arguments]
-            with named_store_errors(*(s for s in stores if s is not None and Path(s).is_dir())):
-                return fn(*args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 def main(argv: Iterable[str] | None = None) -> int:

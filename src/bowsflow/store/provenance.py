@@ -62,6 +62,19 @@ def sha256_file(path: str | Path) -> str:
 _NOT_IDENTITY = {"created_utc", "coordinates"}
 
 
+def tensors_sha256(arrays: Mapping) -> str:
+    """SHA-256 of a checkpoint's tensors (name → numpy array): names in sorted order, each with its dtype,
+    shape and bytes; what a checkpoint records of itself so that a flipped bit is caught on loading."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 def attrs_checksum(attrs: Mapping) -> str:
     """Identity of a store we wrote, from its attributes (which carry its own provenance: config hash,
     input checksums, counts), leaving out when it was written: cheap whatever the store's size. The
@@ -70,10 +83,11 @@ def attrs_checksum(attrs: Mapping) -> str:
 
 
 def store_checksum(path: str | Path) -> str:
-    """The identity of the Zarr store at ``path`` (:func:`attrs_checksum` of its root attributes)."""
-    import zarr
+    """The identity of the Zarr store at ``path`` (:func:`attrs_checksum` of its root attributes), opened
+    checked (:mod:`bowsflow.store.checked`)."""
+    from bowsflow.store.checked import open_group
 
-    return attrs_checksum(dict(zarr.open_group(str(path), mode="r").attrs))
+    return attrs_checksum(dict(open_group(path).attrs))
 
 
 def input_checksums(**paths) -> dict[str, str]:

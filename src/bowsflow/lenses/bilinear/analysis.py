@@ -22,7 +22,7 @@ from bowsflow.lenses.bilinear.decomposition import (
 from bowsflow.linalg import effective_rank, sorted_eigh
 from bowsflow.runtime.parallel import torch_threads
 from bowsflow.schema import schema_options
-from bowsflow.store.integrity import checks_stores
+from bowsflow.store.checked import open_dataset, open_group
 from bowsflow.store.provenance import input_checksums, provenance_attrs
 
 
@@ -90,10 +90,9 @@ def write_eigendecomposition(
     )
     with torch_threads(1):  # the chunks run in parallel (dask threads), each on one core
         write_dataset(ds, out, threads)
-    return np.asarray(xr.open_zarr(str(out))["effective_rank"].values)
+    return np.asarray(open_dataset(out)["effective_rank"].values)
 
 
-@checks_stores("acts_path", "bows_path", "correlations_path")
 def analyze_bilinear(
     checkpoint,
     acts_path,
@@ -103,8 +102,6 @@ def analyze_bilinear(
     options: BilinearOptions = BilinearOptions(),
     threads: int = 1,
 ):
-    import xarray as xr
-    import zarr
     from scipy.stats import spearmanr
 
     from bowsflow.models.checkpoints import load_model
@@ -112,7 +109,7 @@ def analyze_bilinear(
     model, meta = load_model(checkpoint)
     if meta["arch"] != "bilinear":
         raise ValueError(f"{checkpoint}: the bilinear analyses need a bilinear model, not {meta['arch']}")
-    bows_group = zarr.open_group(str(bows_path), mode="r")
+    bows_group = open_group(bows_path)
     words = [str(w) for w in np.asarray(bows_group["word"][:])]
     index = {w: i for i, w in enumerate(words)}
     p = weights(model)
@@ -123,7 +120,7 @@ def analyze_bilinear(
         input_checksums=input_checksums(checkpoint=checkpoint, bows=bows_path),
     )
     eff = write_eigendecomposition(model, words, out, options, threads, provenance)
-    store = xr.open_zarr(str(out))
+    store = open_dataset(out)
     summary = {
         "model": meta.get("model"),
         "V": V,
@@ -137,7 +134,7 @@ def analyze_bilinear(
             "max_possible": int(min(m, 2 * d)),
         },
     }
-    corr_ds = xr.open_zarr(correlations_path)
+    corr_ds = open_dataset(correlations_path)
     freq = corr_ds["frequency"].values
     selected = [w for w in options.words if w in index]
     selected += [words[i] for i in np.argsort(-freq, kind="stable") if words[i] not in selected][: options.n_frequent]
@@ -171,7 +168,7 @@ def analyze_bilinear(
     summary["n_words_selected"] = len(rhos)
 
     # truncation: keep the top-k eigencomponents of every B_v; loss and recall on validation samples
-    acts = xr.open_zarr(acts_path)
+    acts = open_dataset(acts_path)
     rng = np.random.default_rng(options.seed)
     val = np.flatnonzero(np.asarray(bows_group["split"][:]) == "val")
     val = np.sort(rng.choice(val, min(val.size, options.eval_samples), replace=False))

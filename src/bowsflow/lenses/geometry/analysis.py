@@ -22,7 +22,7 @@ from bowsflow.lenses.geometry.measures import (
     upper_triangle_spearman,
 )
 from bowsflow.schema import schema_options
-from bowsflow.store.integrity import checks_stores
+from bowsflow.store.checked import open_dataset, open_group
 
 DEFAULT_CATEGORIES = {"months": MONTHS, "weekdays": WEEKDAYS, "planets": PLANETS, **TOPICS}
 DEFAULT_CYCLES = {"months": MONTHS, "weekdays": WEEKDAYS}
@@ -53,12 +53,9 @@ def _val_rows(bows_group, rng, limit: int | None = None) -> np.ndarray:
     return idx
 
 
-@checks_stores("bows_path", "correlations_path")
 def analyze_geometry(
     checkpoint, bows_path, correlations_path, options: GeometryOptions = GeometryOptions(), synthetic: bool = False
 ):
-    import xarray as xr
-    import zarr
 
     from bowsflow.models.checkpoints import load_model
     from bowsflow.models.training import TrainConfig, evaluate
@@ -68,10 +65,10 @@ def analyze_geometry(
     W = model.embedding.detach().double().numpy()
     b = model.b.detach().double().numpy()
     V = W.shape[1]
-    corr_ds = xr.open_zarr(correlations_path)
+    corr_ds = open_dataset(correlations_path)
     corr = corr_ds["correlation"].values.astype(np.float64)
     freq = corr_ds["frequency"].values
-    bows_group = zarr.open_group(str(bows_path), mode="r")
+    bows_group = open_group(bows_path)
     words = [str(w) for w in np.asarray(bows_group["word"][:])]
     index = {w: i for i, w in enumerate(words)}
     rng = np.random.default_rng(options.seed)

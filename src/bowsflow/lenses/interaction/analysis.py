@@ -29,7 +29,7 @@ from bowsflow.lenses.interaction.basis import (
 )
 from bowsflow.linalg import sorted_eigh
 from bowsflow.schema import schema_options
-from bowsflow.store.integrity import checks_stores
+from bowsflow.store.checked import open_dataset, open_group
 from bowsflow.store.provenance import input_checksums, provenance_attrs
 
 
@@ -55,7 +55,6 @@ class InteractionOptions:
     seed: int
 
 
-@checks_stores("acts_path", "codes_path", "bows_path")
 def analyze_interaction(
     acts_path,
     checkpoint,
@@ -70,7 +69,6 @@ def analyze_interaction(
     store (``bows_path``), node ablation curves on validation samples. Returns (summary, figures)."""
     import dask.array as da
     import xarray as xr
-    import zarr
 
     from bowsflow.lenses.interaction.residual_node import ResidualNodeModel, hidden_layer
     from bowsflow.models.checkpoints import load_model
@@ -78,7 +76,7 @@ def analyze_interaction(
 
     model, meta = load_model(checkpoint)
     arch = meta["arch"]
-    acts = xr.open_zarr(acts_path)
+    acts = open_dataset(acts_path)
     node = None
     if options.hidden_node == "with_residual" and hidden_layer(model) is not None:
         model = ResidualNodeModel(model)  # the hidden node carries the residual stream
@@ -87,7 +85,7 @@ def analyze_interaction(
     def stored(layer):  # a layer's activations: the store's array, or the residual node's two parts
         if layer == node:
             return da.concatenate([acts["latent"].data, acts[model.hidden].data], axis=1)
-        return zarr.open_group(str(acts_path), mode="r")[layer]
+        return open_group(acts_path)[layer]
 
     def in_store(layer):
         return all(part in acts.variables for part in (("latent", model.hidden) if layer == node else (layer,)))
@@ -146,7 +144,7 @@ def analyze_interaction(
         assert w1 == basis.C.shape[0]
     summary["layers"] = {layer: summary["layers"][layer] for layer in model.jacobian_layers}  # in flow order
     # ReLU co-firing (from the polytope codes)
-    codes_group = zarr.open_group(str(codes_path), mode="r")
+    codes_group = open_group(codes_path)
     summary["cofiring"] = {}
     for layer in model.relu_layers:
         codes = codes_group[f"codes_{layer}"]
@@ -313,9 +311,8 @@ def _ablation(model, acts, bows_path, bases, edge_sets, options, rng) -> tuple[d
     """Node ablation curves of every layer with a basis, and edge ablation curves of every pair of
     adjacent layers, in the interaction, neuron and PCA bases, on a seeded subsample of the validation
     samples; with the unablated loss on the same samples."""
-    import zarr
 
-    bows = zarr.open_group(str(bows_path), mode="r")
+    bows = open_group(bows_path)
     val = np.flatnonzero(np.asarray(bows["split"][:]) == "val")
     idx = np.sort(rng.choice(val, min(val.size, options.ablation_samples), replace=False))
     h = acts["latent"].isel(sample=idx).values.astype(np.float64)

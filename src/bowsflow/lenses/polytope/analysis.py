@@ -28,7 +28,7 @@ from bowsflow.lenses.polytope.codes import (
 )
 from bowsflow.models import as_float64
 from bowsflow.schema import schema_options
-from bowsflow.store.integrity import checks_stores
+from bowsflow.store.checked import open_dataset, open_group
 from bowsflow.store.provenance import attrs_checksum, provenance_attrs
 
 DEFAULT_PROBES = {"months": MONTHS, **TOPICS}
@@ -95,27 +95,24 @@ def write_codes(acts, model, out: Path, threads: int) -> list[str]:
     return layers
 
 
-@checks_stores("acts_path", "bows_path", "codes_path")
 def analyze_polytope(
     acts_path, bows_path, checkpoint, codes_path, options: PolytopeOptions = PolytopeOptions(), threads: int = 1
 ):
     """Run every polytope analysis; returns (summary, figures) — figures holds the plotted arrays.
     The codes store at ``codes_path`` is read (written first when it does not exist)."""
-    import xarray as xr
-    import zarr
 
     from bowsflow.models.checkpoints import load_model
 
     model, meta = load_model(checkpoint)
     model = as_float64(model)  # once: paths and scaling evaluate it many times in float64
-    acts = xr.open_zarr(acts_path)
+    acts = open_dataset(acts_path)
     arch = acts.attrs["arch"]
     rng = np.random.default_rng(options.seed)
     layers = list(model.relu_layers)
     if not Path(codes_path).exists():
         write_codes(acts, model, Path(codes_path), threads)
-    codes_group = zarr.open_group(str(codes_path), mode="r")
-    bows_group = zarr.open_group(str(bows_path), mode="r")
+    codes_group = open_group(codes_path)
+    bows_group = open_group(bows_path)
     words = [str(w) for w in np.asarray(bows_group["word"][:])]
     n = int(acts.sizes["sample"])
     summary = {
