@@ -51,6 +51,8 @@ def damaged(src, tmp_path, array, chunk, how):
         f.unlink()
     elif how == "truncate":
         f.write_bytes(data[: len(data) // 2])
+    elif how == "none":
+        pass
     else:
         flipped = bytearray(data)
         flipped[len(data) // 2] ^= 0x10
@@ -137,6 +139,127 @@ def test_a_chunk_listed_as_done_but_missing_is_extracted_again(stores, tmp_path,
     assert not np.isnan(xr.open_zarr(out)["latent"].values).any()
 
 
+@pytest.mark.parametrize(
+    "damage, said",
+    [
+        ("word chunk", "chunk (0,) of array 'word' is missing"),
+        ("progress cut", "its progress.json does not read"),
+        ("array metadata", "its metadata lacks the arrays ['latent']"),
+    ],
+)
+def test_a_damaged_partial_extraction_is_discarded_and_extracted_anew(stores, tmp_path, caplog, damage, said):
+    """What a resume cannot trust — a chunk of an array written when the partial was created, a cut
+    progress record, an array's metadata — discards the partial with a log line; the rerun gives the bytes
+    of an uninterrupted run (a damaged store was published before, or every rerun failed)."""
+    checkpoint, bows, out = stores / "m.safetensors", stores / "bows.zarr", tmp_path / "a.zarr"
+    extract_activations(checkpoint, bows, out, ExtractOptions(device="cpu"), stop_after_chunks=2)
+    partial = tmp_path / "a.zarr.partial"
+    if damage == "word chunk":
+        (partial / "word" / "c" / "0").unlink()
+    elif damage == "progress cut":
+        text = (partial / "progress.json").read_text()
+        (partial / "progress.json").write_text(text[: len(text) // 2])
+    else:
+        (partial / "latent" / "zarr.json").unlink()
+    with caplog.at_level(logging.WARNING):
+        extract_activations(checkpoint, bows, out, ExtractOptions(device="cpu"))
+    assert f"discarding {partial}" in caplog.text and said in caplog.text
+    assert store_digest(out) == store_digest(stores / "acts.zarr")
+    verify_store(out)
+
+
+def test_a_full_disk_during_extraction_names_the_partial_store(stores, tmp_path, monkeypatch):
+    import bowsflow.activations.extraction as extraction
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(extraction, "sync_tree", full)  # the writers' fsync of a chunk file
+    out = tmp_path / "a.zarr"
+    with pytest.raises(OSError, match=f"no space left on the device while writing {out}.partial") as err:
+        extract_activations(stores / "m.safetensors", stores / "bows.zarr", out, ExtractOptions(device="cpu"))
+    assert err.value.errno == errno.ENOSPC and not out.exists()
+
+
+def test_every_array_carries_one_checksum_codec(stores):
+    group = zarr.open_group(str(stores / "acts.zarr"), mode="r")
+    for name, array in group.arrays():
+        names = [type(c).__name__ for c in array.metadata.codecs]
+        assert names.count("Crc32cCodec") == 1 and names[-1] == "Crc32cCodec", (name, names)
+
+
+# ---------------------------------------------------------------------------------------------
+# the three rules that once computed from damaged stores, and the public openers
+
+
+def test_word_correlations_of_a_store_with_a_deleted_chunk_stop_naming_it(tmp_path):
+    from bowsflow.data.correlations import write_correlations
+
+    bows = make_store(tmp_path / "bows.zarr", n=600, chunk=128)
+    (bows / "bows" / "c" / "2" / "0").unlink()
+    with pytest.raises(StoreIntegrityError, match=f"{bows}: array 'bows', chunk \\(2, 0\\) is missing"):
+        write_correlations(bows, tmp_path / "corr.zarr")
+    assert not (tmp_path / "corr.zarr").exists()
+
+
+@pytest.mark.parametrize("how", KINDS)
+def test_polytope_codes_of_a_damaged_activation_store_stop_naming_it(stores, tmp_path, how):
+    from bowsflow.store.checked import open_dataset
+
+    acts = damaged(stores / "acts.zarr", tmp_path, "out_pre", "1/0", how)
+    model, _ = load_model(stores / "m.safetensors")
+    with pytest.raises(StoreIntegrityError, match=f"{acts}: array 'out_pre', chunk \\(1, 0\\)"):
+        write_codes(open_dataset(acts), model, tmp_path / "codes.zarr", 1)
+    assert not (tmp_path / "codes.zarr").exists()
+
+
+@pytest.mark.parametrize("how", KINDS)
+def test_the_claims_stop_at_a_damaged_bows_store_naming_it(stores, tmp_path, how):
+    from bowsflow.claims.bows import StoreWindows, interference_contexts
+
+    bows = damaged(stores / "bows.zarr", tmp_path, "bows", "2/0", how)
+    with pytest.raises(StoreIntegrityError, match=f"{bows}: array 'bows', chunk \\(2, 0\\)"):
+        interference_contexts(StoreWindows(bows), 5, 3, 0)
+
+
+@pytest.mark.parametrize("how", ["truncate", "flip"])
+@pytest.mark.parametrize("opener", ["open_bows", "open_activations"])
+def test_the_public_openers_name_a_chunk_that_does_not_decode(stores, tmp_path, opener, how):
+    import bowsflow
+
+    results = tmp_path / "results"
+    if opener == "open_bows":
+        (results / "bows" / "c").mkdir(parents=True)
+        path = damaged(stores / "bows.zarr", results / "bows" / "c", "bows", "1/0", how)
+        ds, array = bowsflow.open_bows("c", results), "bows"
+    else:
+        (results / "activations").mkdir(parents=True)
+        path = damaged(stores / "acts.zarr", results / "activations", "latent", "1/0", how).rename(
+            results / "activations" / "m.zarr"
+        )
+        ds, array = bowsflow.open_activations("m", results), "latent"
+    with pytest.raises(StoreIntegrityError, match=f"{path}: array '{array}', chunk \\(1, 0\\)"):
+        ds[array].values
+
+
+@pytest.mark.parametrize("how", ["not json", "changed"])
+def test_a_damaged_array_metadata_file_is_named(stores, tmp_path, how):
+    from bowsflow.store.checked import open_group
+
+    store = damaged(stores / "acts.zarr", tmp_path, "latent", "0/0", "none")
+    meta = store / "latent" / "zarr.json"
+    text = meta.read_text()
+    if how == "not json":
+        meta.write_text(text[:-20])  # cut short
+        said = f"metadata file {meta} does not read as JSON"
+    else:
+        meta.write_text(text.replace('"fill_value": "NaN"', '"fill_value": 1.0'))
+        said = f"the metadata of array 'latent' \\({meta}\\) differs from the copy consolidated"
+    for check in (verify_store, open_group):
+        with pytest.raises(StoreIntegrityError, match=said):
+            check(store)
+
+
 # ---------------------------------------------------------------------------------------------
 # bad inputs
 
@@ -202,6 +325,95 @@ def test_truncated_compressed_and_parquet_files_are_named(tmp_path):
         list(iter_documents({"source": "parquet", "path": str(p)}, "c"))
 
 
+def test_a_symlink_loop_and_overlapping_globs_read_each_file_once(tmp_path, caplog):
+    from bowsflow.data.corpus import input_files
+
+    for i in range(3):
+        (tmp_path / f"d{i}.txt").write_text(f"document {i}")
+    (tmp_path / "loop").symlink_to(tmp_path)  # loop -> .
+    spec = {"source": "text", "path": [str(tmp_path / "**" / "*.txt"), str(tmp_path / "d0.txt")]}
+    with caplog.at_level(logging.INFO):
+        files = input_files(spec, "c")
+    assert [f.name for f in files] == ["d0.txt", "d1.txt", "d2.txt"]
+    assert "each file is read once" in caplog.text
+    assert sum(1 for _ in iter_documents(spec, "c")) == 3
+
+
+def test_a_corpus_changed_while_counted_or_before_its_store_is_built_is_named(tmp_path, monkeypatch):
+    from bowsflow.data import vocabulary
+    from bowsflow.data.corpus import CorpusError, check_same_files, file_records, input_files
+
+    for i in range(2):
+        (tmp_path / f"d{i}.txt").write_text(f"alpha beta gamma {i}\n")
+    spec = {"source": "text", "path": str(tmp_path / "*.txt"), "split_docs": "file"}
+    options = {
+        "vocab_size": 3,
+        "lowercase": False,
+        "stopwords": "none",
+        "always_include": [],
+        "keep_numbers": True,
+        "on_small_vocab": "warn",
+        "batch_bytes": 1 << 20,
+    }
+    real_count = vocabulary.count_words
+
+    def count_then_edit(*args, **kwargs):  # the file changes while the counter reads the corpus
+        out = real_count(*args, **kwargs)
+        (tmp_path / "d1.txt").write_text("delta delta delta\n")
+        return out
+
+    monkeypatch.setattr(vocabulary, "count_words", count_then_edit)
+    with pytest.raises(CorpusError, match=f"{tmp_path / 'd1.txt'}: changed since counting began"):
+        vocabulary.corpus_vocabulary(spec, "c", options)
+    monkeypatch.setattr(vocabulary, "count_words", real_count)
+    _, stats = vocabulary.corpus_vocabulary(spec, "c", options)
+    files = input_files(spec, "c")
+    assert stats.files == file_records(files)
+    check_same_files(stats.files, files, "when its vocabulary was counted")  # unchanged: no error
+    (tmp_path / "d0.txt").write_text("other text\n")
+    with pytest.raises(CorpusError, match=f"{tmp_path / 'd0.txt'}: changed since its vocabulary was counted"):
+        check_same_files(stats.files, files, "when its vocabulary was counted")
+    (tmp_path / "d0.txt").write_text("alpha beta gamma 0\n")  # back as it was
+    (tmp_path / "d2.txt").write_text("new\n")
+    with pytest.raises(CorpusError, match="d2.txt: a corpus file that was not there when its vocabulary was counted"):
+        check_same_files(stats.files, input_files(spec, "c"), "when its vocabulary was counted")
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("training.lr", ".nan"),
+        ("bows.val_fraction", ".nan"),
+        ("analysis.polytope.alphas", "[1.0, .inf]"),
+        ("claims.confidence", ".inf"),
+    ],
+)
+def test_a_non_finite_number_in_the_config_is_named(tmp_path, key, value):
+    import yaml
+
+    from bowsflow.config import ConfigError, load_config
+
+    config = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..", "config.yaml")))
+    node = config
+    *parents, last = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = yaml.safe_load(value)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match=f"config key {key.split('.alphas')[0]}.*not a finite number"):
+        load_config(path)
+
+
+def test_a_key_given_twice_in_a_config_file_is_named_with_its_lines(tmp_path):
+    from bowsflow.config import ConfigError, read_config_file
+
+    path = tmp_path / "c.yaml"
+    path.write_text("models:\n  a: {corpus: c}\ntraining:\n  lr: 0.1\n  lr: 0.2\n")
+    with pytest.raises(ConfigError, match=f"{path}: key 'lr' is given twice in one mapping, at lines 4 and 5"):
+        read_config_file(path)
+
+
 def test_a_half_checkpoint_names_its_path(tmp_path):
     make_checkpoint(tmp_path / "m.safetensors", "tied_ae")
     data = (tmp_path / "m.safetensors").read_bytes()
@@ -251,16 +463,13 @@ import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[4])
 import bowsflow.activations.extraction as extraction
-real = extraction.chunk_activations
-count = 0
-def slow(*args, **kwargs):  # give the parent time to kill us in the middle
-    global count
-    count += 1
-    if count == 5:  # chunks 0-3 computed; the first ones stored, synced and listed in progress.json
+real = extraction._save_progress
+def save_then_wait(path, identity, done):
+    real(path, identity, done)
+    if done:  # the condition, not a count: progress.json on disk lists a finished chunk; kill us now
         print("ready", flush=True)
         import time; time.sleep(60)
-    return real(*args, **kwargs)
-extraction.chunk_activations = slow
+extraction._save_progress = save_then_wait
 extraction.extract_activations(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), extraction.ExtractOptions(device="cpu"))
 """
 

@@ -197,6 +197,26 @@ def check_report_renders(report, screenshot):
     assert len(np.unique((pixels * 255).astype(np.uint8), axis=0)) > 50  # a painted page, not a blank
 
 
+def test_a_job_over_a_damaged_store_stops_naming_it_and_the_plain_command_shows_its_log(repo_root, finished, tmp_path):
+    """word_correlations once computed from a BOWS store with a chunk deleted and exited 0. Now it stops
+    with the store, array and chunk named, writes nothing, and the plain command (no profile given:
+    Snakemake applies profiles/default) prints the failed job's log."""
+    import shutil
+
+    workdir, config = finished
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy, symlinks=True)
+    store = copy / "results/bows/mine/bows.zarr"
+    (store / "bows" / "c" / "0" / "0").unlink()
+    out = snakemake(
+        repo_root, copy, config, "results/bows/mine/correlations.zarr", "--forcerun", "word_correlations", check=False
+    )
+    assert out.returncode != 0
+    said = out.stdout + out.stderr
+    assert "StoreIntegrityError" in said and "array 'bows', chunk (0, 0)" in said and "is missing" in said
+    assert not (copy / "results/bows/mine/correlations.zarr").exists()
+
+
 def test_bad_config_fails_before_any_job(repo_root, tmp_path):
     config = tiny_config(tmp_path)
     config["bows"]["window"]["size"] = -1

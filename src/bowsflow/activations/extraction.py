@@ -257,9 +257,10 @@ def _extract_activations(checkpoint, bows_store, out, options, stop_after_chunks
                 with warnings.catch_warnings():  # progress.json sits in the group: zarr notes it is no array
                     warnings.simplefilter("ignore")
                     group = zarr.open_group(str(partial), mode="r")
+                    _check_partial_arrays(group, [*layers, "doc_id", "split"])
                     done = _trusted_chunks(group, set(state["done"]), chunk, partial)
-            except Exception as err:  # noqa: BLE001  (its metadata is damaged: nothing of it can be trusted)
-                log.warning("discarding %s: its metadata does not read (%s); extracting anew", partial, err)
+            except Exception as err:  # noqa: BLE001  (its metadata or a whole array is damaged: trust none of it)
+                log.warning("discarding %s: %s; extracting anew", partial, err)
                 shutil.rmtree(partial)
                 done = set()
             else:
@@ -439,6 +440,21 @@ def _changed_options(old: dict, new: dict) -> list[str]:
     except ValueError:
         return ["config", *changed]
     return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k)) + changed
+
+
+def _check_partial_arrays(group, expected: list[str]) -> None:
+    """Raise when a partial store lacks an array it was created with (its metadata gone or unreadable) or
+    an array written when it was created (not along ``sample``: the word coordinate) does not decode."""
+    have = set(group.array_keys())
+    missing = sorted(set(expected) - have)
+    if missing:
+        raise ValueError(f"its metadata lacks the arrays {missing}")
+    for name, array in group.arrays():
+        if (array.metadata.dimension_names or (None,))[0] != "sample":
+            for index in np.ndindex(*array.cdata_shape):
+                if not chunk_path(array, index).is_file():
+                    raise ValueError(f"chunk {index} of array {name!r} is missing")
+            np.asarray(array[...])
 
 
 def _trusted_chunks(group, done: set[int], chunk: int, partial: Path) -> set[int]:
