@@ -89,17 +89,6 @@ def test_keys_are_exact_even_when_slots_collide():
     assert t.doc_index.tolist() == [0] * 7
 
 
-def test_probing_with_a_crowded_table():
-    index = VocabularyIndex([f"w{i}" for i in range(200)])
-    index_small = VocabularyIndex([f"w{i}" for i in range(200)])
-    # crowd the table: every word probes from slot 0 (keys are still compared exactly)
-    import bowsflow.data.bows as bows
-
-    text = " ".join(f"w{i}" for i in range(0, 400, 3))
-    assert token_ids([text], index).ids.tolist() == list(range(0, 200, 3))
-    assert index_small.lookup_keys(*[np.array(x, dtype=np.uint64) for x in zip(bows.word_key(b"w7"))]).tolist() == [7]
-
-
 def test_document_windows_stream_equals_brute_force():
     rng = np.random.default_rng(0)
     bags = rng.random((23, 5)) < 0.2
@@ -128,14 +117,3 @@ def test_document_bags_include_empty_documents():
 def test_duplicate_vocabulary_rejected():
     with pytest.raises(ValueError, match="duplicate"):
         VocabularyIndex(["a", "a"])
-
-
-def test_token_documents_is_the_last_document_starting_at_or_before():
-    from bowsflow.data.bows import token_documents
-
-    rng = np.random.default_rng(5)
-    for _ in range(200):
-        n_tokens = int(rng.integers(0, 30))
-        first = np.sort(rng.integers(0, n_tokens + 1, int(rng.integers(0, 6))))  # empty documents too
-        expected = np.searchsorted(first, np.arange(n_tokens), side="right") - 1
-        np.testing.assert_array_equal(token_documents(first, n_tokens), expected)

@@ -6,7 +6,6 @@ import pytest
 
 from bowsflow.config import resolved_bows, validate_config
 from bowsflow.data.corpus import CorpusError, CorpusStats, checksum_files, input_files, iter_batches, iter_documents
-from bowsflow.data.tokenizer import tokenize
 from bowsflow.data.vocabulary import VocabularyError, corpus_vocabulary
 
 
@@ -78,39 +77,11 @@ def test_blank_line_blocks_equal_the_line_by_line_definition(tmp_path, monkeypat
         assert stats == expected_stats
 
 
-def test_byte_documents_equal_the_line_by_line_definition(tmp_path, monkeypatch):
-    """The byte-level reader (what the corpus rules use) gives the documents of the definition as UTF-8
-    bytes, trailing line ends stripped as iter_documents strips them, with the same byte count and
-    invalid UTF-8 locations, on the random files and block sizes of the test above; the documents lie
-    in place in the blocks, separated by blank lines only."""
-    import random
-
-    import bowsflow.data.corpus as corpus
-
-    rng = random.Random(1)
-    alphabet = [b"a", b"b", b" ", b"\n", b"\n", b"\r", b"\t", b"\xc3\xa9", b"\xff", b"\xe2\x80\xa8", b"\x0c"]
-    alphabet += [b"\xc2\xa0", b"\xe2", b"\x1f", b"\xe3\x80\x80", b"\xc2\x85"]
-    path = tmp_path / "x.txt"
-    for _ in range(1500):
-        path.write_bytes(b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))))
-        monkeypatch.setattr(corpus, "READ_BLOCK", rng.choice([1, 2, 3, 5, 8, 1 << 20]))
-        expected_stats, stats = CorpusStats(), CorpusStats()
-        expected = [d.rstrip("\n").encode() for d in reference_blank_line_documents(path, expected_stats)]
-        runs = list(corpus._blank_line_document_runs(path, stats))
-        docs = [raw[s : s + n] for raw, starts, lengths in runs for s, n in zip(starts.tolist(), lengths.tolist())]
-        assert docs == expected
-        assert stats == expected_stats
-        for raw, starts, lengths in runs:  # in place: between and after documents only blank lines
-            ends = starts + lengths
-            gaps = [raw[e:s] for e, s in zip(ends[:-1].tolist(), starts[1:].tolist())]
-            assert all(gap.startswith(b"\n") and not tokenize(gap.decode()) for gap in gaps)
-
-
 @pytest.mark.parametrize(
     ("split", "read_block"), [("blank_line", 8 << 20), ("blank_line", 7), ("blank_line", 64), ("file", 8 << 20)]
 )
 def test_text_batches_hold_the_documents_in_order(tmp_path, monkeypatch, split, read_block):
-    # small blocks: documents that span blocks, batches joined from pieces of several blocks and files
+    # small blocks: documents that span blocks and files
     import bowsflow.data.corpus as corpus
     from bowsflow.data.corpus import iter_text_batches
 
@@ -121,15 +92,9 @@ def test_text_batches_hold_the_documents_in_order(tmp_path, monkeypatch, split, 
     stats, expected_stats = CorpusStats(), CorpusStats()
     batches = list(iter_text_batches(spec, "c", stats, max_bytes=50))
     expected = list(iter_documents(spec, "c", expected_stats))
-    docs = [b.raw[s : s + n].decode() for b in batches for s, n in zip(b.doc_starts.tolist(), b.doc_lengths.tolist())]
-    assert docs == expected and len(batches) > 1
-    # cut where iter_batches cuts the documents' bytes
-    assert [len(b) for b in batches] == [len(d) for d in iter_batches((d.encode() for d in expected), 50)]
-    for b in batches:  # outside its documents a batch holds no token, and a line end follows each but the last
-        ends = b.doc_starts + b.doc_lengths
-        gaps = [b.raw[e:s] for e, s in zip(ends[:-1].tolist(), b.doc_starts[1:].tolist())]
-        assert all(gap.startswith(b"\n") and not tokenize(gap.decode()) for gap in gaps)
-        assert not tokenize(b.raw[: b.doc_starts[0]].decode() + b.raw[ends[-1] :].decode())
+    assert [d for b in batches for d in b] == expected and len(batches) > 1
+    # cut once the documents' characters reach max_bytes
+    assert [len(b) for b in batches] == [len(b) for b in iter_batches(iter(expected), 50)]
     assert stats == expected_stats
 
 

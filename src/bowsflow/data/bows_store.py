@@ -33,7 +33,6 @@ import numpy as np
 
 from bowsflow.data.bows import DocumentWindows, VocabularyIndex, document_bags, token_ids
 from bowsflow.data.splits import is_validation, split_labels
-from bowsflow.data.tokenizer import TextBatch
 from bowsflow.data.windows import WindowSpec, window_origins, window_word_rows
 from bowsflow.runtime.parallel import ordered_map
 from bowsflow.store.atomic import atomic_path
@@ -87,7 +86,7 @@ class RowBlock:
         return head, tail
 
 
-def _batch_rows(texts: list[str] | TextBatch, index: VocabularyIndex, spec: WindowSpec):
+def _batch_rows(texts: list[str], index: VocabularyIndex, spec: WindowSpec):
     """(lengths [n_windows], words [nnz] int32, window_doc, window_start): each window's distinct
     vocabulary words, increasing (:func:`~bowsflow.data.windows.window_word_rows`)."""
     t = token_ids(texts, index, with_lines=spec.unit == "lines")

