@@ -4,8 +4,8 @@ import hashlib
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 import zarr
@@ -16,29 +16,21 @@ from bowsflow.data.vocabulary import vocabulary_sha256
 from bowsflow.models import build_model
 from bowsflow.models.checkpoints import save_checkpoint
 
+TEST_CONFIG = Path(__file__).resolve().parents[1] / ".test" / "config.yaml"
+
 
 def tiny_config(tmp_path, window=None, vocab_size=20):
+    """The tiny workflow of ``.test/config.yaml``, its corpus copied under ``tmp_path/data``."""
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
-    rng = np.random.default_rng(0)
-    words = "January February river mountain city music river song king queen war peace".split()
-    for i in range(3):
-        (data / f"doc{i}.txt").write_text("\n\n".join(" ".join(rng.choice(words, 30)) for _ in range(5)))
-    return {
-        "corpora": {
-            "mine": {"source": "text", "path": "data/*.txt", "split_docs": "blank_line"},
-            "ring": {"source": "synthetic", "structure": "circle", "n_samples": 500},
-        },
-        "bows": {
-            "vocab_size": vocab_size,
-            "on_small_vocab": "warn",
-            "always_include": ["January", "February"],
-            "window": window or {"unit": "tokens", "size": 8, "stride": 8},
-            "chunk_samples": 16,
-        },
-        "training": {"steps": 30, "batch_size": 32, "threads": 1, "log_every": 10},
-        "models": {"ring-tied": {"corpus": "ring", "arch": "tied_ae", "d_latent": 2, "lr": 0.01}},
-    }
+    for f in sorted((TEST_CONFIG.parent / "data").glob("*.txt")):
+        shutil.copy(f, data / f.name)
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["corpora"]["mine"]["path"] = "data/*.txt"
+    config["bows"]["vocab_size"] = vocab_size
+    if window is not None:
+        config["bows"]["window"] = window
+    return config
 
 
 def slurm_available() -> bool:

@@ -13,6 +13,7 @@ from bowsflow.claims.registry import (
     Evidence,
     claim,
     control,
+    control_options,
     registered_claims,
     run_controls,
     verdict,
@@ -23,7 +24,7 @@ from bowsflow.claims.registry import (
 def test_every_claim_has_both_controls_and_they_come_out_as_they_must(claim_id):
     c = registered_claims()[claim_id]
     assert set(CONTROLS[claim_id]) == {"positive", "negative"}, "a claim needs a positive and a negative control"
-    options = ClaimOptions()
+    options = control_options(ClaimOptions())
     for kind in ("positive", "negative"):
         evidence = CONTROLS[claim_id][kind].function(options)
         assert evidence, f"{kind} control gave no rows"

@@ -97,6 +97,7 @@ def test_an_index_form_that_disagrees_with_bows_fails_verification(tmp_path):
         verify_store(store)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["text", "synthetic"])
 def test_the_store_has_the_metadata_xarray_writes(tmp_path, kind):
     # bowsflow writes `bows` chunk by chunk itself; a user must find the arrays, types, codecs and

@@ -99,6 +99,7 @@ def test_dead_hidden_units_are_dropped_from_the_basis():
     assert basis.n_lambda_dropped == 2 and basis.C.shape[1] == 6 - 2
 
 
+@pytest.mark.slow
 def test_the_store_keeps_every_edge_matrix(tmp_path):
     from bowsflow.activations.extraction import ExtractOptions, extract_activations
     from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction
@@ -134,6 +135,7 @@ def test_the_store_keeps_every_edge_matrix(tmp_path):
         np.testing.assert_allclose(lambdas[True][layer], lambdas[False][layer], rtol=1e-10, atol=1e-10 * scale)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["tied_ae", "relu_mlp", "bilinear"])
 def test_the_local_chain_runs_on_every_architecture_and_centring_leaves_its_lambda(tmp_path, arch):
     """jacobian_of: next_layer. The last layer is taken against the output in both constructions, so
@@ -297,6 +299,7 @@ def test_edge_ablation_equals_a_brute_force_and_keeping_every_edge_gives_the_una
     assert got[-1] == pytest.approx(unablated_loss(model, h, x), rel=1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["relu_mlp", "bilinear"])
 def test_a_hidden_node_with_the_residual_has_skip_edges_and_keeps_the_loss(tmp_path, arch):
     """hidden_node: with_residual. The node [h, hidden] (width m + d) has skip edges into resid from its

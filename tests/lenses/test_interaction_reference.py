@@ -167,10 +167,18 @@ def reference(p: dict, h: np.ndarray, centred: bool, lambda_threshold: float, st
     return out, E
 
 
-@pytest.mark.parametrize("hidden_node", ["residual_fixed", "with_residual"])
-@pytest.mark.parametrize("jacobian_of", ["output", "next_layer"])
-@pytest.mark.parametrize("centred", [False, True])
-@pytest.mark.parametrize("lambda_threshold", [0.0, 1e-10])
+FAST = {(False, 0.0, "output", "residual_fixed"), (True, 1e-10, "next_layer", "with_residual")}
+COMBINATIONS = [
+    pytest.param(c, lt, j, h, marks=() if (c, lt, j, h) in FAST else pytest.mark.slow)
+    for c in (False, True)
+    for lt in (0.0, 1e-10)
+    for j in ("output", "next_layer")
+    for h in ("residual_fixed", "with_residual")
+]
+
+
+# two combinations in the fast tier (one of each value of every option); all sixteen in the full suite
+@pytest.mark.parametrize("centred, lambda_threshold, jacobian_of, hidden_node", COMBINATIONS)
 def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_threshold, jacobian_of, hidden_node):
     from bowsflow.activations.extraction import ExtractOptions, extract_activations
     from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction

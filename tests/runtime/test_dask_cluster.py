@@ -39,6 +39,7 @@ def test_attaches_to_an_existing_cluster():
     np.testing.assert_allclose(G, reference(x), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_a_zarr_store_is_read_inside_the_tasks_of_a_process_cluster(tmp_path):
     # the tasks carry the zarr array and the read buffers to another process (pickled) and read there
     distributed = pytest.importorskip("distributed")

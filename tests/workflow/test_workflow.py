@@ -12,7 +12,7 @@ import xarray as xr
 
 from helpers import run_snakemake, tiny_config
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 
 def snakemake(repo_root, workdir, config, *args, check=True):

@@ -508,7 +508,7 @@ def _two_modules(options: ClaimOptions, planted: bool):
         if not planted:
             block = rng.permutation(block.ravel()).reshape(8, 8)
         sets.append((src, dst, block))
-    return modularity_against_rewiring(sets, options.seed, 100)
+    return modularity_against_rewiring(sets, options.seed, 50)
 
 
 @control("degeneracy.modular", "positive", "a three-layer graph of two planted modules")

@@ -176,10 +176,27 @@ def control(claim_id: str, kind: str, case: str):
     return register
 
 
+# a control is a small case with a large effect: this many resamples and permutations decide it (a p-value
+# floor of 5e-4), whatever a run asks of its own claims
+CONTROL_DRAWS = 1999
+
+
+def control_options(options):
+    """The options a claim's controls run with: the run's, their resamples and permutations capped."""
+    import dataclasses
+
+    return dataclasses.replace(
+        options,
+        n_resamples=min(options.n_resamples, CONTROL_DRAWS),
+        n_permutations=min(options.n_permutations, CONTROL_DRAWS),
+    )
+
+
 def run_controls(c: Claim, options) -> ControlOutcome:
     """Run a claim's two controls through its metric and the verdict rule. A claim without both controls,
     or whose control raises, does not pass (the failure names which and why)."""
     controls = CONTROLS.get(c.id, {})
+    options = control_options(options)
     failures, rows = [], []
     for kind in CONTROL_KINDS:
         ctl = controls.get(kind)
