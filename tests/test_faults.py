@@ -88,11 +88,11 @@ def test_a_damaged_activation_store_stops_an_analysis_naming_it(stores, tmp_path
     acts = damaged(stores / "acts.zarr", tmp_path, "latent", "1/0", how)
     with pytest.raises(StoreIntegrityError, match=f"{acts}: array 'latent', chunk \\(1, 0\\)"):
         analyze_interaction(
-            acts,
-            stores / "m.safetensors",
-            stores / "codes.zarr",
-            tmp_path / "i.zarr",
-            InteractionOptions(jacobian_samples=50, edge_samples=50),
+            activations=acts,
+            checkpoint=stores / "m.safetensors",
+            codes=stores / "codes.zarr",
+            store=tmp_path / "i.zarr",
+            options=InteractionOptions(jacobian_samples=50, edge_samples=50),
         )
     assert not (tmp_path / "i.zarr").exists()
 
@@ -572,8 +572,7 @@ def slow(*args, **kwargs):  # after the layers' bases, before the store is writt
     import time; time.sleep(60)
 analysis.edge_strengths = slow
 d = Path(sys.argv[1])
-analysis.analyze_interaction(d / "acts.zarr", d / "m.safetensors", d / "codes.zarr", Path(sys.argv[2]),
-                             analysis.InteractionOptions(jacobian_samples=200, edge_samples=200))
+analysis.analyze_interaction(activations=d / "acts.zarr", checkpoint=d / "m.safetensors", codes=d / "codes.zarr", store=Path(sys.argv[2]), options=analysis.InteractionOptions(jacobian_samples=200, edge_samples=200))
 """
 
 
@@ -583,9 +582,21 @@ def test_kill_9_during_an_analysis_then_rerun_gives_the_same_store(stores, tmp_p
     run_and_kill(KILLED_ANALYSIS, stores, out)
     assert not out.exists()
     options = InteractionOptions(jacobian_samples=200, edge_samples=200)
-    analyze_interaction(stores / "acts.zarr", stores / "m.safetensors", stores / "codes.zarr", out, options)
+    analyze_interaction(
+        activations=stores / "acts.zarr",
+        checkpoint=stores / "m.safetensors",
+        codes=stores / "codes.zarr",
+        store=out,
+        options=options,
+    )
     clean = tmp_path / "clean.zarr"
-    analyze_interaction(stores / "acts.zarr", stores / "m.safetensors", stores / "codes.zarr", clean, options)
+    analyze_interaction(
+        activations=stores / "acts.zarr",
+        checkpoint=stores / "m.safetensors",
+        codes=stores / "codes.zarr",
+        store=clean,
+        options=options,
+    )
     a, b = xr.open_zarr(out), xr.open_zarr(clean)
     assert set(a.data_vars) == set(b.data_vars)
     for name in a.data_vars:

@@ -19,7 +19,6 @@ LAYERS = {
     "runtime": 0,
     "data": 1,
     "models": 2,
-    "checkpoints": 2,  # checkpoints: the deprecated alias of models.checkpoints
     "activations": 3,
     "lenses": 4,
     "claims": 5,
@@ -70,3 +69,55 @@ def test_the_checker_sees_a_backward_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from bowsflow.report.plots import loss_curves\n")
     assert imported_modules(bad) == ["bowsflow.report.plots"]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """bowsflow module → the bowsflow modules it imports (anywhere in it, at module level or inside a
+    function: a cycle through a deferred import is still a cycle), packages by their ``__init__``."""
+    graph = {}
+    for path in sorted(SRC.rglob("*.py")):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        name = ".".join(("bowsflow", *parts[:-1])) if parts[-1] == "__init__" else ".".join(("bowsflow", *parts))
+        graph[name] = {m for m in imported_modules(path) if m != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each a list of modules."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in graph:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycle_anywhere_not_even_inside_a_package():
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -10,12 +10,12 @@ from bowsflow.store.atomic import atomic_path
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
     summary, figures = analyze_bilinear(
-        snakemake.input.checkpoint,
-        snakemake.input.activations,
-        snakemake.input.bows,
-        snakemake.input.correlations,
-        snakemake.output.store,
-        BilinearOptions.from_config(snakemake.params.options),
+        checkpoint=snakemake.input.checkpoint,
+        activations=snakemake.input.activations,
+        bows=snakemake.input.bows,
+        correlations=snakemake.input.correlations,
+        store=snakemake.output.store,
+        options=BilinearOptions.from_config(snakemake.params.options),
         threads=snakemake.threads,
     )
     with atomic_path(snakemake.output.figure) as tmp:

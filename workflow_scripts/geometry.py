@@ -10,11 +10,11 @@ from bowsflow.store.atomic import atomic_path
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
     summary, figures = analyze_geometry(
-        snakemake.input.checkpoint,
-        snakemake.input.bows,
-        snakemake.input.correlations,
-        GeometryOptions.from_config(snakemake.params.options),
-        snakemake.params.synthetic,
+        checkpoint=snakemake.input.checkpoint,
+        bows=snakemake.input.bows,
+        correlations=snakemake.input.correlations,
+        options=GeometryOptions.from_config(snakemake.params.options),
+        synthetic=snakemake.params.synthetic,
     )
     name = snakemake.wildcards.model
     for key, draw, data in [

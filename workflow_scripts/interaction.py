@@ -10,13 +10,13 @@ from bowsflow.store.atomic import atomic_path
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
     summary, figures = analyze_interaction(
-        snakemake.input.activations,
-        snakemake.input.checkpoint,
-        snakemake.input.codes,
-        snakemake.output.store,
-        InteractionOptions.from_config(snakemake.params.options),
+        activations=snakemake.input.activations,
+        checkpoint=snakemake.input.checkpoint,
+        codes=snakemake.input.codes,
+        store=snakemake.output.store,
+        options=InteractionOptions.from_config(snakemake.params.options),
         threads=snakemake.threads,
-        bows_path=snakemake.input.bows,
+        bows=snakemake.input.bows,
     )
     with atomic_path(snakemake.output.figure) as tmp:
         interaction_figure(figures, tmp, title=snakemake.wildcards.model)

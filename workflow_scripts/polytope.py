@@ -10,11 +10,11 @@ from bowsflow.store.atomic import atomic_path
 log_to_file(snakemake.log[0])
 with dask_scheduler(snakemake.config.get("dask"), snakemake.threads):
     summary, figures = analyze_polytope(
-        snakemake.input.activations,
-        snakemake.input.bows,
-        snakemake.input.checkpoint,
-        snakemake.input.codes,
-        PolytopeOptions.from_config(snakemake.params.options),
+        activations=snakemake.input.activations,
+        bows=snakemake.input.bows,
+        checkpoint=snakemake.input.checkpoint,
+        codes=snakemake.input.codes,
+        options=PolytopeOptions.from_config(snakemake.params.options),
         threads=snakemake.threads,
     )
     name = snakemake.wildcards.model

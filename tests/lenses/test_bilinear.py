@@ -96,7 +96,7 @@ def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
     from bowsflow.activations.extraction import ExtractOptions, extract_activations
     from bowsflow.data.correlations import word_correlations
     from bowsflow.lenses.bilinear.analysis import BilinearOptions, analyze_bilinear
-    from bowsflow.models.training import TrainConfig, evaluate
+    from bowsflow.models.evaluation import evaluate
     from bowsflow.store.zarr_io import write_dataset
     from helpers import make_checkpoint, make_store
 
@@ -110,7 +110,12 @@ def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
     )
     opts = BilinearOptions(top_k=2, max_array_mb=0.0002, words=("f0", "f5"), n_frequent=1, eval_samples=10_000)
     summary, figures = analyze_bilinear(
-        tmp_path / "m.safetensors", tmp_path / "a.zarr", store, tmp_path / "c.zarr", tmp_path / "b.zarr", opts
+        checkpoint=tmp_path / "m.safetensors",
+        activations=tmp_path / "a.zarr",
+        bows=store,
+        correlations=tmp_path / "c.zarr",
+        store=tmp_path / "b.zarr",
+        options=opts,
     )
     out = xr.open_zarr(tmp_path / "b.zarr")
     assert out["eigvals"].shape == (12, 3) and out["eigvecs"].shape == (12, 2, 3)
@@ -121,9 +126,7 @@ def test_analysis_store_truncation_and_bounded_arrays(tmp_path):
     assert summary["largest_array_bytes"] <= 0.0002 * 2**20 or out.attrs["words_per_chunk"] == 1
     # keeping every eigencomponent gives the model's own validation loss
     rows = summary["truncation"]["rows"]
-    full = evaluate(
-        model, store, TrainConfig(arch="bilinear", d_latent=model.d_latent, batch_size=64), split="val"
-    ).loss
+    full = evaluate(model, store, batch_size=64, split="val").loss
     assert rows[-1]["k"] == 3 and rows[-1]["val_loss"] == pytest.approx(full, rel=1e-5)
     shares = summary["paths"]["all_entries"]
     assert sum(shares.values()) == pytest.approx(1.0)

@@ -116,11 +116,11 @@ def test_the_store_keeps_every_edge_matrix(tmp_path):
     for centred in (False, True):
         out = tmp_path / f"i{centred}.zarr"
         summary, _ = analyze_interaction(
-            tmp_path / "a.zarr",
-            tmp_path / "m.safetensors",
-            tmp_path / "codes.zarr",
-            out,
-            InteractionOptions(centred=centred, edge_samples=300, jacobian_samples=300),
+            activations=tmp_path / "a.zarr",
+            checkpoint=tmp_path / "m.safetensors",
+            codes=tmp_path / "codes.zarr",
+            store=out,
+            options=InteractionOptions(centred=centred, edge_samples=300, jacobian_samples=300),
         )
         ds = xr.open_zarr(out)
         for src, dst in model.adjacent_pairs:
@@ -156,11 +156,13 @@ def test_the_local_chain_runs_on_every_architecture_and_centring_leaves_its_lamb
         for centred in (False, True):
             out = tmp_path / f"i-{jacobian_of}-{centred}.zarr"
             summaries[jacobian_of], _ = analyze_interaction(
-                tmp_path / "a.zarr",
-                tmp_path / "m.safetensors",
-                tmp_path / "codes.zarr",
-                out,
-                InteractionOptions(centred=centred, jacobian_of=jacobian_of, edge_samples=300, jacobian_samples=300),
+                activations=tmp_path / "a.zarr",
+                checkpoint=tmp_path / "m.safetensors",
+                codes=tmp_path / "codes.zarr",
+                store=out,
+                options=InteractionOptions(
+                    centred=centred, jacobian_of=jacobian_of, edge_samples=300, jacobian_samples=300
+                ),
             )
             ds = xr.open_zarr(out)
             lam[jacobian_of, centred] = {layer: ds[f"Lambda_{layer}"].values for layer in model.jacobian_layers}
@@ -322,18 +324,18 @@ def test_a_hidden_node_with_the_residual_has_skip_edges_and_keeps_the_loss(tmp_p
     lam = {}
     for centred in (False, True):
         summary, _ = analyze_interaction(
-            tmp_path / "a.zarr",
-            tmp_path / "m.safetensors",
-            tmp_path / "codes.zarr",
-            tmp_path / f"i{centred}.zarr",
-            InteractionOptions(
+            activations=tmp_path / "a.zarr",
+            checkpoint=tmp_path / "m.safetensors",
+            codes=tmp_path / "codes.zarr",
+            store=tmp_path / f"i{centred}.zarr",
+            options=InteractionOptions(
                 hidden_node="with_residual",
                 centred=centred,
                 edge_samples=300,
                 jacobian_samples=300,
                 ablation_samples=100,
             ),
-            bows_path=store,
+            bows=store,
         )
         ds = xr.open_zarr(tmp_path / f"i{centred}.zarr")
         lam[centred] = ds[f"Lambda_{node}"].values
@@ -382,11 +384,11 @@ def test_centring_leaves_every_edge_as_it_was_under_every_option(tmp_path, arch)
         for centred in (False, True):
             out = tmp_path / f"i-{jacobian_of}-{hidden_node}-{lambda_threshold}-{centred}.zarr"
             analyze_interaction(
-                tmp_path / "a.zarr",
-                tmp_path / "m.safetensors",
-                tmp_path / "codes.zarr",
-                out,
-                InteractionOptions(
+                activations=tmp_path / "a.zarr",
+                checkpoint=tmp_path / "m.safetensors",
+                codes=tmp_path / "codes.zarr",
+                store=out,
+                options=InteractionOptions(
                     centred=centred,
                     jacobian_of=jacobian_of,
                     hidden_node=hidden_node,

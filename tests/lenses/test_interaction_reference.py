@@ -202,7 +202,11 @@ def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_thre
         hidden_node=hidden_node,
     )
     analyze_interaction(
-        tmp_path / "a.zarr", tmp_path / "m.safetensors", tmp_path / "codes.zarr", tmp_path / "i.zarr", options
+        activations=tmp_path / "a.zarr",
+        checkpoint=tmp_path / "m.safetensors",
+        codes=tmp_path / "codes.zarr",
+        store=tmp_path / "i.zarr",
+        options=options,
     )
     got = xr.open_zarr(tmp_path / "i.zarr")
     p = {k: v.detach().double().numpy() for k, v in model.named_parameters()}

@@ -159,7 +159,13 @@ def test_codes_in_the_store_equal_codes_from_the_checkpoint(tmp_path):
         scale_subsample=50,
         probe_words={"a": ["f0", "f1"], "b": ["f6", "f7"]},
     )
-    summary, _ = analyze_polytope(tmp_path / "a.zarr", store, tmp_path / "m.safetensors", tmp_path / "codes.zarr", opts)
+    summary, _ = analyze_polytope(
+        activations=tmp_path / "a.zarr",
+        bows=store,
+        checkpoint=tmp_path / "m.safetensors",
+        codes=tmp_path / "codes.zarr",
+        options=opts,
+    )
     model, _ = load_model(tmp_path / "m.safetensors")
     codes = zarr.open_group(str(tmp_path / "codes.zarr"))
     latent = xr.open_zarr(tmp_path / "a.zarr")["latent"].values

@@ -142,7 +142,11 @@ def test_a_toy_architecture_runs_through_extraction_codes_and_interaction(toy, t
     # interaction analysis: the declared layers and pairs; neuron-basis edges against an autograd reference
     options = InteractionOptions(jacobian_samples=400, edge_samples=400)
     summary, _ = analyze_interaction(
-        tmp_path / "a.zarr", tmp_path / "m.safetensors", tmp_path / "codes.zarr", tmp_path / "interaction.zarr", options
+        activations=tmp_path / "a.zarr",
+        checkpoint=tmp_path / "m.safetensors",
+        codes=tmp_path / "codes.zarr",
+        store=tmp_path / "interaction.zarr",
+        options=options,
     )
     assert list(summary["layers"]) == list(toy.jacobian_layers)
     assert list(summary["cofiring"]) == list(toy.relu_layers)

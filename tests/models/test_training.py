@@ -9,8 +9,10 @@ import zarr
 from bowsflow.config import ConfigError, model_specs, sweep_model_names, validate_config
 from bowsflow.data.batches import BowsBatches, prefetch
 from bowsflow.models.checkpoints import load_model, save_checkpoint
-from bowsflow.models.training import TrainConfig, TrainingError, cosine_lr, evaluate, resolve_device, train
+from bowsflow.models.evaluation import evaluate
+from bowsflow.models.training import TrainConfig, TrainingError, cosine_lr, train
 from bowsflow.report.tables import comparison_rows
+from bowsflow.runtime.devices import DeviceError, resolve_device
 from helpers import synthetic_store
 
 
@@ -245,7 +247,7 @@ def test_evaluation_metrics_known_answer(tmp_path):
     with torch.no_grad():  # x̂ = ReLU(0·… + b) = constant b = 0.25 everywhere
         model.W.zero_()
         model.b.fill_(0.25)
-    ev = evaluate(model, store, cfg)
+    ev = evaluate(model, store, loss=cfg.loss, threshold=cfg.threshold, batch_size=cfg.batch_size)
     group = zarr.open_group(str(tmp_path / "s.zarr"))
     x = np.asarray(group["bows"][:])[np.asarray(group["split"][:]) == "val"].astype(float)
     assert ev.loss == pytest.approx(((0.25 - x) ** 2).mean(), rel=1e-6)
@@ -282,7 +284,7 @@ def test_nan_loss_stops_with_step_and_keeps_last_good(circle_store, tmp_path, mo
 
 def test_device_choice(caplog, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(TrainingError, match="device: cuda was asked for, but torch sees no CUDA GPU"):
+    with pytest.raises(DeviceError, match="device: cuda was asked for, but torch sees no CUDA GPU"):
         resolve_device("cuda")
     with caplog.at_level(logging.INFO):
         assert resolve_device("auto").type == "cpu"

@@ -96,7 +96,7 @@ def _compressors(options: ExtractOptions):
 
 
 def _device(name: str) -> torch.device:
-    from bowsflow.models.training import resolve_device
+    from bowsflow.runtime.devices import resolve_device
 
     return resolve_device(name)
 

@@ -21,8 +21,10 @@ from bowsflow.data.batches import BowsBatches, prefetch
 from bowsflow.models import BowsAutoencoder, build_model, count_parameters
 from bowsflow.models.base import init_embedding
 from bowsflow.models.checkpoints import save_checkpoint
+from bowsflow.models.evaluation import Evaluation, evaluate
 from bowsflow.models.losses import sparse_target_loss
 from bowsflow.models.optimizer import AdamW
+from bowsflow.runtime.devices import resolve_device
 from bowsflow.schema import schema_options
 
 log = logging.getLogger(__name__)
@@ -73,99 +75,12 @@ def deterministic_algorithms() -> None:
         torch._C._set_deterministic_algorithms(True, warn_only=False)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``cuda`` needs a GPU (clear error); ``auto`` takes one when present, else the CPU (logged)."""
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise TrainingError("device: cuda was asked for, but torch sees no CUDA GPU (use device: auto or cpu)")
-        return torch.device("cuda")
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        log.info("device: auto -> cpu (no CUDA GPU visible)")
-        return torch.device("cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    raise TrainingError(f"device: expected auto, cpu or cuda, got {name!r}")
-
-
 def cosine_lr(step: int, total: int, warmup: int) -> float:
     """Learning-rate factor: linear warm-up, then cosine from 1 to 0 over the remaining steps."""
     if warmup and step < warmup:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-@dataclass
-class Evaluation:
-    loss: float
-    r2_per_word: np.ndarray  # float64 [V], NaN where the word is constant on the split
-    recall: float
-    false_positive_rate: float
-    n_samples: int
-    frequency: np.ndarray  # float64 [V], share of the split's samples holding each word
-
-    def summary(self) -> dict:
-        r2 = self.r2_per_word[np.isfinite(self.r2_per_word)]
-        q = np.quantile(r2, [0.25, 0.5, 0.75]).tolist() if r2.size else [float("nan")] * 3
-        return {
-            "val_loss": self.loss,
-            "r2_median": q[1],
-            "r2_q25": q[0],
-            "r2_q75": q[2],
-            "recall": self.recall,
-            "false_positive_rate": self.false_positive_rate,
-            "n_val_samples": self.n_samples,
-            "n_words_with_r2": int(r2.size),
-        }
-
-
-@torch.no_grad()
-def evaluate(
-    model: BowsAutoencoder,
-    store: str | Path,
-    cfg: TrainConfig,
-    split: str = "val",
-    device=None,
-    batches: BowsBatches | None = None,
-) -> Evaluation:
-    """Loss, per-word R², recall of active words and false-positive rate on a split (streamed).
-    ``batches``: the split's BowsBatches to reuse (training evaluates the same split each epoch: its
-    sparse cache then spares reading and decompressing the store's chunks again)."""
-    device = device or next(model.parameters()).device
-    batches = batches or BowsBatches(store, split, cfg.batch_size, shuffle=False)
-    V = batches.vocab_size
-    sum_x = np.zeros(V)
-    sum_res2 = np.zeros(V)
-    loss_sum, n, tp, fp, n_pos, n_neg = 0.0, 0, 0, 0, 0, 0
-    model.eval()
-    for batch in batches.epoch():
-        indices, offsets, rows, cols = batch.torch(device)
-        z = model(indices, offsets)
-        loss_sum += float(sparse_target_loss(z, rows, cols, cfg.loss, model.output == "relu")) * batch.size
-        xhat = torch.sigmoid(z) if cfg.loss == "bce" else model.reconstruct(z)
-        # (x̂ − x)² summed per word in float64, x̂ − 1 taken only at the ones (the same values as a dense
-        # x would give); counts from the ones' positions, which are distinct (bool sums are slow)
-        residual = xhat.double()
-        residual[rows, cols] -= 1.0
-        sum_res2 += residual.square_().sum(0).cpu().numpy()
-        sum_x += np.bincount(batch.cols, minlength=V)
-        on = xhat > cfg.threshold
-        n_on, n_ones = int(torch.count_nonzero(on)), int(rows.numel())
-        true_on = int(torch.count_nonzero(on[rows, cols]))
-        tp += true_on
-        fp += n_on - true_on
-        n_pos += n_ones
-        n_neg += xhat.numel() - n_ones
-        n += batch.size
-    model.train()
-    if n == 0:
-        return Evaluation(float("nan"), np.full(V, np.nan), float("nan"), float("nan"), 0, np.zeros(V))
-    ss_tot = sum_x - sum_x**2 / n  # Σ(x − x̄)² for binary x
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(ss_tot > 0, 1.0 - sum_res2 / ss_tot, np.nan)
-    return Evaluation(loss_sum / n, r2, tp / max(n_pos, 1), fp / max(n_neg, 1), n, sum_x / n)
 
 
 @dataclass
@@ -298,7 +213,12 @@ def train(
                     "samples_per_s": window_samples / max(now - t_window, 1e-9),
                 }
                 if is_eval:
-                    last_evaluation = (step, evaluate(model, store, cfg, device=device, batches=val_batches))
+                    last_evaluation = (
+                        step,
+                        evaluate(
+                            model, store, loss=cfg.loss, threshold=cfg.threshold, device=device, batches=val_batches
+                        ),
+                    )
                     row["val_loss"] = last_evaluation[1].loss
                 history.append(row)
                 if bar is not None:
@@ -315,7 +235,7 @@ def train(
     evaluation = (
         last_evaluation[1]
         if last_evaluation[0] == step
-        else evaluate(model, store, cfg, device=device, batches=val_batches)
+        else evaluate(model, store, loss=cfg.loss, threshold=cfg.threshold, device=device, batches=val_batches)
     )
     return TrainResult(
         model.cpu(), meta, history, evaluation, device.type, count_parameters(model), time.perf_counter() - t_start

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.store.integrity import StoreIntegrityError
+from bowsflow.store.errors import StoreIntegrityError
 
 INDEX_FORM = {"dense": "bows", "index": "word_index", "offset": "sample_offset"}
 INDEX_CHUNK = 1 << 22  # entries of word_index per chunk (16 MiB of int32)

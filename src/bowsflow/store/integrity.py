@@ -23,12 +23,12 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from bowsflow.store.errors import StoreIntegrityError
+from bowsflow.store.index_form import check_index_form
+
 INTEGRITY = "crc32c, every chunk written"
 
-
-class StoreIntegrityError(RuntimeError):
-    """A store is damaged: a chunk is missing, truncated or altered. The message names the store, the
-    array and the chunk, and what to do."""
+__all__ = ["INTEGRITY", "StoreIntegrityError", "check_chunks_present", "check_metadata", "verify_store"]
 
 
 def checksum_codec():
@@ -181,8 +181,6 @@ def verify_store(path: str | Path) -> int:
             except Exception as err:  # noqa: BLE001  (any decoding failure is damage)
                 raise StoreIntegrityError(_message(path, name, array, index, f"does not decode ({err})")) from err
             n += 1
-    from bowsflow.store.index_form import check_index_form  # imports this module
-
     check_index_form(path)  # a store with an index form: it must equal the dense array it stands for
     return n
 

@@ -94,11 +94,12 @@ def write_eigendecomposition(
 
 
 def analyze_bilinear(
+    *,
     checkpoint,
-    acts_path,
-    bows_path,
-    correlations_path,
-    out,
+    activations,
+    bows,
+    correlations,
+    store,
     options: BilinearOptions = BilinearOptions(),
     threads: int = 1,
 ):
@@ -109,7 +110,7 @@ def analyze_bilinear(
     model, meta = load_model(checkpoint)
     if meta["arch"] != "bilinear":
         raise ValueError(f"{checkpoint}: the bilinear analyses need a bilinear model, not {meta['arch']}")
-    bows_group = open_group(bows_path)
+    bows_group = open_group(bows)
     words = [str(w) for w in np.asarray(bows_group["word"][:])]
     index = {w: i for i, w in enumerate(words)}
     p = weights(model)
@@ -117,16 +118,16 @@ def analyze_bilinear(
     provenance = provenance_attrs(
         {"top_k": options.top_k, "max_array_mb": options.max_array_mb},
         model=meta.get("model"),
-        input_checksums=input_checksums(checkpoint=checkpoint, bows=bows_path),
+        input_checksums=input_checksums(checkpoint=checkpoint, bows=bows),
     )
-    eff = write_eigendecomposition(model, words, out, options, threads, provenance)
-    store = open_dataset(out)
+    eff = write_eigendecomposition(model, words, store, options, threads, provenance)
+    eig = open_dataset(store)
     summary = {
         "model": meta.get("model"),
         "V": V,
         "m": m,
         "d": d,
-        "largest_array_bytes": int(store.attrs["largest_array_bytes"]),
+        "largest_array_bytes": int(eig.attrs["largest_array_bytes"]),
         "max_array_mb": options.max_array_mb,
         "effective_rank": {
             "mean": float(eff.mean()),
@@ -134,7 +135,7 @@ def analyze_bilinear(
             "max_possible": int(min(m, 2 * d)),
         },
     }
-    corr_ds = open_dataset(correlations_path)
+    corr_ds = open_dataset(correlations)
     freq = corr_ds["frequency"].values
     selected = [w for w in options.words if w in index]
     selected += [words[i] for i in np.argsort(-freq, kind="stable") if words[i] not in selected][: options.n_frequent]
@@ -145,8 +146,8 @@ def analyze_bilinear(
     reading, rhos = {}, []
     for w in selected:
         v = index[w]
-        vals = torch.as_tensor(word_row(store["eigvals"], v))
-        vecs = torch.as_tensor(word_row(store["eigvecs"], v))  # [k, m]
+        vals = torch.as_tensor(word_row(eig["eigvals"], v))
+        vecs = torch.as_tensor(word_row(eig["eigvecs"], v))  # [k, m]
         proj = (vecs[0] @ We).numpy()  # top eigenvector through W_e: one value per input word
         order = np.argsort(proj)
         B = interaction_matrices(p, output_map(p)[v : v + 1])[0]
@@ -168,7 +169,7 @@ def analyze_bilinear(
     summary["n_words_selected"] = len(rhos)
 
     # truncation: keep the top-k eigencomponents of every B_v; loss and recall on validation samples
-    acts = open_dataset(acts_path)
+    acts = open_dataset(activations)
     rng = np.random.default_rng(options.seed)
     val = np.flatnonzero(np.asarray(bows_group["split"][:]) == "val")
     val = np.sort(rng.choice(val, min(val.size, options.eval_samples), replace=False))

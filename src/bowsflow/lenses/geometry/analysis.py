@@ -54,21 +54,21 @@ def _val_rows(bows_group, rng, limit: int | None = None) -> np.ndarray:
 
 
 def analyze_geometry(
-    checkpoint, bows_path, correlations_path, options: GeometryOptions = GeometryOptions(), synthetic: bool = False
+    *, checkpoint, bows, correlations, options: GeometryOptions = GeometryOptions(), synthetic: bool = False
 ):
 
     from bowsflow.models.checkpoints import load_model
-    from bowsflow.models.training import TrainConfig, evaluate
+    from bowsflow.models.evaluation import evaluate
 
     model, meta = load_model(checkpoint)
     arch = meta["arch"]
     W = model.embedding.detach().double().numpy()
     b = model.b.detach().double().numpy()
     V = W.shape[1]
-    corr_ds = open_dataset(correlations_path)
+    corr_ds = open_dataset(correlations)
     corr = corr_ds["correlation"].values.astype(np.float64)
     freq = corr_ds["frequency"].values
-    bows_group = open_group(bows_path)
+    bows_group = open_group(bows)
     words = [str(w) for w in np.asarray(bows_group["word"][:])]
     index = {w: i for i, w in enumerate(words)}
     rng = np.random.default_rng(options.seed)
@@ -123,13 +123,7 @@ def analyze_geometry(
         summary["interference"] = {"skipped": f"z is not WᵀWx + b for {arch}: the decomposition applies to tied_ae"}
 
     # 3. linear and non-linear superposition: per-word R² against the one-hot R²
-    ev = evaluate(
-        model,
-        bows_path,
-        TrainConfig(arch=model.arch, d_latent=model.d_latent, batch_size=options.batch_size, loss="mse"),
-        split="val",
-        device="cpu",
-    )
+    ev = evaluate(model, bows, loss="mse", batch_size=options.batch_size, split="val", device="cpu")
     val_freq = ev.frequency
     r2_alone = one_hot_r2(W, b, val_freq, relu=model.output == "relu")
     ok = np.isfinite(ev.r2_per_word) & np.isfinite(r2_alone)

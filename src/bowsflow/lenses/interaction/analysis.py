@@ -56,17 +56,18 @@ class InteractionOptions:
 
 
 def analyze_interaction(
-    acts_path,
+    *,
+    activations,
     checkpoint,
-    codes_path,
-    out,
+    codes,
+    store,
     options: InteractionOptions = InteractionOptions(),
     threads: int = 1,
-    bows_path=None,
+    bows=None,
 ):
     """Gram and Jacobian spectra, degeneracies, the interaction basis of each of the architecture's
     Jacobian layers, ReLU co-firing, edges between adjacent layers in three bases and, given the BOWS
-    store (``bows_path``), node ablation curves on validation samples. Returns (summary, figures)."""
+    store (``bows``), node ablation curves on validation samples. Returns (summary, figures)."""
     import dask.array as da
     import xarray as xr
 
@@ -76,7 +77,7 @@ def analyze_interaction(
 
     model, meta = load_model(checkpoint)
     arch = meta["arch"]
-    acts = open_dataset(acts_path)
+    acts = open_dataset(activations)
     node = None
     if options.hidden_node == "with_residual" and hidden_layer(model) is not None:
         model = ResidualNodeModel(model)  # the hidden node carries the residual stream
@@ -85,7 +86,7 @@ def analyze_interaction(
     def stored(layer):  # a layer's activations: the store's array, or the residual node's two parts
         if layer == node:
             return da.concatenate([acts["latent"].data, acts[model.hidden].data], axis=1)
-        return open_group(acts_path)[layer]
+        return open_group(activations)[layer]
 
     def in_store(layer):
         return all(part in acts.variables for part in (("latent", model.hidden) if layer == node else (layer,)))
@@ -144,16 +145,16 @@ def analyze_interaction(
         assert w1 == basis.C.shape[0]
     summary["layers"] = {layer: summary["layers"][layer] for layer in model.jacobian_layers}  # in flow order
     # ReLU co-firing (from the polytope codes)
-    codes_group = open_group(codes_path)
+    codes_group = open_group(codes)
     summary["cofiring"] = {}
     for layer in model.relu_layers:
-        codes = codes_group[f"codes_{layer}"]
+        layer_codes = codes_group[f"codes_{layer}"]
         n_units = model.layer_width(layer)
-        chunk = int(codes.chunks[0])
+        chunk = int(layer_codes.chunks[0])
 
         def blocks():
             for lo in range(0, n, chunk):
-                yield np.asarray(codes[lo : lo + chunk])
+                yield np.asarray(layer_codes[lo : lo + chunk])
 
         fire = np.zeros(n_units, dtype=np.int64)
         for block in blocks():
@@ -205,15 +206,15 @@ def analyze_interaction(
     else:
         summary["edges_note"] = f"{arch} has no pair of adjacent layers with a basis (tied_ae has one layer)"
 
-    if bows_path is not None and options.ablation_samples > 0 and bases:
+    if bows is not None and options.ablation_samples > 0 and bases:
         summary["ablation"], figures["ablation"], figures["edge_ablation"] = _ablation(
-            model, acts, bows_path, bases, edge_sets, options, rng
+            model, acts, bows, bases, edge_sets, options, rng
         )
 
     attrs = provenance_attrs(
         dict(options.__dict__),
         model=meta.get("model"),
-        input_checksums=input_checksums(activations=acts_path, checkpoint=checkpoint, codes=codes_path),
+        input_checksums=input_checksums(activations=activations, checkpoint=checkpoint, codes=codes),
     )
     ds = xr.Dataset(
         data_vars,
@@ -226,7 +227,7 @@ def analyze_interaction(
             "threshold": options.threshold,
         },
     )
-    write_dataset(ds, out, threads)
+    write_dataset(ds, store, threads)
     return summary, figures
 
 

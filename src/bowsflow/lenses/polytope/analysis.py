@@ -96,23 +96,23 @@ def write_codes(acts, model, out: Path, threads: int) -> list[str]:
 
 
 def analyze_polytope(
-    acts_path, bows_path, checkpoint, codes_path, options: PolytopeOptions = PolytopeOptions(), threads: int = 1
+    *, activations, bows, checkpoint, codes, options: PolytopeOptions = PolytopeOptions(), threads: int = 1
 ):
     """Run every polytope analysis; returns (summary, figures) — figures holds the plotted arrays.
-    The codes store at ``codes_path`` is read (written first when it does not exist)."""
+    The codes store at ``codes`` is read (written first when it does not exist)."""
 
     from bowsflow.models.checkpoints import load_model
 
     model, meta = load_model(checkpoint)
     model = as_float64(model)  # once: paths and scaling evaluate it many times in float64
-    acts = open_dataset(acts_path)
+    acts = open_dataset(activations)
     arch = acts.attrs["arch"]
     rng = np.random.default_rng(options.seed)
     layers = list(model.relu_layers)
-    if not Path(codes_path).exists():
-        write_codes(acts, model, Path(codes_path), threads)
-    codes_group = open_group(codes_path)
-    bows_group = open_group(bows_path)
+    if not Path(codes).exists():
+        write_codes(acts, model, Path(codes), threads)
+    codes_group = open_group(codes)
+    bows_group = open_group(bows)
     words = [str(w) for w in np.asarray(bows_group["word"][:])]
     n = int(acts.sizes["sample"])
     summary = {
@@ -124,13 +124,13 @@ def analyze_polytope(
     figures = {"rank_frequency": {}, "profiles": {}, "scale": {}, "neighbour_distance": {}}
 
     for layer in layers:
-        codes = codes_group[f"codes_{layer}"]
+        layer_codes = codes_group[f"codes_{layer}"]
         n_units = model.layer_width(layer)
-        chunk = int(codes.chunks[0])
+        chunk = int(layer_codes.chunks[0])
         counts: Counter = Counter()
         fired = np.zeros(n_units, dtype=np.int64)
         for lo in range(0, n, chunk):  # one chunk of codes at a time
-            block = np.asarray(codes[lo : lo + chunk])
+            block = np.asarray(layer_codes[lo : lo + chunk])
             counts.update(count_codes(block))
             fired += unpack_codes(block, n_units).sum(axis=0)
         freq = np.array(sorted(counts.values(), reverse=True), dtype=np.int64)
@@ -158,7 +158,7 @@ def analyze_polytope(
 
         # Hamming neighbourhoods on a subsample (almost every sample may have its own code)
         sub = np.sort(rng.choice(n, min(n, options.neighbourhood_subsample), replace=False))
-        sub_codes = _rows(codes, sub)
+        sub_codes = _rows(layer_codes, sub)
         nearest = nearest_other_code_distance(sub_codes, n_units)
         valid = nearest[nearest >= 0]
         info["hamming_neighbourhood"] = {
@@ -174,7 +174,7 @@ def analyze_polytope(
         keep = i != j
         i, j = i[keep], j[keep]
         idx = np.unique(np.concatenate([i, j]))
-        code_rows, bow_rows = _rows(codes, idx), _rows(bows_group["bows"], idx)
+        code_rows, bow_rows = _rows(layer_codes, idx), _rows(bows_group["bows"], idx)
         pos = {k: r for r, k in enumerate(idx.tolist())}
         pi, pj = np.array([pos[k] for k in i.tolist()]), np.array([pos[k] for k in j.tolist()])
         ham = np.bitwise_count(code_rows[pi] ^ code_rows[pj]).sum(axis=1)
