@@ -165,6 +165,8 @@ def test_the_report_embeds_and_renders_every_figure(repo_root, finished, tmp_pat
     assert len(figures) >= 9
     for name in figures:
         assert name in html, name
+    # the captions are in it, and rendered without a reStructuredText error
+    assert "unablated" in html and "Undefined substitution" not in html and "System Message" not in html
     check_report_renders(report, tmp_path / "report.png")
 
 
