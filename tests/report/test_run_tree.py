@@ -114,3 +114,19 @@ def test_a_folder_that_is_not_a_run(tmp_path):
         bowsflow.open_run(tmp_path / "nope")
     with pytest.raises(ValueError, match="lens: expected one of"):
         bowsflow.open_analysis("toy", "umap", tmp_path)
+
+
+def test_opening_a_run_imports_no_torch(results):
+    """open_run reads stores' metadata and checkpoints through safetensors' numpy reader, and each
+    checkpoint's dimensions from its own metadata: no torch import (2.7 s the first time)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bowsflow; tree = bowsflow.open_run(sys.argv[1]); "
+        "assert tree['models/toy'].to_dataset()['W_e'].dims == ('latent', 'word'); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(results)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -29,7 +29,11 @@ class CheckpointError(ValueError):
 def save_checkpoint(model: BowsAutoencoder, path: str | Path, meta: dict) -> None:
     """Write the model's parameters (float32, contiguous) and ``meta`` atomically."""
     tensors = {name: p.detach().to("cpu", torch.float32).contiguous() for name, p in model.named_parameters()}
-    meta = dict(meta) | {"tensors_sha256": tensors_sha256({k: t.numpy() for k, t in tensors.items()})}
+    meta = dict(meta) | {
+        "tensors_sha256": tensors_sha256({k: t.numpy() for k, t in tensors.items()}),
+        # each parameter's dimensions (m, V, d), so that readers need no architecture class (open_run)
+        "parameter_shapes": {k: list(v) for k, v in type(model).parameter_shapes.items()},
+    }
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"bowsflow": json.dumps(meta, sort_keys=True)})
 

@@ -77,7 +77,6 @@ def model_parameters(checkpoint: Path, words=None):
     import xarray as xr
     from safetensors import safe_open
 
-    from bowsflow.models import architecture
     from bowsflow.store.provenance import tensors_sha256
 
     with safe_open(str(checkpoint), framework="numpy") as f:
@@ -92,7 +91,13 @@ def model_parameters(checkpoint: Path, words=None):
         with safe_open(str(checkpoint), framework="numpy") as f:
             return f.get_tensor(name)
 
-    dims_of = architecture(meta["arch"]).parameter_shapes
+    # recorded in the checkpoint; an older one: the registry's declarations (read without torch)
+    if "parameter_shapes" in meta:
+        dims_of = meta["parameter_shapes"]
+    else:
+        from bowsflow.models.registry import declarations
+
+        dims_of = declarations(meta["arch"])["parameter_shapes"]
     data = {
         name: (tuple(SIZE_DIMS[s] for s in dims_of[name]), da.from_delayed(dask.delayed(read)(name), shape, np.float32))
         for name, shape in shapes.items()
