@@ -1,5 +1,9 @@
-"""One home per architecture: a toy architecture registered here, in this test alone, runs through
-extraction, polytope codes and the interaction analysis; every stage reads its declarations."""
+"""The architecture contract. One conformance suite runs every registered architecture (the registry's
+list, not names) and a toy architecture defined here, in this test alone: the forward pass against the
+sum of its layers and its decoder, the training loss against the dense loss, each decoder input against
+the forward pass, the layer Jacobians against autograd, path crossings against brute force and the
+interaction lens' edges against a per-sample reference. The toy also runs through extraction, polytope
+codes and the interaction analysis. A wrong declaration names its file."""
 
 import json
 
@@ -44,6 +48,9 @@ class TwoLayerMlp(BowsAutoencoder):
     relu_layers = ("first_pre", "second_pre", "out_pre")
     jacobian_layers = ("latent", "first_pre", "second_pre", "resid")
     adjacent_pairs = (("latent", "first_pre"), ("first_pre", "second_pre"), ("second_pre", "resid"))
+    path_layers = ("first_pre", "second_pre", "out_pre", "both")
+    # affine in the latent while the earlier ReLUs keep their states: the generic path crossings
+    piecewise_through = {"second_pre": ("first_pre",), "out_pre": ("first_pre", "second_pre")}
     needs_hidden = True
 
     def __init__(self, vocab_size, d_latent, d_hidden, output="relu", **_):
@@ -72,16 +79,15 @@ class TwoLayerMlp(BowsAutoencoder):
             return (lambda f, a: a["latent"] + torch.relu(f) @ W_out.t()), False
         return super().decoder_input(layer)
 
-    def layer_jacobians(self, h, src, dst):
-        p = {k: v.detach().double() for k, v in self.named_parameters()}
-        acts = self._float64_layers(h)
-        n = h.shape[0]
-        J = {
-            ("latent", "first_pre"): lambda: p["W_1"].expand(n, -1, -1),
-            ("first_pre", "second_pre"): lambda: p["W_2"][None] * (acts["first_pre"] > 0).double()[:, None, :],
-            ("second_pre", "resid"): lambda: p["W_out"][None] * (acts["second_pre"] > 0).double()[:, None, :],
-        }[(src, dst)]()
-        return J, acts[src], acts[dst]
+    def layer_function(self, src, dst):
+        # the next layer from this one, for K variants of each of B samples ([B, K, w]), the rest held
+        if (src, dst) == ("latent", "first_pre"):
+            return lambda f, a: f @ self.W_1.t() + self.b_1
+        if (src, dst) == ("first_pre", "second_pre"):
+            return lambda f, a: torch.relu(f) @ self.W_2.t() + self.b_2
+        if (src, dst) == ("second_pre", "resid"):
+            return lambda f, a: a["latent"][:, None, :] + torch.relu(f) @ self.W_out.t()
+        return super().layer_function(src, dst)
 
 
 @pytest.fixture
@@ -175,35 +181,6 @@ def test_a_toy_architecture_runs_through_extraction_codes_and_interaction(toy, t
         assert got == pytest.approx(total / h.shape[0], rel=1e-10)  # float64 throughout: only summation order differs
 
 
-def test_the_declarations_read_without_torch_are_the_classes_own():
-    from bowsflow.models.registry import DECLARED, declared_architectures
-
-    declared = declared_architectures()
-    assert sorted(declared) == ["bilinear", "relu_mlp", "tied_ae"]
-    for arch, values in declared.items():
-        cls = architecture(arch)
-        for name in DECLARED:
-            assert getattr(cls, name) == values[name], (arch, name)
-
-
-def test_reading_a_config_and_its_models_does_not_import_torch():
-    """The workflow reads the registry while it builds the DAG: importing torch there cost 1.5–1.9 s."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "from bowsflow.config import model_specs, validate_config\n"
-        "from bowsflow.models import n_parameters\n"
-        "cfg = validate_config({'corpora': {'w': {'source': 'synthetic'}}, 'extract': {'layers': ['latent']},\n"
-        "    'models': {'b': {'corpus': 'w', 'arch': 'bilinear', 'd_latent': 2, 'd_hidden': 3}}})\n"
-        "assert n_parameters('bilinear', 12, 2, 3) == 2 * 12 + 3 * 2 * 3 + 12\n"
-        "print('torch' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 def test_the_papers_initialization_is_uniform_within_root_two_over_root_v():
     import math
 
@@ -223,3 +200,152 @@ def test_the_papers_initialization_is_uniform_within_root_two_over_root_v():
     assert float(W.var()) == pytest.approx(bound**2 / 3, rel=0.03)
     with pytest.raises(ValueError, match="init"):
         init_embedding(model, "xavier")
+
+
+# ---------------------------------------------------------------------------------------------
+# the conformance suite: every registered architecture, and the toy
+
+
+def all_architectures():
+    from bowsflow.models import known_architectures
+
+    return [*known_architectures(), TwoLayerMlp.arch]
+
+
+@pytest.fixture(params=all_architectures())
+def model(request, monkeypatch):
+    monkeypatch.setitem(ARCHITECTURES, TwoLayerMlp.arch, TwoLayerMlp)
+    torch.manual_seed(0)
+    net = build_model(request.param, 9, 3, 5)
+    with torch.no_grad():
+        net.b.uniform_(-0.5, 0.5)
+        for p in net.parameters():  # larger weights: more ReLU states flip along a path
+            p.mul_(3.0)
+    return net.double()
+
+
+def test_the_registry_lists_the_four_built_in_architectures():
+    from bowsflow.models import known_architectures
+
+    assert {"tied_ae", "untied_ae", "relu_mlp", "bilinear"} <= set(known_architectures())
+
+
+def test_the_forward_pass_is_its_layers_and_its_decoder(model):
+    rng = np.random.default_rng(1)
+    x = torch.as_tensor(rng.random((6, 9)) < 0.4, dtype=torch.float64)
+    idx, off = [], [0]
+    for row in x:
+        ids = torch.nonzero(row).ravel()
+        idx.append(ids)
+        off.append(off[-1] + ids.numel())
+    with torch.no_grad():
+        z = model(torch.cat(idx), torch.as_tensor(off[:-1]))
+        layers = model.layers_from_latent(model.encode_dense(x))
+        assert list(layers) == list(model.layer_dims) or set(model.layer_dims) <= set(layers)
+        for layer, dim in model.layer_dims.items():
+            assert layers[layer].shape == (6, model.layer_width(layer)), layer
+        # z = decoderᵀ r + b with the decoder of the contract (the embedding when tied)
+        np.testing.assert_allclose(z, layers["resid"] @ model.decoder + model.b, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layers["out_pre"], z, rtol=1e-12, atol=1e-12)
+        if model.tied:
+            assert model.decoder is model.embedding
+
+
+def test_the_training_loss_is_the_dense_loss_of_the_forward_pass(model):
+    from bowsflow.models.losses import dense_target_loss
+
+    model = model.float()
+    model.output_screening = False
+    rng = np.random.default_rng(2)
+    x = torch.as_tensor(rng.random((7, 9)) < 0.4)
+    rows, cols = torch.nonzero(x, as_tuple=True)
+    offsets = torch.as_tensor(np.r_[0, np.cumsum(x.sum(1).numpy())[:-1]])
+    loss = model.training_loss(cols, offsets, rows, cols)
+    dense = dense_target_loss(model(cols, offsets), x.float(), "mse", model.output == "relu")
+    assert float(loss.detach()) == pytest.approx(float(dense), rel=1e-5)  # float32, summed in other orders
+    loss.backward()  # gradients reach every parameter (the decoder too, tied or not)
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_each_decoder_input_gives_the_decoders_input(model):
+    h = torch.as_tensor(np.random.default_rng(3).normal(size=(5, model.d_latent)))
+    with torch.no_grad():
+        layers = model.layers_from_latent(h)
+        for layer in model.jacobian_layers:
+            fn, _ = model.decoder_input(layer)
+            for s in range(5):
+                r = fn(layers[layer][s], {k: v[s] for k, v in layers.items()})
+                np.testing.assert_allclose(r, layers["resid"][s], rtol=1e-12, atol=1e-12, err_msg=layer)
+
+
+def test_layer_jacobians_equal_autograd_of_the_layer_function(model):
+    h = torch.as_tensor(np.random.default_rng(4).normal(size=(6, model.d_latent)))
+    with torch.no_grad():
+        layers = model.layers_from_latent(h)
+    for src, dst in model.adjacent_pairs:
+        J, f_src, f_dst = model.layer_jacobians(h, src, dst)
+        step = model.layer_function(src, dst)
+        np.testing.assert_allclose(f_src, layers[src], rtol=1e-12)
+        np.testing.assert_allclose(f_dst, layers[dst], rtol=1e-12)
+        for s in range(h.shape[0]):
+            acts = {k: v[s : s + 1] for k, v in layers.items()}
+            want = torch.autograd.functional.jacobian(lambda f: step(f[None, None], acts)[0, 0], layers[src][s])
+            np.testing.assert_allclose(J[s], want, rtol=1e-10, atol=1e-12, err_msg=f"{src}->{dst}")
+
+
+def test_path_crossings_equal_a_brute_force_count(model):
+    """Every ReLU state change along a latent segment, exactly: against the sign changes between 200,001
+    evenly spaced points (two crossings closer than the spacing would be missed by the brute force; the
+    segments here have no such pair)."""
+    rng = np.random.default_rng(5)
+    t = np.linspace(0.0, 1.0, 200_001)
+    for _ in range(3):
+        h0, h1 = rng.normal(size=(2, model.d_latent)) * 2
+        with torch.no_grad():
+            grid = model.layers_from_latent(torch.as_tensor(h0[None] + t[:, None] * (h1 - h0)[None]))
+        on = {n: grid[n].numpy() > 0 for n in model.relu_layers}
+        for layer in model.path_layers:
+            names = model.relu_layers if layer == "both" else (layer,)
+            brute = np.sort(np.concatenate([np.nonzero(on[n][:-1] != on[n][1:])[0] for n in names]))
+            exact = np.sort(model.path_crossings(h0, h1, layer))
+            assert exact.size == brute.size > 0, (layer, exact.size, brute.size)
+            # each exact crossing lies in the grid interval where the brute force sees it
+            np.testing.assert_array_equal(np.minimum((exact * (t.size - 1)).astype(int), t.size - 2), brute)
+
+
+def test_the_interaction_edges_equal_a_per_sample_reference(model):
+    """Edges in the neuron basis, E_ij = mean over samples of (J̃_ij f̃_j)², from the lens' edge_strengths
+    against a loop over samples with autograd of the architecture's layer function."""
+    from bowsflow.lenses.interaction.basis import edge_strengths
+
+    h = torch.as_tensor(np.random.default_rng(6).normal(size=(7, model.d_latent)))
+    with torch.no_grad():
+        layers = model.layers_from_latent(h)
+    for src, dst in model.adjacent_pairs:
+        w_src, w_dst = layers[src].shape[1], layers[dst].shape[1]
+        eye_src, eye_dst = np.eye(w_src + 1), np.eye(w_dst + 1)
+        got = edge_strengths(model, h, src, dst, {"neuron": (eye_src, eye_src, eye_dst)})["neuron"]
+        step = model.layer_function(src, dst)
+        want = np.zeros((w_dst + 1, w_src + 1))
+        for s in range(h.shape[0]):
+            acts = {k: v[s : s + 1] for k, v in layers.items()}
+            f = layers[src][s]
+            J = torch.autograd.functional.jacobian(lambda g: step(g[None, None], acts)[0, 0], f).numpy()
+            Jt = np.zeros((w_dst + 1, w_src + 1))
+            Jt[:w_dst, :w_src], Jt[:w_dst, w_src], Jt[w_dst, w_src] = J, layers[dst][s].numpy() - J @ f.numpy(), 1.0
+            want += (Jt * np.r_[f.numpy(), 1.0][None, :]) ** 2 / h.shape[0]
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14, err_msg=f"{src}->{dst}")
+
+
+def test_a_wrong_declaration_names_the_file_it_is_in():
+    from bowsflow.models.registry import ArchitectureError, register
+
+    class Broken(BowsAutoencoder):
+        arch = "broken"
+        parameter_shapes = {"W_e": ("m", "V"), "b": ("V",)}
+        layer_dims = {"latent": "latent", "out_pre": "word"}
+        relu_layers = ("out_pre", "hidden")  # no such layer
+
+    with pytest.raises(ArchitectureError, match=rf"{__file__}: Broken.relu_layers"):
+        register(Broken)
+    assert "broken" not in ARCHITECTURES

@@ -93,7 +93,11 @@ def test_checkpoint_round_trip_and_shape_check(tmp_path):
     meta = {"arch": "relu_mlp", "vocab_size": 9, "d_latent": 3, "d_hidden": 4}
     save_checkpoint(model, tmp_path / "m.safetensors", meta)
     loaded, got_meta = load_model(tmp_path / "m.safetensors")
-    assert got_meta == meta | {"tensors_sha256": got_meta["tensors_sha256"]} and len(got_meta["tensors_sha256"]) == 64
+    assert got_meta == meta | {
+        "tensors_sha256": got_meta["tensors_sha256"],
+        "parameter_shapes": {k: list(v) for k, v in model.parameter_shapes.items()},
+    }
+    assert len(got_meta["tensors_sha256"]) == 64
     for (n, a), (_, b) in zip(model.named_parameters(), loaded.named_parameters()):
         assert torch.equal(a, b), n
     save_checkpoint(model, tmp_path / "bad.safetensors", meta | {"d_latent": 5})

@@ -106,7 +106,7 @@ def _cluster_chains(options: ClaimOptions, boundaries: str, n_chains: int = 80):
     import torch
 
     from bowsflow.lenses.polytope.codes import equal_length_crossings
-    from bowsflow.models.tied_ae import TiedAutoencoder
+    from bowsflow.models.architectures.tied_ae import TiedAutoencoder
 
     rng = np.random.default_rng([options.seed, 7])
     centres = np.array([(x, y) for x in (0.0, 2.0, 4.0) for y in (0.0, 2.0, 4.0)])

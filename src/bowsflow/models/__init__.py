@@ -1,9 +1,5 @@
-"""The models: one module per architecture (``tied_ae``, ``relu_mlp``, ``bilinear``), a registry from the
-config's ``arch`` to it, their checkpoints and their training.
-
-The registry's declarations are read without importing torch (the workflow needs them while it builds
-the DAG); the architecture modules, and torch, are imported the first time a model class is needed.
-"""
+"""The models: one module per architecture (:mod:`bowsflow.models.architectures`), a registry from the
+config's ``arch`` to it, their checkpoints, evaluation and training."""
 
 import importlib
 
@@ -23,9 +19,10 @@ _LAZY = {
     "BowsAutoencoder": "base",
     "as_float64": "base",
     "count_parameters": "base",
-    "TiedAutoencoder": "tied_ae",
-    "ReluMlpAutoencoder": "relu_mlp",
-    "BilinearAutoencoder": "bilinear",
+    "TiedAutoencoder": "architectures.tied_ae",
+    "UntiedAutoencoder": "architectures.untied_ae",
+    "ReluMlpAutoencoder": "architectures.relu_mlp",
+    "BilinearAutoencoder": "architectures.bilinear",
 }
 
 
@@ -41,6 +38,7 @@ __all__ = [
     "BowsAutoencoder",
     "ReluMlpAutoencoder",
     "TiedAutoencoder",
+    "UntiedAutoencoder",
     "architecture",
     "as_float64",
     "build_model",

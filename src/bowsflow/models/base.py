@@ -1,14 +1,26 @@
-"""The base of the autoencoders trained on BOWS data, and what every architecture declares.
+"""The base of the autoencoders trained on BOWS data, and the contract every architecture meets.
 
-Each architecture is one module of this package (``tied_ae``, ``relu_mlp``, ``bilinear``) holding a
-subclass of :class:`BowsAutoencoder` that declares, beside its parameters and forward pass:
+Each architecture is one module of :mod:`bowsflow.models.architectures` holding a subclass of
+:class:`BowsAutoencoder` that declares, beside its parameters:
 
 - ``arch`` (the config's name), ``parameter_shapes`` (the checkpoint contract, in m, V, d);
 - ``layer_dims``: its stored layers in forward order → dimension (``latent``, ``hidden``, ``word``);
 - ``relu_layers`` (polytope codes), ``jacobian_layers`` (interaction basis), ``adjacent_pairs``
-  (interaction edges), ``path_layers`` (boundaries along paths; ``both`` = every ReLU layer at once);
-- ``hidden_width``; and the maths the lenses need in its own form: :meth:`decoder_input`,
-  :meth:`layer_jacobians`, :meth:`path_crossings`.
+  (interaction edges), ``path_layers`` (boundaries along paths; ``both`` = every ReLU layer at once),
+  ``piecewise_through`` (a ReLU layer that is affine in the latent between the state changes of other
+  ReLU layers: out_pre of an MLP, through its hidden ReLUs);
+- the decoder: ``tied`` (z = W_eᵀ r + b with the embedding itself) or ``decoder_name`` (its own [m, V]
+  parameter), read through :attr:`BowsAutoencoder.decoder` by training and every lens;
+- ``middle(h)``: the named layers between the latent and the decoder, ending in ``resid``;
+- where a hidden layer needs them: :meth:`decoder_input`, :meth:`layer_function` (the next layer from
+  this one, for edge ablation) and :meth:`layer_jacobians`.
+
+Generic implementations cover what the maths makes generic: :meth:`path_crossings` is exact for every
+layer that is affine in the latent between the state changes of its ``piecewise_through`` layers (affine
+ones have none); :meth:`layer_jacobians` differentiates :meth:`layer_function` by autograd. An
+architecture overrides them only for another form (a bilinear layer is quadratic along a path) or a
+faster closed form. ``tests/models/test_architectures.py`` runs every registered architecture through one
+conformance suite.
 
 The input is given sparsely — the flat list of active word ids and the offset of each sample in it
 (``torch.nn.functional.embedding_bag`` layout) — so the encoder is a sum of columns and no dense
@@ -79,8 +91,11 @@ class BowsAutoencoder(nn.Module):
     jacobian_layers: ClassVar[tuple[str, ...]] = ("latent",)
     adjacent_pairs: ClassVar[tuple[tuple[str, str], ...]] = ()
     path_layers: ClassVar[tuple[str, ...]] = ("out_pre",)
+    piecewise_through: ClassVar[dict[str, tuple[str, ...]]] = {}  # layer -> ReLU layers it bends at
     needs_hidden: ClassVar[bool] = False  # whether d_hidden must be given
     embedding_name = "W_e"
+    tied: ClassVar[bool] = True  # the decoder is the embedding; else the parameter named decoder_name
+    decoder_name: ClassVar[str | None] = None
     middle_is_identity = False  # True where r = h (no middle block)
 
     def __init__(self, vocab_size: int, d_latent: int, output: str = "relu"):
@@ -102,6 +117,11 @@ class BowsAutoencoder(nn.Module):
         """The feature directions: [m, V] (column v is word v's direction)."""
         return getattr(self, self.embedding_name)
 
+    @property
+    def decoder(self) -> torch.Tensor:
+        """The decoder's weights: [m, V], with z = decoderᵀ r + b (the embedding itself when tied)."""
+        return self.embedding if self.tied else getattr(self, self.decoder_name)
+
     def encode(self, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """h = W x for sparse binary x: [B, m]."""
         return F.embedding_bag(indices, self.embedding.t(), offsets, mode="sum")
@@ -115,8 +135,8 @@ class BowsAutoencoder(nn.Module):
         raise NotImplementedError
 
     def decode(self, r: torch.Tensor) -> torch.Tensor:
-        """z = Wᵀ r + b: [B, V]."""
-        return torch.addmm(self.b, r, self.embedding)
+        """z = decoderᵀ r + b: [B, V]."""
+        return torch.addmm(self.b, r, self.decoder)
 
     def layers_from_latent(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every named layer from h on: latent, (middle layers), resid, out_pre."""
@@ -130,22 +150,23 @@ class BowsAutoencoder(nn.Module):
         from bowsflow.models.losses import decode_and_loss
 
         # The embedding as [V, m], contiguous (a view, not a copy, in the word-major layout that
-        # _embedding_parameter gives it): the encoder's gather and both products of the decoder's
+        # embedding_parameter gives it): the encoder's gather and both products of the decoder's
         # backward pass are row-wise, and the gradients of the two uses add up in W's own layout.
         embedding_t = self.embedding.t().contiguous()
+        decoder_t = embedding_t if self.tied else self.decoder.t().contiguous()
         screen = self.output_screening and self.decoder_stats["output_density"] < SCREEN_BELOW_OUTPUT_DENSITY
         output_relu = self.output == "relu"
         # decoder_stats is updated in place by this step's backward pass, for the next step
-        if self.middle_is_identity and loss == "mse":
-            # r = h: the encoder's gradient is folded into the decoder's backward products (one
-            # pass over W's gradient instead of two), so h is computed outside autograd
+        if self.middle_is_identity and self.tied and loss == "mse":
+            # r = h and a tied decoder: the encoder's gradient is folded into the decoder's backward
+            # products (one pass over W's gradient instead of two), so h is computed outside autograd
             h = F.embedding_bag(indices, embedding_t.detach(), offsets, mode="sum")
             return decode_and_loss(
                 h, embedding_t, self.b, rows, cols, loss, output_relu, screen, self.decoder_stats, tied_input=True
             )
         h = F.embedding_bag(indices, embedding_t, offsets, mode="sum")
         resid = self.middle(h)["resid"]
-        return decode_and_loss(resid, embedding_t, self.b, rows, cols, loss, output_relu, screen, self.decoder_stats)
+        return decode_and_loss(resid, decoder_t, self.b, rows, cols, loss, output_relu, screen, self.decoder_stats)
 
     def forward(self, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """Output pre-activations z [B, V] (the loss applies the output non-linearity)."""
@@ -185,13 +206,45 @@ class BowsAutoencoder(nn.Module):
 
     def layer_jacobians(self, h: torch.Tensor, src: str, dst: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(J [n, w_dst, w_src], f_src [n, w_src], f_dst [n, w_dst]) of one adjacent pair (float64;
-        the model in float64), for latent vectors h [n, m]."""
-        raise ValueError(f"{self.arch}: no edge from {src} to {dst} (adjacent pairs: {self.adjacent_pairs})")
+        the model in float64), for latent vectors h [n, m]: :meth:`layer_function` differentiated by
+        autograd at each sample, the other layers held there. Architectures may override it with a
+        closed form (the conformance suite holds both to autograd)."""
+        from torch.func import jacrev, vmap
+
+        if (src, dst) not in self.adjacent_pairs:
+            raise ValueError(f"{self.arch}: no edge from {src} to {dst} (adjacent pairs: {self.adjacent_pairs})")
+        model = as_float64(self)
+        acts = model._float64_layers(h)
+        step = model.layer_function(src, dst)
+
+        def one(f, a):  # one sample's f_src [w] -> f_dst [w_dst]
+            return step(f[None, None], {k: v[None] for k, v in a.items()})[0, 0]
+
+        with torch.enable_grad():
+            J = vmap(jacrev(one), in_dims=(0, 0))(acts[src], acts)
+        return J.detach(), acts[src], acts[dst]
 
     def path_crossings(self, h0: np.ndarray, h1: np.ndarray, layer: str) -> np.ndarray:
-        """Exact positions t ∈ (0, 1] where the ReLU states of ``layer`` change along the latent
-        segment (1 − t) h0 + t h1; float [k]."""
-        raise NotImplementedError(f"{self.arch} declares no exact path crossings for {layer!r}")
+        """Exact positions t ∈ (0, 1] where the ReLU states of ``layer`` change along the latent segment
+        (1 − t) h0 + t h1; float [k]. Generic for a layer that is affine in the latent between the state
+        changes of its ``piecewise_through`` layers (affine ones have none): their crossings are the
+        knots; at the knots (one forward pass) the layer's pre-activation is known, and between two
+        knots it is affine, so each unit's sign change there is found exactly. ``both``: every ReLU
+        layer's crossings together."""
+        if layer == "both":
+            return np.concatenate([self.path_crossings(h0, h1, name) for name in self.relu_layers])
+        if layer not in self.relu_layers:
+            raise ValueError(f"{self.arch}: {layer!r} is no ReLU layer ({self.relu_layers})")
+        through = self.piecewise_through.get(layer, ())
+        inner = [self.path_crossings(h0, h1, name) for name in through]
+        knots = np.unique(np.concatenate([[0.0, 1.0], *inner]))  # [K]
+        H = h0[None, :] + knots[:, None] * (h1 - h0)[None, :]
+        with torch.no_grad():
+            Z = self._float64_layers(torch.as_tensor(H))[layer].numpy()  # [K, units]
+        lo, hi = Z[:-1], Z[1:]
+        piece, unit = np.nonzero((lo > 0) != (hi > 0))
+        z0, z1 = lo[piece, unit], hi[piece, unit]
+        return np.clip(knots[piece] + z0 / (z0 - z1) * (knots[piece + 1] - knots[piece]), 0.0, 1.0)
 
     def _float64_layers(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every named layer for latent vectors h, computed in float64 (detached)."""

@@ -115,7 +115,7 @@ def analyze_geometry(
 
     # 2. constructive interference (exact where the middle block is the identity, as in tied_ae: z = WᵀW x + b)
     val = _val_rows(bows_group, rng)
-    if model.middle_is_identity:
+    if model.middle_is_identity and model.tied:
         summary["interference"], figures["interference"] = _interference(
             W, b, corr, bows_group, val, index, options, rng
         )

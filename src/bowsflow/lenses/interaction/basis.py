@@ -240,7 +240,7 @@ def jacobian_gram(
     model = as_float64(model)
     n = int(h.shape[0])
     fn, affine = model.decoder_input(layer)
-    W_hat = torch.cat([model.embedding, model.b[None, :]]).detach()  # [m + 1, V]
+    W_hat = torch.cat([model.decoder, model.b[None, :]]).detach()  # [m + 1, V]: the decoder, and its bias
     m1, V = W_hat.shape
     with torch.no_grad():
         w = int(layer_inputs(model, torch.as_tensor(np.asarray(h[:1], dtype=np.float64)))[layer].shape[1])

@@ -3,11 +3,9 @@ W_e [m, V], W_in [d, m], b_in [d], W_out [m, d], b [V]."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
-from bowsflow.linalg import affine_crossings
 from bowsflow.models.base import BowsAutoencoder, embedding_parameter, uniform_
 from bowsflow.models.registry import register
 
@@ -21,6 +19,7 @@ class ReluMlpAutoencoder(BowsAutoencoder):
     jacobian_layers = ("latent", "hidden_pre", "resid")
     adjacent_pairs = (("latent", "hidden_pre"), ("hidden_pre", "resid"))
     path_layers = ("hidden_pre", "out_pre", "both")
+    piecewise_through = {"out_pre": ("hidden_pre",)}  # z is affine in h while the hidden code holds
     needs_hidden = True
 
     def __init__(self, vocab_size: int, d_latent: int, d_hidden: int, output: str = "relu", **_):
@@ -64,26 +63,3 @@ class ReluMlpAutoencoder(BowsAutoencoder):
         else:
             return super().layer_jacobians(h, src, dst)
         return J, acts[src], acts[dst]
-
-    def path_crossings(self, h0, h1, layer):
-        """The hidden pre-activation a(t) is affine, so its flips are exact. Between consecutive flips
-        (the knots) the hidden code is fixed, so z(t) is affine there, and z is continuous: z at the
-        knots (one matrix product) gives each output's flips piece by piece, exactly."""
-        p = self.float64_parameters()
-        W_in, b_in, W_out, We, b = p["W_in"], p["b_in"], p["W_out"], p["W_e"], p["b"]
-        delta = h1 - h0
-        a0 = W_in @ h0 + b_in
-        hidden_t = affine_crossings(a0, a0 + W_in @ delta)
-        if layer == "hidden_pre":
-            return hidden_t
-        if layer not in ("out_pre", "both"):
-            return super().path_crossings(h0, h1, layer)
-        knots = np.unique(np.concatenate([[0.0], hidden_t, [1.0]]))  # [K]
-        H = h0[None, :] + knots[:, None] * delta[None, :]
-        A = H @ W_in.T + b_in
-        Z = (H + np.maximum(A, 0) @ W_out.T) @ We + b  # [K, V]
-        lo, hi = Z[:-1], Z[1:]
-        piece, unit = np.nonzero((lo > 0) != (hi > 0))
-        z0, z1 = lo[piece, unit], hi[piece, unit]
-        out_t = knots[piece] + z0 / (z0 - z1) * (knots[piece + 1] - knots[piece])
-        return np.concatenate([hidden_t, out_t]) if layer == "both" else out_t

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bowsflow.linalg import affine_crossings
 from bowsflow.models.base import BowsAutoencoder, embedding_parameter
 from bowsflow.models.registry import register
 
@@ -25,10 +24,3 @@ class TiedAutoencoder(BowsAutoencoder):
 
     def middle(self, h):
         return {"resid": h}
-
-    def path_crossings(self, h0, h1, layer):
-        """z is affine in h: each output flips at most once, exactly where z crosses 0."""
-        if layer != "out_pre":
-            return super().path_crossings(h0, h1, layer)
-        p = self.float64_parameters()
-        return affine_crossings(p["W"].T @ h0 + p["b"], p["W"].T @ h1 + p["b"])
