@@ -403,3 +403,55 @@ def test_centring_leaves_every_edge_as_it_was_under_every_option(tmp_path, arch)
         assert edges[False] and edges[False].keys() == edges[True].keys()
         for key, E in edges[False].items():
             np.testing.assert_allclose(edges[True][key], E, rtol=0, atol=tolerance * np.abs(E).max(), err_msg=key)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["relu_mlp", "bilinear"])
+def test_keeping_every_direction_and_every_edge_is_the_identity_under_every_option(tmp_path, arch):
+    """With directions dropped from the basis (two hidden units write nothing: |Λ| = 0 there, dropped at
+    lambda_threshold > 0), centred or not, with or without the residual in the hidden node: keeping all
+    that the basis holds leaves the activations as they were, so the loss is the unablated one to float
+    precision (rebuilding the layer from the kept coordinates alone lost what the dropped ones carried)."""
+    import itertools
+
+    from bowsflow.activations.extraction import ExtractOptions, extract_activations
+    from bowsflow.lenses.interaction.analysis import InteractionOptions, analyze_interaction
+    from bowsflow.lenses.polytope.analysis import write_codes
+    from bowsflow.models.checkpoints import load_model, save_checkpoint
+    from helpers import make_checkpoint, make_store
+
+    store = make_store(tmp_path / "bows.zarr", n=300, chunk=128)
+    make_checkpoint(tmp_path / "m0.safetensors", arch, m=3, d=5)
+    model, meta = load_model(tmp_path / "m0.safetensors")
+    with torch.no_grad():
+        model.W_out[:, :2] = 0.0  # dead ends: directions the output never sees
+    save_checkpoint(model, tmp_path / "m.safetensors", {k: v for k, v in meta.items() if k != "parameter_shapes"})
+    extract_activations(tmp_path / "m.safetensors", store, tmp_path / "a.zarr", ExtractOptions(device="cpu"))
+    write_codes(xr.open_zarr(tmp_path / "a.zarr"), model, tmp_path / "codes.zarr", 1)
+    dropped = 0
+    for centred, hidden_node, jacobian_of in itertools.product(
+        (False, True), ("residual_fixed", "with_residual"), ("output", "next_layer")
+    ):
+        summary, _ = analyze_interaction(
+            activations=tmp_path / "a.zarr",
+            checkpoint=tmp_path / "m.safetensors",
+            codes=tmp_path / "codes.zarr",
+            store=tmp_path / f"i-{centred}-{hidden_node}-{jacobian_of}.zarr",
+            options=InteractionOptions(
+                centred=centred,
+                hidden_node=hidden_node,
+                jacobian_of=jacobian_of,
+                lambda_threshold=1e-6,
+                jacobian_samples=300,
+                edge_samples=300,
+                ablation_samples=100,
+            ),
+            bows=store,
+        )
+        dropped += sum(info.get("n_lambda_dropped", 0) for info in summary["layers"].values())
+        full = summary["ablation"]["unablated_val_loss"]
+        curves = list(summary["ablation"]["layers"].values()) + list(summary["ablation"]["edges"].values())
+        for per_basis in curves:
+            for curve in per_basis.values():
+                assert curve["val_loss"][-1] == pytest.approx(full, rel=1e-12, abs=1e-15)
+    assert dropped > 0  # the case that needs it: directions were dropped
