@@ -8,7 +8,7 @@ import xarray as xr
 
 from bowsflow.config import resolved_bows, validate_config
 from bowsflow.data.bows import VocabularyIndex, bows_pairs, dense_rows
-from bowsflow.data.bows_store import EmptyCorpusError, build_synthetic_store, build_text_store
+from bowsflow.data.bows_store import DenseRows, EmptyCorpusError, RowBlock, build_synthetic_store, build_text_store
 from bowsflow.data.splits import is_validation
 from bowsflow.data.vocabulary import corpus_vocabulary
 from bowsflow.data.windows import WindowSpec
@@ -173,3 +173,24 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
         )
         rss.append(json.loads(out.stdout.strip().splitlines()[-1])["rss_mb"])
     assert rss[1] < 1.15 * rss[0], rss
+
+
+def test_dense_rows_reused_buffer_equals_fresh_rows():
+    """Each chunk's rows from the reused buffer equal rows made from zeros (the last chunk's ones cleared),
+    and a cut chunk is a copy that a later fill cannot change."""
+    rng = np.random.default_rng(0)
+    V, chunk = 12, 5
+    dense_rows_of = DenseRows(chunk, V)
+    for n in (5, 5, 3):
+        lengths = rng.integers(1, 4, size=n)
+        words = np.concatenate([np.sort(rng.choice(V, size=k, replace=False)) for k in lengths]).astype(np.int32)
+        block = RowBlock(lengths, words, np.zeros(n, np.int64), np.zeros(n, np.int64))
+        fresh = np.zeros((n, V), dtype=bool)
+        fresh[np.repeat(np.arange(n), lengths), words] = True
+        rows = dense_rows_of.fill(block)
+        np.testing.assert_array_equal(rows, fresh)
+    kept = rows.copy()
+    dense_rows_of.fill(
+        RowBlock(np.array([V]), np.arange(V, dtype=np.int32), np.zeros(1, np.int64), np.zeros(1, np.int64))
+    )
+    np.testing.assert_array_equal(rows, kept)

@@ -179,6 +179,30 @@ class SplitOptions:
     split_by: str = "sample"  # sample | document
 
 
+class DenseRows:
+    """One chunk's dense rows, made in a buffer that is reused from chunk to chunk: only the last chunk's
+    ones are cleared before the next chunk's are set. (A fresh zero-filled chunk of 65,536 × 10,000
+    bytes cost about 1.1 s of page faults, 7 of the 21 s of the build at 160 MB.) The rows handed out
+    of a whole chunk are valid until the next :meth:`fill` (the store's appender writes them at once)."""
+
+    def __init__(self, chunk_samples: int, V: int):
+        self.buffer = np.zeros((0, V), dtype=bool)
+        self.chunk_samples = chunk_samples
+        self.ones: tuple[np.ndarray, np.ndarray] | None = None
+
+    def fill(self, block: RowBlock) -> np.ndarray:
+        """The dense [len(block), V] bool rows of ``block``."""
+        n = len(block)
+        if self.buffer.shape[0] < n:
+            self.buffer = np.zeros((max(n, self.chunk_samples), self.buffer.shape[1]), dtype=bool)
+        elif self.ones is not None:
+            self.buffer[self.ones] = False
+        self.ones = (np.repeat(np.arange(n), block.lengths), block.words)
+        self.buffer[self.ones] = True
+        # a cut chunk (the last) waits in the appender until it closes: hand it a copy, not the buffer
+        return self.buffer[:n] if n == self.chunk_samples else self.buffer[:n].copy()
+
+
 def write_bows_store(
     blocks: Iterable[RowBlock],
     path: str | Path,
@@ -211,6 +235,7 @@ def write_bows_store(
         progress = tqdm(unit=" samples", desc="bows", mininterval=2.0)
     n_words = 0  # entries of word_index written so far
     appenders: dict = {}
+    dense_rows = DenseRows(chunk_samples, V)
     with atomic_path(path) as tmp, writing_every_chunk():
         for block in rechunk_rows(blocks, chunk_samples):
             n = len(block)
@@ -231,10 +256,7 @@ def write_bows_store(
             # (made from its ones) start where the last chunk ended; word_index fills its own chunks
             for name, (_, values) in per_sample.items():
                 appenders[name].append(values)
-            dense = np.zeros((n, V), dtype=bool)
-            dense[np.repeat(np.arange(n), block.lengths), block.words] = True
-            appenders["bows"].append(dense)
-            del dense
+            appenders["bows"].append(dense_rows.fill(block))
             appenders[INDEX_FORM["index"]].append(block.words)
             n_words += block.words.size
             n_samples += n
