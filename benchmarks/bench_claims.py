@@ -50,26 +50,25 @@ def main() -> None:
         print(f"  {cid:45s} {time.perf_counter() - t:6.2f} s")
 
     # the polytope lens: its half-sample clusterings against one clustering (what it ran before)
-    import xarray as xr
-    import zarr
-
     from bowsflow.lenses.polytope.analysis import PolytopeOptions, _monosemanticity
     from bowsflow.models.checkpoints import load_model
+    from bowsflow.store.checked import open_dataset, open_group
 
     res = args.results
     model, _ = load_model(f"{res}/models/{args.model}/model.safetensors")
-    acts = xr.open_zarr(f"{res}/activations/{args.model}.zarr")
-    codes = zarr.open_group(f"{res}/analysis/{args.model}/polytope.zarr", mode="r")
-    bows = zarr.open_group(f"{res}/bows/{specs[args.model]['corpus']}/bows.zarr", mode="r")
+    acts = open_dataset(f"{res}/activations/{args.model}.zarr")
+    bows = open_group(f"{res}/bows/{specs[args.model]['corpus']}/bows.zarr")
     words = [str(w) for w in np.asarray(bows["word"][:])]
     polytope = {}
     for resamples in (1, 10, 1, 10):  # alternating
         options = PolytopeOptions(cluster_resamples=resamples)
         t = time.perf_counter()
-        _monosemanticity(acts, codes, bows, words, list(model.relu_layers), options, np.random.default_rng(0))
+        _monosemanticity(acts, bows, words, list(model.relu_layers), options, np.random.default_rng(0))
         polytope.setdefault(resamples, []).append(time.perf_counter() - t)
     added_polytope = (min(polytope[10]) - min(polytope[1])) * sum(
-        1 for s in specs.values() if not s.get("replicate_of") and cfg["corpora"][s["corpus"]]["source"] != "synthetic"
+        1
+        for s in specs.values()
+        if not s.get("replicate_of") and s.get("lenses", True) and cfg["corpora"][s["corpus"]]["source"] != "synthetic"
     )
     print(
         f"polytope monosemanticity ({args.model}): 1 clustering {min(polytope[1]):.2f} s, 10 half-samples {min(polytope[10]):.2f} s"
