@@ -10,7 +10,7 @@ from bowsflow.claims.degeneracy import (
     pruned_hidden_layer,
     random_affine_map,
 )
-from bowsflow.lenses.interaction.basis import rewired, strongest_edges
+from bowsflow.lenses.interaction.communities import rewired, strongest_edges
 
 
 @pytest.fixture

@@ -444,7 +444,7 @@ def _invariant_negative(options: ClaimOptions) -> list[Evidence]:
 # --- modular beyond its degrees ------------------------------------------------------------------------------
 def modularity_evidence(test: dict, compared: str) -> Evidence:
     """Evidence that the strongest-edge graph is modular beyond what its nodes' degrees give: its Q against
-    the Q of degree-preserving rewirings (:func:`~bowsflow.lenses.interaction.basis.modularity_against_rewiring`).
+    the Q of degree-preserving rewirings (:func:`~bowsflow.lenses.interaction.communities.modularity_against_rewiring`).
     The p-value is the rewirings' (Phipson–Smyth) while some rewiring reaches the observed Q; beyond all of
     them, where a finite count can only say p ≤ 1/(B + 1), it is the normal tail of the rewirings' Q
     (z-score), and the details say so."""
@@ -480,7 +480,7 @@ def modularity_evidence(test: dict, compared: str) -> Evidence:
     "rewired with every node's degree kept.",
     compares="each model with adjacent layers, the graph of the edges holding 99% of each layer pair's mass "
     "in the interaction basis",
-    metric="Newman's modularity Q of Louvain communities, against degree-preserving rewirings",
+    metric="Newman's modularity Q of the lens' communities (Louvain or Leiden), against degree-preserving rewirings",
     direction="greater",
     min_n=10,
     n_counts="edges",
@@ -499,7 +499,7 @@ def modular(run: RunData, options: ClaimOptions, names: list[str]) -> list[Evide
 def _two_modules(options: ClaimOptions, planted: bool):
     """Three layers of 8 nodes with edges between neighbours: two planted modules (nodes 0–3 connect only
     to 0–3, 4–7 to 4–7, with a little weight across) or the same weights placed at random."""
-    from bowsflow.lenses.interaction.basis import modularity_against_rewiring
+    from bowsflow.lenses.interaction.communities import CommunityOptions, modularity_against_rewiring
 
     rng = np.random.default_rng([options.seed, 16])
     sets = []
@@ -508,7 +508,7 @@ def _two_modules(options: ClaimOptions, planted: bool):
         if not planted:
             block = rng.permutation(block.ravel()).reshape(8, 8)
         sets.append((src, dst, block))
-    return modularity_against_rewiring(sets, options.seed, 50)
+    return modularity_against_rewiring(sets, CommunityOptions(seed=options.seed), 50)
 
 
 @control("degeneracy.modular", "positive", "a three-layer graph of two planted modules")

@@ -23,10 +23,9 @@ from bowsflow.lenses.interaction.basis import (
     interaction_basis,
     jaccard_groups,
     jacobian_gram,
-    modularity,
-    modularity_against_rewiring,
     next_layer_jacobian_gram,
 )
+from bowsflow.lenses.interaction.communities import CommunityOptions, modularity, modularity_against_rewiring
 from bowsflow.linalg import sorted_eigh
 from bowsflow.schema import schema_options
 from bowsflow.store.checked import open_dataset, open_group
@@ -44,6 +43,10 @@ class InteractionOptions:
     degeneracy_threshold: float
     through_output_relu: bool
     n_rewirings: int
+    communities: str  # louvain | leiden
+    resolution: float  # γ of the community method's quality function
+    edge_norm: str  # none | sqrt | sum | max | log: each layer pair's edges before the graph is made
+    edge_norm_eps: float  # the log norm's zero point
     jacobian_samples: int
     jacobian_batch: int
     jacobian_block_mb: float
@@ -189,13 +192,14 @@ def analyze_interaction(
                 flat = np.sort(E.ravel())[::-1]
                 figures["edge_mass"][key][name] = np.cumsum(flat) / max(flat.sum(), 1e-300)
         members: dict = {}
+        graph_options = community_options(options)
         summary["modularity"] = {
-            name: modularity(sets, options.seed, members if name == "interaction" else None)
+            name: modularity(sets, graph_options, members if name == "interaction" else None)
             for name, sets in edge_sets.items()
             if name in ("interaction", "neuron")
         }
         summary["modularity"]["interaction"]["against_rewiring"] = modularity_against_rewiring(
-            edge_sets["interaction"], options.seed, options.n_rewirings
+            edge_sets["interaction"], graph_options, options.n_rewirings
         )
         figures["graph"] = {
             "layers": [layer for layer in model.jacobian_layers if layer in bases],
@@ -232,6 +236,13 @@ def analyze_interaction(
 
 
 BASES = ("interaction", "neuron", "pca")
+
+
+def community_options(options: InteractionOptions) -> CommunityOptions:
+    """How the interaction graph is cut into communities (:mod:`bowsflow.lenses.interaction.communities`)."""
+    return CommunityOptions(
+        options.communities, options.resolution, options.edge_norm, options.edge_norm_eps, options.seed
+    )
 
 
 def layer_basis(G: np.ndarray, M: np.ndarray, options: InteractionOptions) -> tuple[tuple, tuple]:
