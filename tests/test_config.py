@@ -164,6 +164,10 @@ def test_default_config_trains_the_promised_models(repo_root):
             "config key extract.layers: none of ['hidden_pre'] is a layer of model t (tied_ae",
         ),
         ({"models": {"x" * 240: {"corpus": "w", "arch": "tied_ae", "d_latent": 2}}}, "is 240 bytes"),
+        (
+            {"analysis": {"interaction": {"constant": "isolate"}}},
+            "config key analysis.interaction.constant: isolate needs centred: true",
+        ),
     ],
 )
 def test_errors_known_before_any_job_name_their_key(extra, message):

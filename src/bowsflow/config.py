@@ -75,6 +75,12 @@ def check_config(config: dict) -> None:
     """Checks beyond the schema, each naming the key at fault."""
     specs = model_specs(config)  # names, corpora, architectures and sweeps
     _check_extract_layers(config.get("extract", {}).get("layers", "all"), specs)
+    interaction = config.get("analysis", {}).get("interaction", {})
+    if interaction.get("constant") == "isolate" and not interaction.get("centred"):
+        raise ConfigError(
+            "config key analysis.interaction.constant: isolate needs centred: true (the constant direction is "
+            "an eigenvector of the Gram only when the activations are centred)"
+        )
     for name in config.get("corpora", {}):
         opts = resolved_bows(config, name)
         if len(opts["always_include"]) > opts["vocab_size"]:

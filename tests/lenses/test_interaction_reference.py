@@ -11,13 +11,16 @@ import xarray as xr
 
 
 def basis(G, M, mean, centred, lambda_threshold, threshold=1e-10):
-    """Λ, C, C⁺ (and S, G, M in the coordinates used) from G and M over f̃ = [f, 1]."""
+    """Λ, C, C⁺ (and S, G, M in the coordinates used) from G and M over f̃ = [f, 1]; ``centred``: False,
+    True, or "isolate" (centred, the constant direction kept apart as the reference code does)."""
     w = mean.size
     S = np.eye(w + 1)
     if centred:
         S[:w, w] = -mean
     Si = np.linalg.inv(S)
     G, M = S @ G @ S.T, Si.T @ M @ Si
+    if centred == "isolate":
+        return isolated_basis(G, M, S, Si, lambda_threshold, threshold)
     dv, U = np.linalg.eigh(G)
     dv, U = dv[::-1], U[:, ::-1]
     keep = dv > threshold * dv[0]
@@ -31,6 +34,31 @@ def basis(G, M, mean, centred, lambda_threshold, threshold=1e-10):
     C = R @ V * np.sqrt(np.abs(lam))
     Cp = (V.T @ Rp) / np.sqrt(np.abs(lam))[:, None]
     # the way back from the basis, f̃ = S⁻¹ C⁺ᵀ f̂, from the factors (on the data's subspace)
+    return {"G": G, "M": M, "Lambda": lam, "C": C, "Cpinv": Cp, "S": S, "back": Si @ Cp.T}
+
+
+def isolated_basis(G, M, S, Si, lambda_threshold, threshold):
+    """The centred G is block diagonal, [[Σ, 0], [0, 1]]: the constant direction e_w is an eigenvector,
+    kept first and unrotated (Λ₀ = M_ww, C's first column e_w·√|M_ww|); the other columns are the
+    interaction basis of the blocks Σ and M[:w, :w], both thresholds relative to the largest value
+    counting the constant's (1 in G, |M_ww| in Λ)."""
+    w = G.shape[0] - 1
+    dv, U = np.linalg.eigh(G[:w, :w])
+    dv, U = dv[::-1], U[:, ::-1]
+    keep = dv > threshold * max(dv[0], 1.0)
+    U, dv = U[:, keep], dv[keep]
+    R, Rp = U / np.sqrt(dv), (U * np.sqrt(dv)).T
+    lam, V = np.linalg.eigh(Rp @ M[:w, :w] @ Rp.T)
+    order = np.argsort(-np.abs(lam), kind="stable")
+    lam, V = lam[order], V[:, order]
+    live = np.abs(lam) >= lambda_threshold * max(np.abs(lam).max(), abs(M[w, w]))
+    lam, V = lam[live], V[:, live]
+    C = np.zeros((w + 1, lam.size + 1))
+    Cp = np.zeros((lam.size + 1, w + 1))
+    C[w, 0], Cp[0, w] = np.sqrt(abs(M[w, w])), 1 / np.sqrt(abs(M[w, w]))
+    C[:w, 1:] = R @ V * np.sqrt(np.abs(lam))
+    Cp[1:, :w] = (V.T @ Rp) / np.sqrt(np.abs(lam))[:, None]
+    lam = np.r_[M[w, w], lam]
     return {"G": G, "M": M, "Lambda": lam, "C": C, "Cpinv": Cp, "S": S, "back": Si @ Cp.T}
 
 
@@ -167,17 +195,21 @@ def reference(p: dict, h: np.ndarray, centred: bool, lambda_threshold: float, st
     return out, E
 
 
-FAST = {(False, 0.0, "output", "residual_fixed"), (True, 1e-10, "next_layer", "with_residual")}
+FAST = {
+    (False, 0.0, "output", "residual_fixed"),
+    (True, 1e-10, "next_layer", "with_residual"),
+    ("isolate", 1e-10, "output", "residual_fixed"),
+}
 COMBINATIONS = [
     pytest.param(c, lt, j, h, marks=() if (c, lt, j, h) in FAST else pytest.mark.slow)
-    for c in (False, True)
+    for c in (False, True, "isolate")
     for lt in (0.0, 1e-10)
     for j in ("output", "next_layer")
     for h in ("residual_fixed", "with_residual")
 ]
 
 
-# two combinations in the fast tier (one of each value of every option); all sixteen in the full suite
+# three combinations in the fast tier (each value of every option); all twenty-four in the full suite
 @pytest.mark.parametrize("centred, lambda_threshold, jacobian_of, hidden_node", COMBINATIONS)
 def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_threshold, jacobian_of, hidden_node):
     from bowsflow.activations.extraction import ExtractOptions, extract_activations
@@ -192,7 +224,8 @@ def test_the_library_equals_a_numpy_re_derivation(tmp_path, centred, lambda_thre
     model, _ = load_model(tmp_path / "m.safetensors")
     write_codes(xr.open_zarr(tmp_path / "a.zarr"), model, tmp_path / "codes.zarr", 1)
     options = InteractionOptions(
-        centred=centred,
+        centred=bool(centred),
+        constant="isolate" if centred == "isolate" else "rotate",
         lambda_threshold=lambda_threshold,
         jacobian_samples=256,
         edge_samples=256,

@@ -37,6 +37,7 @@ class InteractionOptions:
     """``analysis.interaction`` of the config (defaults: the schema's)."""
 
     centred: bool
+    constant: str  # rotate | isolate (the reference's centring: the constant direction kept out of the rotation)
     gram_products: str  # float64 | float32 (faster; sums across chunks stay float64)
     threshold: float  # relative: eigenvalues below threshold × the largest are dropped
     lambda_threshold: float  # relative: directions with |Λ| below it are dropped
@@ -193,13 +194,16 @@ def analyze_interaction(
                 figures["edge_mass"][key][name] = np.cumsum(flat) / max(flat.sum(), 1e-300)
         members: dict = {}
         graph_options = community_options(options)
+        graph_sets = dict(edge_sets)
+        if options.constant == "isolate":  # as the reference: the constant directions stay singletons
+            graph_sets["interaction"] = [(s, d, without_first_direction(E)) for s, d, E in edge_sets["interaction"]]
         summary["modularity"] = {
             name: modularity(sets, graph_options, members if name == "interaction" else None)
-            for name, sets in edge_sets.items()
+            for name, sets in graph_sets.items()
             if name in ("interaction", "neuron")
         }
         summary["modularity"]["interaction"]["against_rewiring"] = modularity_against_rewiring(
-            edge_sets["interaction"], graph_options, options.n_rewirings
+            graph_sets["interaction"], graph_options, options.n_rewirings
         )
         figures["graph"] = {
             "layers": [layer for layer in model.jacobian_layers if layer in bases],
@@ -245,6 +249,13 @@ def community_options(options: InteractionOptions) -> CommunityOptions:
     )
 
 
+def without_first_direction(E: np.ndarray) -> np.ndarray:
+    """E with the edges of each layer's first direction (the isolated constant) set to 0."""
+    E = E.copy()
+    E[0, :] = E[:, 0] = 0.0
+    return E
+
+
 def layer_basis(G: np.ndarray, M: np.ndarray, options: InteractionOptions) -> tuple[tuple, tuple]:
     """One layer's interaction basis from its (uncentred) G and M: (the entry :func:`basis_maps` reads —
     InteractionBasis, Gram eigenvectors, the coordinates map S, the neuron order — and (G, M, their
@@ -253,7 +264,7 @@ def layer_basis(G: np.ndarray, M: np.ndarray, options: InteractionOptions) -> tu
     S, G, M = centred_moments(G, M) if options.centred else (np.eye(G.shape[0]), G, M)
     g_vals, g_vecs = sorted_eigh(G, "descending")
     m_vals, m_vecs = sorted_eigh(M, "descending")
-    basis = interaction_basis(G, M, options.threshold, options.lambda_threshold)
+    basis = interaction_basis(G, M, options.threshold, options.lambda_threshold, options.constant == "isolate")
     return (basis, g_vecs, S, neuron_order(G, M)), (G, M, g_vals, g_vecs, m_vals, m_vecs)
 
 

@@ -153,22 +153,48 @@ class InteractionBasis:
 
 
 def interaction_basis(
-    G: np.ndarray, M: np.ndarray, threshold: float = 1e-10, lambda_threshold: float = 0.0
+    G: np.ndarray,
+    M: np.ndarray,
+    threshold: float = 1e-10,
+    lambda_threshold: float = 0.0,
+    isolate_constant: bool = False,
 ) -> InteractionBasis:
     """C, C⁺ and Λ from the Gram G and the Jacobian Gram M of one layer (both in f̃ coordinates).
 
     Two truncations, both relative to the largest value: Gram eigenvalues below ``threshold`` (linearly
     dependent activations), then directions whose |Λ| is below ``lambda_threshold`` (directions the
     output does not depend on: kept, their C⁺ rows would be |Λ|^{-1/2}-large). C⁺ is formed from the
-    factors, |Λ|^{-1/2} Vᵀ R⁺, so that C⁺C = I exactly up to rounding, never by a numerical pseudo-inverse."""
+    factors, |Λ|^{-1/2} Vᵀ R⁺, so that C⁺C = I exactly up to rounding, never by a numerical pseudo-inverse.
+
+    ``isolate_constant`` (the reference code's centring; G must be centred, so that the constant
+    direction e_w of f̃ = [f − μ, 1] is an eigenvector of G): the constant direction is kept out of both
+    eigendecompositions and of the truncations and becomes the first column of C, with Λ₀ = M_ww; the
+    other directions are the interaction basis of the blocks G[:w, :w], M[:w, :w]."""
+    if not isolate_constant:
+        return _rotated_basis(G, M, threshold, lambda_threshold)
+    w = G.shape[0] - 1
+    if np.any(G[:w, w] != 0) or G[w, w] != 1:
+        raise ValueError("isolate_constant needs the centred Gram (E[f − μ] = 0 in its last column)")
+    rest = _rotated_basis(G[:w, :w], M[:w, :w], threshold, lambda_threshold, top=1.0, lambda_top=abs(M[w, w]))
+    scale = np.sqrt(abs(M[w, w])) if M[w, w] != 0 else 1.0  # an output that ignores the constant: unscaled
+    C = np.zeros((w + 1, rest.C.shape[1] + 1))
+    C[w, 0], C[:w, 1:] = scale, rest.C
+    Cpinv = np.zeros((rest.C.shape[1] + 1, w + 1))
+    Cpinv[0, w], Cpinv[1:, :w] = 1.0 / scale, rest.Cpinv
+    return InteractionBasis(C, Cpinv, np.r_[M[w, w], rest.Lambda], rest.kept + 1, rest.n_lambda_dropped)
+
+
+def _rotated_basis(G, M, threshold, lambda_threshold, top: float = 0.0, lambda_top: float = 0.0) -> InteractionBasis:
+    """:func:`interaction_basis` of the whole of G and M; ``top`` and ``lambda_top``: values outside G and
+    M (the isolated constant's) that the relative thresholds also count as the largest."""
     d, U = sorted_eigh(G, "descending")
-    keep = d > threshold * d[0]
+    keep = d > threshold * max(d[0], top)
     U, d = U[:, keep], d[keep]
     R = U / np.sqrt(d)  # U D^{-1/2}
     R_pinv = (U * np.sqrt(d)).T  # D^{1/2} Uᵀ
     Mw = R_pinv @ M @ R_pinv.T
     lam, V = sorted_eigh(0.5 * (Mw + Mw.T), "magnitude")
-    live = np.abs(lam) >= lambda_threshold * (np.abs(lam).max() if lam.size else 0.0)
+    live = np.abs(lam) >= lambda_threshold * max(np.abs(lam).max() if lam.size else 0.0, lambda_top)
     if lambda_threshold > 0:
         live &= np.abs(lam) > 0
     lam, V = lam[live], V[:, live]
