@@ -76,6 +76,13 @@ def check_config(config: dict) -> None:
     specs = model_specs(config)  # names, corpora, architectures and sweeps
     _check_extract_layers(config.get("extract", {}).get("layers", "all"), specs)
     interaction = config.get("analysis", {}).get("interaction", {})
+    if interaction.get("integration", "gradient") == "gradient":
+        for key, value in (("basis_formula", "(1-alpha)^2"), ("edge_formula", "functional")):
+            if interaction.get(key) == value:
+                raise ConfigError(
+                    f"config key analysis.interaction.{key}: {value} needs an integration rule (integration: "
+                    "trapezoidal or gauss_legendre); at the gradient's single point α = 1 it is zero"
+                )
     if interaction.get("constant") == "isolate" and not interaction.get("centred"):
         raise ConfigError(
             "config key analysis.interaction.constant: isolate needs centred: true (the constant direction is "

@@ -26,6 +26,7 @@ from bowsflow.lenses.interaction.basis import (
     next_layer_jacobian_gram,
 )
 from bowsflow.lenses.interaction.communities import CommunityOptions, modularity, modularity_against_rewiring
+from bowsflow.lenses.interaction.integration import integration_points, next_layer_moments, output_moments
 from bowsflow.linalg import sorted_eigh
 from bowsflow.schema import schema_options
 from bowsflow.store.checked import open_dataset, open_group
@@ -52,6 +53,10 @@ class InteractionOptions:
     jacobian_batch: int
     jacobian_block_mb: float
     jacobian_of: str  # output (global) | next_layer (the local chain)
+    integration: str  # gradient | trapezoidal | gauss_legendre (integrated gradients)
+    n_alphas: int  # points of the integration rule
+    basis_formula: str  # jacobian | (1-0)*alpha | (1-alpha)^2
+    edge_formula: str  # squared | functional
     hidden_node: str  # residual_fixed | with_residual (the node carries the residual stream)
     edge_samples: int
     ablation_samples: int
@@ -102,6 +107,8 @@ def analyze_interaction(
     summary = {"model": meta.get("model"), "arch": arch, "layers": {}, "options": options.__dict__}
     figures = {"spectra": {}, "edge_mass": {}}
     data_vars, bases = {}, {}
+    points = integration_points(options.integration, options.n_alphas)
+    integrated = options.basis_formula != "jacobian" or not points.is_gradient
     # the local chain builds each layer's basis from the next one's: from the output backwards
     local = options.jacobian_of == "next_layer"
     next_of = dict(model.adjacent_pairs) if local else {}
@@ -110,17 +117,35 @@ def analyze_interaction(
             summary["layers"][layer] = {"skipped": "not in the activation store (extract.layers)"}
             continue
         G = dask_gram(stored(layer), False, threads, np.dtype(options.gram_products))
+        lam_total = None
         if next_of.get(layer) in bases:  # against the next layer's interaction basis
             nxt = next_of[layer]
             P = bases[nxt][0].C.T @ bases[nxt][2]  # f̂_next = Cᵀ S f̃_next
-            total, count = next_layer_jacobian_gram(model, h_jac, layer, nxt, P, options.jacobian_block_mb)
+            if integrated:
+                total, lam_total, count = next_layer_moments(
+                    model, h_jac, layer, nxt, P, points, options.basis_formula, options.jacobian_batch
+                )
+            else:
+                total, count = next_layer_jacobian_gram(model, h_jac, layer, nxt, P, options.jacobian_block_mb)
             against = f"the interaction basis of {nxt}"
         else:
-            total, count = jacobian_gram(
-                model, h_jac, layer, options.through_output_relu, options.jacobian_batch, options.jacobian_block_mb
-            )
+            if integrated:
+                total, lam_total, count = output_moments(
+                    model,
+                    h_jac,
+                    layer,
+                    points,
+                    options.basis_formula,
+                    options.through_output_relu,
+                    options.jacobian_batch,
+                )
+            else:
+                total, count = jacobian_gram(
+                    model, h_jac, layer, options.through_output_relu, options.jacobian_batch, options.jacobian_block_mb
+                )
             against = "the output" + (" x̂" if options.through_output_relu else " z")
-        bases[layer], (G, M, g_vals, g_vecs, m_vals, m_vecs) = layer_basis(G, total / count, options)
+        lam_dash = None if lam_total is None else lam_total / count
+        bases[layer], (G, M, g_vals, g_vecs, m_vals, m_vecs) = layer_basis(G, total / count, options, lam_dash)
         basis = bases[layer][0]
         lam_rel = np.abs(basis.Lambda) / max(np.abs(basis.Lambda).max(), 1e-300)
         summary["layers"][layer] = {
@@ -187,10 +212,10 @@ def analyze_interaction(
             )
             figures["edge_mass"][key] = {}
             for name, E in edges.items():
-                edge_sets[name].append((src, dst, E))
+                edge_sets[name].append((src, dst, np.abs(E)))  # functional edges are signed: |E| orders them
                 index = {"interaction": "basis", "neuron": "i", "pca": "j"}[name]
                 data_vars[f"edges_{name}_{src}_{dst}"] = ((f"{dst}_{index}", f"{src}_{index}"), E)
-                flat = np.sort(E.ravel())[::-1]
+                flat = np.sort(np.abs(E).ravel())[::-1]
                 figures["edge_mass"][key][name] = np.cumsum(flat) / max(flat.sum(), 1e-300)
         members: dict = {}
         graph_options = community_options(options)
@@ -256,15 +281,22 @@ def without_first_direction(E: np.ndarray) -> np.ndarray:
     return E
 
 
-def layer_basis(G: np.ndarray, M: np.ndarray, options: InteractionOptions) -> tuple[tuple, tuple]:
+def layer_basis(
+    G: np.ndarray, M: np.ndarray, options: InteractionOptions, Lambda_dash: np.ndarray | None = None
+) -> tuple[tuple, tuple]:
     """One layer's interaction basis from its (uncentred) G and M: (the entry :func:`basis_maps` reads —
     InteractionBasis, Gram eigenvectors, the coordinates map S, the neuron order — and (G, M, their
     eigenvalues and eigenvectors) in the coordinates used). ``centred``: G, M and the edges' inputs all
     in the coordinates [f − μ, 1] = S f̃, a reparameterization."""
     S, G, M = centred_moments(G, M) if options.centred else (np.eye(G.shape[0]), G, M)
+    if Lambda_dash is not None and options.centred:  # a gradient index (as M's) and an activation index
+        S_inv = np.linalg.inv(S)
+        Lambda_dash = S_inv.T @ Lambda_dash @ S.T
     g_vals, g_vecs = sorted_eigh(G, "descending")
     m_vals, m_vecs = sorted_eigh(M, "descending")
-    basis = interaction_basis(G, M, options.threshold, options.lambda_threshold, options.constant == "isolate")
+    basis = interaction_basis(
+        G, M, options.threshold, options.lambda_threshold, options.constant == "isolate", Lambda_dash
+    )
     return (basis, g_vecs, S, neuron_order(G, M)), (G, M, g_vals, g_vecs, m_vals, m_vecs)
 
 
@@ -282,16 +314,28 @@ def pair_edges(model, h: torch.Tensor, src: str, dst: str, bases: dict, options,
         top = g_vecs[:, : basis.C.shape[1]]
         narrow[layer] = (top.T @ S, np.linalg.inv(S) @ top)
     projections["pca_same_width"] = (*narrow[src], narrow[dst][0])
-    edges, grouped = edge_strengths(model, h, src, dst, projections, options.jacobian_block_mb, groups=EDGE_GROUPS)
+    functional = options.edge_formula == "functional"
+    edges, grouped = edge_strengths(
+        model,
+        h,
+        src,
+        dst,
+        projections,
+        options.jacobian_block_mb,
+        groups=EDGE_GROUPS,
+        points=integration_points(options.integration, options.n_alphas),
+        functional=functional,
+    )
+
     n = int(h.shape[0])
     halves = half_sample_edge_counts(grouped, n, rng)
     summary = {
         name: {
             "n_edges": int(E.size),
             "n_samples": n,
-            "edges_for_99pct_mass": edges_for_mass(E, 0.99),
+            "edges_for_99pct_mass": edges_for_mass(np.abs(E), 0.99),  # functional edges are signed
             "edges_for_99pct_mass_half_samples": halves[name],
-            "total_mass": float(E.sum()),
+            "total_mass": float(np.abs(E).sum()),
         }
         for name, E in edges.items()
     }
@@ -326,7 +370,8 @@ def half_sample_edge_counts(grouped: dict, n: int, rng) -> dict[str, list[int]]:
     counts = np.bincount(np.arange(n) % EDGE_GROUPS, minlength=EDGE_GROUPS)
     picks = [rng.choice(EDGE_GROUPS, EDGE_GROUPS // 2, replace=False) for _ in range(EDGE_HALF_SAMPLES)]
     return {
-        name: [edges_for_mass(g[p].sum(axis=0) / counts[p].sum(), 0.99) for p in picks] for name, g in grouped.items()
+        name: [edges_for_mass(np.abs(g[p].sum(axis=0)) / counts[p].sum(), 0.99) for p in picks]
+        for name, g in grouped.items()
     }
 
 

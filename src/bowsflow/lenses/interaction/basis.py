@@ -158,6 +158,7 @@ def interaction_basis(
     threshold: float = 1e-10,
     lambda_threshold: float = 0.0,
     isolate_constant: bool = False,
+    Lambda_dash: np.ndarray | None = None,
 ) -> InteractionBasis:
     """C, C⁺ and Λ from the Gram G and the Jacobian Gram M of one layer (both in f̃ coordinates).
 
@@ -169,22 +170,37 @@ def interaction_basis(
     ``isolate_constant`` (the reference code's centring; G must be centred, so that the constant
     direction e_w of f̃ = [f − μ, 1] is an eigenvector of G): the constant direction is kept out of both
     eigendecompositions and of the truncations and becomes the first column of C, with Λ₀ = M_ww; the
-    other directions are the interaction basis of the blocks G[:w, :w], M[:w, :w]."""
+    other directions are the interaction basis of the blocks G[:w, :w], M[:w, :w].
+
+    ``Lambda_dash`` (the reference's Λ' = E[g f̃ᵀ] of the basis formulas "(1-0)*alpha" and "(1-alpha)^2",
+    whose M = E[g gᵀ]): V still diagonalises M, but Λ = |diag(Vᵀ R⁺ Λ' R V)| orders, truncates and scales
+    the directions, as the reference code does; without it Λ are M's eigenvalues in whitened coordinates."""
     if not isolate_constant:
-        return _rotated_basis(G, M, threshold, lambda_threshold)
+        return _rotated_basis(G, M, threshold, lambda_threshold, Lambda_dash=Lambda_dash)
     w = G.shape[0] - 1
     if np.any(G[:w, w] != 0) or G[w, w] != 1:
         raise ValueError("isolate_constant needs the centred Gram (E[f − μ] = 0 in its last column)")
-    rest = _rotated_basis(G[:w, :w], M[:w, :w], threshold, lambda_threshold, top=1.0, lambda_top=abs(M[w, w]))
-    scale = np.sqrt(abs(M[w, w])) if M[w, w] != 0 else 1.0  # an output that ignores the constant: unscaled
+    lam0 = M[w, w] if Lambda_dash is None else abs(Lambda_dash[w, w])
+    rest = _rotated_basis(
+        G[:w, :w],
+        M[:w, :w],
+        threshold,
+        lambda_threshold,
+        top=1.0,
+        lambda_top=abs(lam0),
+        Lambda_dash=None if Lambda_dash is None else Lambda_dash[:w, :w],
+    )
+    scale = np.sqrt(abs(lam0)) if lam0 != 0 else 1.0  # an output that ignores the constant: unscaled
     C = np.zeros((w + 1, rest.C.shape[1] + 1))
     C[w, 0], C[:w, 1:] = scale, rest.C
     Cpinv = np.zeros((rest.C.shape[1] + 1, w + 1))
     Cpinv[0, w], Cpinv[1:, :w] = 1.0 / scale, rest.Cpinv
-    return InteractionBasis(C, Cpinv, np.r_[M[w, w], rest.Lambda], rest.kept + 1, rest.n_lambda_dropped)
+    return InteractionBasis(C, Cpinv, np.r_[lam0, rest.Lambda], rest.kept + 1, rest.n_lambda_dropped)
 
 
-def _rotated_basis(G, M, threshold, lambda_threshold, top: float = 0.0, lambda_top: float = 0.0) -> InteractionBasis:
+def _rotated_basis(
+    G, M, threshold, lambda_threshold, top: float = 0.0, lambda_top: float = 0.0, Lambda_dash=None
+) -> InteractionBasis:
     """:func:`interaction_basis` of the whole of G and M; ``top`` and ``lambda_top``: values outside G and
     M (the isolated constant's) that the relative thresholds also count as the largest."""
     d, U = sorted_eigh(G, "descending")
@@ -194,6 +210,10 @@ def _rotated_basis(G, M, threshold, lambda_threshold, top: float = 0.0, lambda_t
     R_pinv = (U * np.sqrt(d)).T  # D^{1/2} Uᵀ
     Mw = R_pinv @ M @ R_pinv.T
     lam, V = sorted_eigh(0.5 * (Mw + Mw.T), "magnitude")
+    if Lambda_dash is not None:  # the formulas' Λ: |diag(Vᵀ R⁺ Λ' R V)|, in its own order
+        lam = np.abs(np.einsum("ik,ij,jk->k", V, R_pinv @ Lambda_dash @ R, V))
+        order = np.argsort(-lam, kind="stable")
+        lam, V = lam[order], V[:, order]
     live = np.abs(lam) >= lambda_threshold * max(np.abs(lam).max() if lam.size else 0.0, lambda_top)
     if lambda_threshold > 0:
         live &= np.abs(lam) > 0
@@ -459,7 +479,15 @@ def next_layer_jacobian_gram(
 
 
 def edge_strengths(
-    model, h: torch.Tensor, src: str, dst: str, projections: dict, max_block_mb: float = 256.0, groups: int = 0
+    model,
+    h: torch.Tensor,
+    src: str,
+    dst: str,
+    projections: dict,
+    max_block_mb: float = 256.0,
+    groups: int = 0,
+    points=None,
+    functional: bool = False,
 ):
     """E_ij = mean over samples of (∂f̂ᵢ_dst/∂f̂ⱼ_src · f̂ⱼ_src)² between two adjacent layers, for each
     named basis in ``projections`` (name → (P_src [r_src, w_src + 1], P_src⁺ [w_src + 1, r_src],
@@ -470,7 +498,17 @@ def edge_strengths(
     Samples h [n, m] go in batches whose [B, w_dst + 1, w_src + 1] Jacobians stay within ``max_block_mb``
     (with their projected copies); an identity P is not multiplied. Returns name → E [r_dst, r_src]; with
     ``groups`` > 0, also name → [groups, r_dst, r_src], the sums of the samples i with i mod groups = g
-    (for resampling the samples without recomputing a Jacobian)."""
+    (for resampling the samples without recomputing a Jacobian).
+
+    ``points`` (:func:`~bowsflow.lenses.interaction.integration.integration_points`, other than the
+    gradient's): integrated gradients, ∂f̂_dst/∂f̂_src averaged over the folded next layer at α f̃_src.
+    ``functional``: the reference's functional edges instead of squared ones, E_ij = mean over samples of
+    Σ_α w_α 2 (ŷᵢ(f̃) − ŷᵢ(α f̃)) [P_dst J̃(α) P_src⁺]ᵢⱼ f̂ⱼ (ŷ = P_dst f̃_dst; signed; zero at the gradient's
+    single point α = 1, so they need an integration rule). On a linear layer, ŷ = A f̂, both have closed
+    forms with Ĝ = mean f̂ f̂ᵀ: squared E_ij = A_ij² Ĝ_jj and functional E = A ⊙ (A Ĝ); they are equal
+    where Ĝ is diagonal, as it is in the interaction basis (Ĝ = |Λ| on the kept directions) and the PCA one."""
+    if points is not None and (functional or not points.is_gradient):
+        return _integrated_edge_strengths(model, h, src, dst, projections, max_block_mb, groups, points, functional)
     prepared = {}
     for name, (P_src, P_src_inverse, P_dst) in projections.items():
         Ps, Pd = torch.as_tensor(P_src, dtype=torch.float64), torch.as_tensor(P_dst, dtype=torch.float64)
@@ -501,6 +539,47 @@ def edge_strengths(
                 gid = torch.arange(lo, lo + squared.shape[0]) % groups
                 acc = by_group.setdefault(name, torch.zeros((groups, *part.shape), dtype=torch.float64))
                 acc.index_add_(0, gid, squared)
+    edges = {name: (total / n).numpy() for name, total in sums.items()}
+    return (edges, {name: g.numpy() for name, g in by_group.items()}) if groups else edges
+
+
+@torch.no_grad()
+def _integrated_edge_strengths(model, h, src, dst, projections, max_block_mb, groups, points, functional):
+    """:func:`edge_strengths` with integration points (and functional edges)."""
+    from bowsflow.lenses.interaction.integration import pair_jacobians
+    from bowsflow.models import as_float64
+
+    model = as_float64(model)
+    h = torch.as_tensor(h, dtype=torch.float64)
+    prepared = {
+        name: tuple(torch.as_tensor(P, dtype=torch.float64) for P in (P_src, P_src_inverse, P_dst))
+        for name, (P_src, P_src_inverse, P_dst) in projections.items()
+    }
+    per_alpha, _, _ = pair_jacobians(model, h[:1], src, dst, points)  # the widths, from one sample
+    wd1, ws1 = per_alpha[0][1].shape[1:]
+    batch = max(1, int(max_block_mb * 2**20 // ((points.alphas.size + 4) * wd1 * ws1 * 8)))
+    n = h.shape[0]
+    sums: dict[str, torch.Tensor] = {}
+    by_group: dict[str, torch.Tensor] = {}
+    for lo in range(0, n, batch):
+        per_alpha, fs_t, fd_t = pair_jacobians(model, h[lo : lo + batch], src, dst, points)
+        for name, (Ps, Ps_pinv, Pd) in prepared.items():
+            coords = (fs_t @ Ps.t())[:, None, :]  # f̂_src [B, 1, r_src]
+            if functional:
+                y = fd_t @ Pd.t()
+                per_sample = sum(
+                    (2.0 * w) * (y - y_alpha @ Pd.t())[:, :, None] * (Pd[None] @ Jt @ Ps_pinv[None])
+                    for w, Jt, y_alpha in per_alpha
+                ).mul_(coords)
+            else:
+                J_bar = sum(w * Jt for w, Jt, _ in per_alpha)
+                per_sample = (Pd[None] @ J_bar @ Ps_pinv[None]).mul_(coords).square_()
+            part = per_sample.sum(0)
+            sums[name] = part if name not in sums else sums[name] + part
+            if groups:
+                gid = torch.arange(lo, lo + per_sample.shape[0]) % groups
+                acc = by_group.setdefault(name, torch.zeros((groups, *part.shape), dtype=torch.float64))
+                acc.index_add_(0, gid, per_sample)
     edges = {name: (total / n).numpy() for name, total in sums.items()}
     return (edges, {name: g.numpy() for name, g in by_group.items()}) if groups else edges
 
