@@ -129,7 +129,10 @@ def analyze_interaction(
                 total, count = next_layer_jacobian_gram(model, h_jac, layer, nxt, P, options.jacobian_block_mb)
             against = f"the interaction basis of {nxt}"
         else:
-            if integrated:
+            # where the decoder's input is affine in the layer (folded: the same Jacobian at every α), the
+            # jacobian formula without the output ReLU integrates to the gradient's M: no points needed
+            affine = model.decoder_input(layer)[1] and not options.through_output_relu
+            if integrated and not (affine and options.basis_formula == "jacobian"):
                 total, lam_total, count = output_moments(
                     model,
                     h_jac,

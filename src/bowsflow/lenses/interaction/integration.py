@@ -65,17 +65,31 @@ class _Folded(torch.nn.Module):
         super().__init__()
         self.model = model
         self.fn = fn
+        self.held: set | None = None  # the layers fn reads (None: scale them all)
 
     def forward(self, f, c, acts):
-        return self.fn(f, {k: c * v for k, v in acts.items()})
+        return self.fn(f, {k: c * v if self.held is None or k in self.held else v for k, v in acts.items()})
 
 
-def folded(model, fn):
-    """F(f, c, acts) = fn(f, acts) with every offset (biases, held layers) multiplied by the scalar c."""
+def folded(model, fn, example: tuple | None = None):
+    """F(f, c, acts) = fn(f, acts) with every offset (biases, held layers) multiplied by the scalar c.
+    ``example`` (f, acts of one sample): only the biases fn reads there are scaled (scaling the others,
+    such as the decoder's [V] bias in a layer that never reaches it, would cost a copy per tangent)."""
     from torch.func import functional_call
 
     wrapper = _Folded(model, fn)
     biases = {name: p for name, p in wrapper.named_parameters() if p.dim() == 1}
+    if example is not None:
+        with torch.enable_grad():
+            probe = {name: p.detach().clone().requires_grad_(True) for name, p in biases.items()}
+            held = {k: v.detach().clone().requires_grad_(True) for k, v in example[1].items()}
+            inputs = [*probe.values(), *held.values()]
+            out = functional_call(wrapper, probe, (example[0], torch.tensor(1.0, dtype=torch.float64), held))
+            used = (
+                torch.autograd.grad(out.sum(), inputs, allow_unused=True) if out.requires_grad else [None] * len(inputs)
+            )
+        biases = {name: p for (name, p), grad in zip(biases.items(), used) if grad is not None}
+        wrapper.held = {k for k, grad in zip(held, used[len(probe) :]) if grad is not None}
 
     def F(f, c, acts):
         return functional_call(wrapper, {name: c * p for name, p in biases.items()}, (f, c, acts))
@@ -112,7 +126,8 @@ def pair_jacobians(model, h: torch.Tensor, src: str, dst: str, points: Integrati
     the folded next layer (its constant row [0, …, 0, 1]), and f̃_src, f̃_dst at the samples, for latent
     vectors h [B, m] (float64)."""
     acts = model.layers_from_latent(h)
-    F = folded(model, _one_sample(model.layer_function(src, dst)))
+    step = _one_sample(model.layer_function(src, dst))
+    F = folded(model, step, (acts[src][0], {k: v[0] for k, v in acts.items()}))
     B = h.shape[0]
     ones = torch.ones(B, 1, dtype=torch.float64)
     out = []
@@ -178,9 +193,11 @@ def output_moments(
 
     model = as_float64(model)
     fn, _ = model.decoder_input(layer)
-    F = folded(model, fn)
     W_hat = torch.cat([model.decoder, model.b[None, :]]).detach()  # [m + 1, V]
     h = torch.as_tensor(np.asarray(h, dtype=np.float64))
+    with torch.no_grad():
+        example = model.layers_from_latent(h[:1])
+    F = folded(model, fn, (example[layer][0], {k: v[0] for k, v in example.items()}))
     M = Lam = None
     with torch.no_grad():
         for lo in range(0, h.shape[0], batch):
