@@ -48,6 +48,7 @@ include: "rules/polytope.smk"
 include: "rules/geometry.smk"
 include: "rules/bilinear.smk"
 include: "rules/interaction.smk"
+include: "rules/llc.smk"
 include: "rules/summary.smk"
 include: "rules/claims.smk"
 
@@ -66,6 +67,7 @@ rule all:
         geometry_targets(),
         bilinear_targets(),
         interaction_targets(),
+        llc_targets(),
         summary_targets(),
         claims_targets(),
     localrule: True

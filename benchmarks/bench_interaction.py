@@ -83,6 +83,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["wiki-relu", "wiki-bilinear"])
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--before", help="a bowsflow source tree whose default options also run")
+    ap.add_argument("--variants", nargs="+", help=f"a subset of {list(VARIANTS)}")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -90,7 +91,7 @@ def main() -> None:
     from bowsflow.config import load_config, model_specs
 
     specs = model_specs(load_config("config.yaml"))
-    variants = dict(VARIANTS)
+    variants = {k: v for k, v in VARIANTS.items() if not args.variants or k in args.variants or k == "default"}
     if args.before:
         variants = {"default, before": {}, **variants}
     for model in args.models:

@@ -145,6 +145,10 @@ def interaction_targets():
     return expand("results/analysis/{model}/interaction.json", model=LENS_MODELS)
 
 
+def llc_targets():
+    return expand("results/analysis/{model}/llc.json", model=LENS_MODELS)
+
+
 def summary_targets():
     return ["results/summary.tsv"] if MODELS else []
 

@@ -350,6 +350,31 @@ VERDICT_COLOURS = {
 }
 
 
+def llc_figure(fig_data: dict, path, title: str = "") -> None:
+    """Two panels: each SGLD chain's excess loss against the draw (burn-in shaded); each chain's λ̂ and
+    their mean."""
+    trace, burnin, nbeta = np.asarray(fig_data["trace"]), fig_data["n_burnin"], fig_data["nbeta"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), dpi=120, gridspec_kw={"width_ratios": [3, 1]})
+    ax = axes[0]
+    for c, row in enumerate(trace):
+        ax.plot(np.arange(row.size), row, lw=0.8, label=f"chain {c}")
+    ax.axvspan(0, burnin, color="0.9", label="burn-in")
+    ax.set_xlabel("SGLD draw")
+    ax.set_ylabel("L_b(w_t) − L_b(w*)")
+    ax.legend(frameon=False, fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    ax = axes[1]
+    per = nbeta * np.nanmean(trace[:, burnin:], axis=1)
+    ax.plot(np.zeros(per.size), per, "o", alpha=0.7)
+    ax.axhline(fig_data["llc"], color="k", lw=1, label=f"mean {fig_data['llc']:.4g}")
+    ax.set_xticks([])
+    ax.set_ylabel("λ̂ per chain")
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
 def claims_figure(rows: list[dict], path) -> None:
     """One panel per claim: each comparison's effect (dot, coloured by verdict) with its interval (bar),
     its null (red tick) and its ceiling (grey diamond); rows without an effect say their verdict."""

@@ -132,16 +132,19 @@ def rewired(edges: list[tuple[int, int, float]], rng, swaps_per_edge: int = 10) 
     weights travel with their edges): Maslov–Sneppen double-edge swaps (a–b, c–d) → (a–d, c–b), skipped
     where they would duplicate an edge. Every node keeps its number of edges in the pair."""
     edges = list(edges)
-    present = {(i, j) for i, j, _ in edges}
-    for _ in range(swaps_per_edge * len(edges)):
-        x, y = rng.integers(0, len(edges), 2)
-        (a, b, w1), (c, d, w2) = edges[x], edges[y]
+    if not edges:
+        return edges
+    dst, src = [e[0] for e in edges], [e[1] for e in edges]
+    present = set(zip(dst, src))
+    # the pairs to try, drawn at once (the same stream as one draw of two per attempt)
+    for x, y in rng.integers(0, len(edges), (swaps_per_edge * len(edges), 2)).tolist():
+        a, b, c, d = dst[x], src[x], dst[y], src[y]
         if a == c or b == d or (a, d) in present or (c, b) in present:
             continue
-        present -= {(a, b), (c, d)}
-        present |= {(a, d), (c, b)}
-        edges[x], edges[y] = (a, d, w1), (c, b, w2)
-    return edges
+        present.difference_update(((a, b), (c, d)))
+        present.update(((a, d), (c, b)))
+        src[x], src[y] = d, b
+    return [(i, j, w) for i, j, (_, _, w) in zip(dst, src, edges)]
 
 
 def modularity_against_rewiring(

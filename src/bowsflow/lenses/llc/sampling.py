@@ -97,8 +97,11 @@ def run_chains(
     training samples. Chains are seeded by (seed, chain)."""
     from devinterp.optim import SGMCMC
 
+    import copy
+
     nbeta = settings.nbeta if settings.nbeta is not None else default_nbeta(n)
     start = {name: p.detach().clone() for name, p in model.named_parameters()}
+    trained = copy.deepcopy(model)  # held at w*, for each draw's paired loss
     trace = np.full((settings.n_chains, settings.n_draws), np.nan)
     init_losses = []
     notes: list[str] = []
@@ -106,7 +109,8 @@ def run_chains(
         with torch.no_grad():
             for name, p in model.named_parameters():
                 p.copy_(start[name])
-        generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + chain)
+        device = next(model.parameters()).device  # the noise is drawn where the parameters live
+        generator = torch.Generator(device=device).manual_seed(settings.seed * 1_000_003 + chain)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             sampler = SGMCMC.sgld(
@@ -116,12 +120,7 @@ def run_chains(
         for draw in range(settings.n_draws):
             batch = next(stream)
             with torch.no_grad():
-                current = {name: p.detach().clone() for name, p in model.named_parameters()}
-                for name, p in model.named_parameters():
-                    p.copy_(start[name])
-                at_start = float(loss(model, batch))
-                for name, p in model.named_parameters():
-                    p.copy_(current[name])
+                at_start = float(loss(trained, batch))
             sampler.zero_grad(set_to_none=True)
             value = loss(model, batch)
             value.backward()
@@ -158,15 +157,16 @@ def trace_warnings(result: ChainsResult) -> list[str]:
         if median > 0 and abs(per[chain]) > 100 * median:
             out.append(f"chain {chain} diverges: λ̂ = {per[chain]:.3g}, 100× the chains' median {median:.3g}")
     q = kept.shape[1] // 4
-    if q >= 2:
-        for chain in np.flatnonzero(finite):
-            a, b = kept[chain, -2 * q : -q], kept[chain, -q:]
-            se = math.sqrt(a.var(ddof=1) / q + b.var(ddof=1) / q)
-            if se > 0 and b.mean() - a.mean() > 3 * se:
-                out.append(
-                    f"chain {chain}: the loss trace has not levelled off (last quarter {b.mean():.3g} above the "
-                    f"quarter before {a.mean():.3g} by {(b.mean() - a.mean()) / se:.1f} standard errors): more draws"
-                )
+    chains = np.flatnonzero(finite)
+    if q >= 1 and chains.size >= 3:  # the chains are independent replicates (successive draws are not)
+        rise = kept[chains, -q:].mean(axis=1) - kept[chains, -2 * q : -q].mean(axis=1)
+        se = rise.std(ddof=1) / math.sqrt(rise.size)
+        if se > 0 and rise.mean() > 3 * se:
+            out.append(
+                f"the loss traces have not levelled off: their last quarter lies {rise.mean():.3g} above the "
+                f"quarter before, {rise.mean() / se:.1f} standard errors over {rise.size} chains (more draws, or "
+                "a larger step size)"
+            )
     if np.isfinite(per).any() and np.nanmean(per) < 0:
         out.append("the excess loss is negative on average: the trained parameters are not at a local minimum")
     return out
