@@ -12,8 +12,6 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from bowsflow.lenses.llc.sampling import SamplerSettings, run_chains
 from bowsflow.schema import schema_options
 
@@ -96,7 +94,9 @@ def analyze_llc(*, bows, checkpoint, model_config, store, options: LLCOptions = 
     n = BowsBatches(bows, "train").n_samples
     settings = sampler_settings(options, meta["arch"])
     d = sum(p.numel() for p in model.parameters())
-    log.info("LLC of %s (%s, %d parameters) on %d training samples: %s", meta.get("model"), meta["arch"], d, n, settings)
+    log.info(
+        "LLC of %s (%s, %d parameters) on %d training samples: %s", meta.get("model"), meta["arch"], d, n, settings
+    )
     result = run_chains(
         model,
         per_sample_loss(trained_with["loss"], int(meta["vocab_size"])),

@@ -95,9 +95,9 @@ def run_chains(
     """SGLD chains from the trained parameters of ``model`` (left unchanged): ``loss(model, batch)`` is the
     mean loss of a batch, ``batches(chain)`` an endless iterator of batches for one chain, n the number of
     training samples. Chains are seeded by (seed, chain)."""
-    from devinterp.optim import SGMCMC
-
     import copy
+
+    from devinterp.optim import SGMCMC
 
     nbeta = settings.nbeta if settings.nbeta is not None else default_nbeta(n)
     start = {name: p.detach().clone() for name, p in model.named_parameters()}
