@@ -16,6 +16,7 @@ rule claims:
             "results/analysis/{model}/interaction.json", model=LENS_MODELS
         ),
         bilinear=bilinear_targets(),
+        llc=llc_targets(),
         bows=expand("results/bows/{corpus}/bows.zarr", corpus=model_corpora()),
         correlations=expand(
             "results/bows/{corpus}/correlations.zarr", corpus=model_corpora()

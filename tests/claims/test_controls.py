@@ -19,8 +19,17 @@ from bowsflow.claims.registry import (
     verdict,
 )
 
+# the LLC claims' controls sample SGLD chains (about 10 s each): in the full suite only
+SLOW_CONTROLS = ("llc.",)
 
-@pytest.mark.parametrize("claim_id", sorted(registered_claims()))
+
+@pytest.mark.parametrize(
+    "claim_id",
+    [
+        pytest.param(c, marks=pytest.mark.slow) if c.startswith(SLOW_CONTROLS) else c
+        for c in sorted(registered_claims())
+    ],
+)
 def test_every_claim_has_both_controls_and_they_come_out_as_they_must(claim_id):
     c = registered_claims()[claim_id]
     assert set(CONTROLS[claim_id]) == {"positive", "negative"}, "a claim needs a positive and a negative control"

@@ -140,7 +140,7 @@ CLAIMS: dict[str, Claim] = {}
 CONTROLS: dict[str, dict[str, Control]] = {}  # claim id -> kind -> control
 CONTROL_KINDS = ("positive", "negative")
 # the modules that declare claims, one per paper, in the order the scorecard lists them
-CLAIM_MODULES = ("bows", "polytope", "degeneracy", "bilinear")
+CLAIM_MODULES = ("bows", "polytope", "degeneracy", "bilinear", "llc")
 
 
 def claim(

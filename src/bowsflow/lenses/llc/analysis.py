@@ -116,6 +116,7 @@ def analyze_llc(*, bows, checkpoint, model_config, store, options: LLCOptions = 
         "localization": settings.localization,
         "loss": f"{meta['vocab_size']} x the training loss ({trained_with['loss']}): a per-sample sum over outputs",
         "device": str(device),
+        "options": dict(options.__dict__),
     }
     attrs = provenance_attrs(
         dict(options.__dict__),

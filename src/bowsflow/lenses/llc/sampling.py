@@ -49,8 +49,8 @@ class ChainsResult:
 
     @property
     def per_chain(self) -> np.ndarray:
-        """λ̂ of each chain: nβ × its mean excess loss after the burn-in."""
-        return self.nbeta * np.nanmean(self.trace[:, self.n_burnin :], axis=1)
+        """λ̂ of each chain: nβ × its mean excess loss after the burn-in (NaN for a chain that diverged)."""
+        return self.nbeta * self.trace[:, self.n_burnin :].mean(axis=1)
 
     def summary(self, confidence: float = 0.95) -> dict:
         """λ̂ (mean over chains), its spread, a t interval over chains, and the warnings."""
@@ -132,9 +132,9 @@ def run_chains(
             trace[chain, draw] = excess
             sampler.step(noise_generator=generator)
         if progress is not None:
-            progress(
-                f"chain {chain + 1}/{settings.n_chains}: λ̂ = {nbeta * np.nanmean(trace[chain, settings.n_burnin :]):.4g}"
-            )
+            kept = trace[chain, settings.n_burnin :]
+            estimate = nbeta * kept.mean() if np.isfinite(kept).all() else float("nan")
+            progress(f"chain {chain + 1}/{settings.n_chains}: λ̂ = {estimate:.4g}")
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(start[name])
