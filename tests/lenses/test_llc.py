@@ -126,3 +126,24 @@ def test_the_lens_on_a_tiny_store(tmp_path):
     assert summary["n_parameters"] == 12 * 3 + 12 + 4 * 3 + 4 + 3 * 4  # W_e, b, W_in, b_in, W_out
     assert summary["n_samples"] == int((xr.open_zarr(store).split.values == "train").sum())
     assert figures["trace"].shape == (3, 12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_chains_run_on_the_gpu():
+    n = 500
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(n, 3, dtype=torch.float64, generator=g).cuda()
+    y = X @ torch.ones(3, dtype=torch.float64, device="cuda")
+    model = Linear(torch.linalg.lstsq(X, y[:, None]).solution[:, 0])
+
+    def loss(m, idx):
+        r = y[idx] - X[idx] @ m.weight()
+        return 0.5 * (r * r).mean()
+
+    def batches(chain):
+        rng = np.random.default_rng(chain)
+        while True:
+            yield torch.as_tensor(rng.choice(n, 100, replace=False), device="cuda")
+
+    result = run_chains(model, loss, batches, n, SamplerSettings(1e-4, 1.0, 2, 20, 5))
+    assert np.isfinite(result.per_chain).all() and model.v.device.type == "cuda"

@@ -6,7 +6,7 @@
     correlations/{corpus}            word correlations         (word, word2)
     models/{model}                   the checkpoint's parameters, named dimensions latent, word, hidden
     activations/{model}              the activation store      (sample, latent | hidden | word)
-    analysis/{model}/{lens}          each lens store: polytope (codes), interaction, bilinear
+    analysis/{model}/{lens}          each lens store: polytope (codes), interaction, bilinear, llc
     tables/{name}                    summary, comparison, geometry_summary (one row per model)
 
 Stores open with :func:`xarray.open_zarr` (dask-backed: only metadata is read); checkpoint tensors are
@@ -28,7 +28,7 @@ import numpy as np
 from bowsflow import __version__
 from bowsflow.store.checked import open_dataset
 
-LENSES = ("polytope", "interaction", "bilinear")
+LENSES = ("polytope", "interaction", "bilinear", "llc")
 TABLES = {
     "summary": "summary.tsv",
     "comparison": "models/comparison.tsv",
