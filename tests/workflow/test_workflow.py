@@ -43,6 +43,7 @@ EVERY_RULE_ONCE = {
     "geometry": 1,
     "geometry_summary": 1,
     "interaction": 1,
+    "llc": 1,
     "summary": 1,
     "claims": 1,
     "all": 1,
