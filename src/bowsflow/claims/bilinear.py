@@ -254,13 +254,13 @@ def identity_evidence(model, h: np.ndarray, compared: str, with_direct_path: boo
     n_counts="validation samples",
 )
 def exact_identity(run: RunData, options: ClaimOptions, names: list[str]) -> list[Evidence]:
-    from bowsflow.claims.degeneracy import validation_latents
+    from bowsflow.claims.degeneracy import split_latents
     from bowsflow.models.checkpoints import load_model
 
     out = []
     for m in run.analysed(run.select(names, arch="bilinear", text=False)):
         model, _ = load_model(run.checkpoint(m))
-        h = validation_latents(run, model, run.specs[m]["corpus"], 500)
+        h = split_latents(run, model, run.specs[m]["corpus"], 500)
         out.append(identity_evidence(model, h, m))
     if not out:
         raise NotTestable("the config has no bilinear model")

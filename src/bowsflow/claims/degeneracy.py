@@ -29,11 +29,11 @@ def _options_from(run: RunData | None, model: str | None):
     return InteractionOptions(**{k: v for k, v in stored.items() if k in InteractionOptions.__dataclass_fields__})
 
 
-def validation_latents(run: RunData, model, corpus: str, limit: int) -> np.ndarray:
-    """[n, m] float64 latent vectors of up to ``limit`` validation samples (the first ones, in store order)."""
+def split_latents(run: RunData, model, corpus: str, limit: int, split: str = "val") -> np.ndarray:
+    """[n, m] float64 latent vectors of up to ``limit`` samples of ``split`` (the first ones, in store order)."""
 
     group = open_group(run.bows_path(corpus))
-    idx = np.flatnonzero(np.asarray(group["split"][:]) == "val")[:limit]
+    idx = np.flatnonzero(np.asarray(group["split"][:]) == split)[:limit]
     X = np.asarray(group["bows"].get_orthogonal_selection((idx, slice(None))))
     with torch.no_grad():
         return model.double().encode_dense(torch.as_tensor(X)).numpy()
@@ -297,7 +297,7 @@ def planted_counts(run: RunData, options: ClaimOptions, names: list[str]) -> lis
         m = models[0]
         model, _ = load_model(run.checkpoint(m))
         model = model.double()
-        h = validation_latents(run, model, run.specs[m]["corpus"], 2000)
+        h = split_latents(run, model, run.specs[m]["corpus"], 2000)
         threshold = float(_options_from(run, m).degeneracy_threshold)
         out += planted_evidence(model.float64_parameters(), h, "planted", threshold, m, options.seed)
     if not out:
@@ -409,7 +409,7 @@ def basis_invariant(run: RunData, options: ClaimOptions, names: list[str]) -> li
         if not model.adjacent_pairs:
             continue
         lens = _options_from(run, m)
-        h = validation_latents(run, model, run.specs[m]["corpus"], min(1000, lens.edge_samples))
+        h = split_latents(run, model, run.specs[m]["corpus"], min(1000, lens.edge_samples))
         out.append(invariance_evidence(model.double(), h, lens, options.seed, m))
     if not out:
         raise NotTestable("the config has no model with two adjacent layers (tied_ae has one layer)")

@@ -16,12 +16,17 @@ from bowsflow.claims.run import RunData
 from bowsflow.claims.stats import welch_test
 
 
-def _regression(n: int, d: int, seed: int):
-    """A least-squares regression on d Gaussian features (its exact minimum), its loss and batches."""
+def _regression(n: int, d: int, seed: int, scales=None, duplicates: int = 0):
+    """A least-squares regression on d Gaussian features (each times its ``scales``), the first ``duplicates``
+    of them repeated as further columns (exactly dependent features), at its exact minimum; its batches."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(n, d, dtype=torch.float64, generator=g)
+    if scales is not None:
+        X = X * torch.as_tensor(scales, dtype=torch.float64)
+    X = torch.cat([X, X[:, :duplicates]], dim=1)
+    d = X.shape[1]
     y = X @ torch.randn(d, dtype=torch.float64, generator=g) + 0.5 * torch.randn(n, dtype=torch.float64, generator=g)
     w_star = torch.linalg.lstsq(X, y[:, None]).solution[:, 0]
 
@@ -33,14 +38,16 @@ def _regression(n: int, d: int, seed: int):
     return X, y, w_star, batches
 
 
-def regression_llc(d: int, seed: int, redundant: bool = False, n: int = 2000) -> dict:
+def regression_llc(d: int, seed: int, redundant: bool = False, n: int = 2000, scales=None, duplicates: int = 0) -> dict:
     """The LLC of a linear regression with d features (λ = d/2), or of its redundant reparameterisation
-    w = [I, I] v (2d parameters, the same function and the same λ), by the lens' estimator."""
+    w = [I, I] v (twice the parameters, the same function and the same λ), by the lens' estimator;
+    ``scales`` and ``duplicates`` as :func:`_regression` (duplicated features add parameters, not λ)."""
     import torch
 
     from bowsflow.lenses.llc.sampling import SamplerSettings, run_chains
 
-    X, y, w_star, batches = _regression(n, d, seed)
+    X, y, w_star, batches = _regression(n, d, seed, scales, duplicates)
+    d = X.shape[1]
     A = torch.cat([torch.eye(d), torch.eye(d)], dim=1).double() if redundant else None
 
     class Linear(torch.nn.Module):
@@ -190,7 +197,7 @@ def _degenerate_negative(options: ClaimOptions) -> list[Evidence]:
 def weight_decay(run: RunData, options: ClaimOptions, names: list[str]) -> list[Evidence]:
     tied = run.select(names, arch="tied_ae")
     groups = {}
-    for group in run.replicates(tied):
+    for group in run.replicates(run.sampled(tied)):
         spec = run.specs[group[0]]
         estimates = [run.lens_json(m, "llc") for m in group]
         if all(estimates):
@@ -232,3 +239,147 @@ def _decay_positive(options: ClaimOptions) -> list[Evidence]:
 @control("llc.weight_decay", "negative", "regressions on 3 features against regressions on 3, 3 seeds each")
 def _decay_negative(options: ClaimOptions) -> list[Evidence]:
     return _seed_contrast(3, 3, options, "d = 3 vs 3")
+
+
+# --- the degeneracies the interaction lens counts, against the LLC ---------------------------------------------
+def block_degenerate_directions(n_in: int, n_out: int, input_nulls: int, output_nulls: int) -> int:
+    """Directions of a weight block W [n_out, n_in] along which the block's effect on the output does not
+    change on the data: ΔW = u vᵀ with v in the null space of the input's Gram (W never sees v) or u in the
+    null space of the Jacobian Gram at the block's output (nothing downstream reads u). They span
+    n_in·n_out − (n_in − input_nulls)(n_out − output_nulls) dimensions."""
+    return n_in * n_out - (n_in - input_nulls) * (n_out - output_nulls)
+
+
+def relu_mlp_degenerate_directions(params: dict, h: np.ndarray, threshold: float) -> dict:
+    """k, the parameter directions of a relu_mlp that the interaction lens' counts make free, over latent
+    vectors h [n, m] (each count by the lens' own functions: Gram eigenvalues below ``threshold`` × the
+    largest):
+
+    - the hidden layer's incoming block [W_in, b_in] ((m + 1) × d): its input's dependent directions
+      (Gram of h̃ = [h, 1]) and the pre-activations' directions that no output reads (Jacobian Gram of z
+      with respect to hidden_pre, J(x) = W_eᵀ W_out D(x), D the ReLU's on/off pattern): dead units and the
+      difference of copied units, for example;
+    - the outgoing weights (m each) of units that are silent on every sample: their activation is an
+      exact zero of the post-ReLU Gram, free together with everything above.
+
+    Not counted: other dependent post-ReLU activations (a copied unit's outgoing split) free outgoing
+    weights only while the incoming ones stay put (the two families multiply in the output, so together
+    they are not flat), and the tied embedding W_e and the output bias b are taken as regular. So k is the
+    dimension of one family of parameters that leaves the function on the data unchanged, and
+    2λ ≤ d − k (Watanabe: directions of a flat family add nothing to λ, the others at most 1/2 each)."""
+    from bowsflow.lenses.interaction.basis import degeneracy, gram_from_moments
+    from bowsflow.linalg import sorted_eigh
+
+    W_e, W_in, b_in, W_out = (params[k] for k in ("W_e", "W_in", "b_in", "W_out"))
+    n, m = h.shape
+    d = W_in.shape[0]
+    on = (h @ W_in.T + b_in > 0).astype(np.float64)  # [n, d]
+    latent_nulls = degeneracy(sorted_eigh(gram_from_moments(h.T @ h, h.sum(axis=0), n))[0], threshold)
+    read = W_out.T @ W_e  # [d, V]: J(x)ᵀ = D(x) W_outᵀ W_e
+    pre_jacobian = (read @ read.T) * (on.T @ on / n)  # E[Jᵀ J] = (W_outᵀ W_e W_eᵀ W_out) ⊙ E[D Dᵀ]
+    jacobian_nulls = degeneracy(sorted_eigh(pre_jacobian)[0], threshold)
+    silent = int((on.sum(axis=0) == 0).sum())
+    k_in = block_degenerate_directions(m + 1, d, latent_nulls["n_below_threshold"], jacobian_nulls["n_below_threshold"])
+    return {
+        "k": int(k_in + m * silent),
+        "incoming": int(k_in),
+        "outgoing_of_silent_units": int(m * silent),
+        "latent_gram_nulls": latent_nulls["n_below_threshold"],
+        "hidden_pre_jacobian_nulls": jacobian_nulls["n_below_threshold"],
+        "silent_units": silent,
+        "threshold": threshold,
+    }
+
+
+def bound_evidence(estimate: dict, d: int, k: int, options: ClaimOptions, compared: str, details: dict) -> Evidence:
+    """2λ̂ (t interval over chains) against d − k. An interval that straddles d − k cannot decide the claim
+    (``not testable``), nor can an estimate whose chains diverged."""
+    from scipy import stats
+
+    twice = 2 * np.asarray(estimate["llc_per_chain"], dtype=float)
+    good = twice[np.isfinite(twice)]
+    ev = Evidence(
+        compared=compared,
+        effect=float(good.mean()) if good.size else float("nan"),
+        null=float(d - k),
+        n=int(good.size),
+        details=details | {"d": int(d), "k": int(k), "llc": estimate["llc"]},
+    )
+    if good.size < 2:
+        ev.not_testable = f"{good.size} of {twice.size} chains gave a finite estimate"
+        return ev
+    half = stats.t.ppf(0.5 + options.confidence / 2, good.size - 1) * good.std(ddof=1) / np.sqrt(good.size)
+    ev.interval = (float(good.mean() - half), float(good.mean() + half))
+    ev.details["ratio"] = ev.effect / (d - k) if d > k else float("inf")
+    if ev.interval[0] <= d - k <= ev.interval[1]:
+        ev.not_testable = f"the interval of 2λ̂ [{ev.interval[0]:.4g}, {ev.interval[1]:.4g}] holds d − k = {d - k}: too noisy to decide"
+    return ev
+
+
+@claim(
+    "llc.degeneracy_bound",
+    paper="Bushnaq et al. 2024 (degeneracy), after Watanabe",
+    statement="The degeneracies the interaction lens counts are seen by the loss landscape: 2λ̂ ≤ d − k, with d "
+    "the parameter count and k the parameter directions the lens' counts make free (a regular model: 2λ = d).",
+    compares="each relu_mlp model and its seeds: the LLC lens' estimate against d − k, k from its hidden layer "
+    "on training samples (see relu_mlp_degenerate_directions)",
+    metric="2λ̂ (t interval over chains) against d − k; an interval holding d − k cannot decide",
+    direction="less",
+    min_n=3,
+    n_counts="chains",
+)
+def degeneracy_bound(run: RunData, options: ClaimOptions, names: list[str]) -> list[Evidence]:
+    from bowsflow.claims.degeneracy import _options_from, split_latents
+    from bowsflow.models.checkpoints import load_model
+
+    out = []
+    for group in run.replicates(run.sampled(run.select(names, arch="relu_mlp"))):
+        analysed = run.analysed(group)  # the seeds share the interaction lens' options of the first
+        threshold = float(
+            _options_from(run if analysed else None, analysed[0] if analysed else None).degeneracy_threshold
+        )
+        for m in run.sampled(group):
+            estimate = run.lens_json(m, "llc")
+            model, _ = load_model(run.checkpoint(m))
+            h = split_latents(run, model, run.specs[m]["corpus"], 2000, "train")
+            counts = relu_mlp_degenerate_directions(model.double().float64_parameters(), h, threshold)
+            out.append(bound_evidence(estimate, estimate["n_parameters"], counts["k"], options, m, counts))
+    if not out:
+        raise NotTestable("no relu_mlp model with an LLC estimate (k is counted in a relu_mlp's hidden layer)")
+    return out
+
+
+def regression_bound(
+    d: int, seed: int, threshold: float, options: ClaimOptions, redundant=False, scales=None, duplicates: int = 0
+) -> list[Evidence]:
+    """The bound on a linear regression (:func:`regression_llc`): k from the Gram of its features by the
+    lens' count (each dependent feature frees its one weight), λ̂ by the lens' estimator."""
+    from bowsflow.lenses.interaction.basis import degeneracy
+    from bowsflow.linalg import sorted_eigh
+
+    estimate = regression_llc(d, seed, redundant=redundant, scales=scales, duplicates=duplicates)
+    X = _regression(2000, d, seed, scales, duplicates)[0].numpy()
+    nulls = degeneracy(sorted_eigh(X.T @ X / len(X))[0], threshold)["n_below_threshold"]
+    k = block_degenerate_directions(X.shape[1], 1, nulls, 0)
+    d_all = estimate["n_parameters"]
+    return [bound_evidence(estimate, d_all, k, options, f"d = {d_all}, k = {k}", {"gram_nulls": nulls})]
+
+
+@control(
+    "llc.degeneracy_bound",
+    "positive",
+    "a regression on 3 features and a copy of one, parameterised redundantly: d = 8, k = 1 (the copy), "
+    "λ = 3/2 (the redundancy is in the parameters, where the lens does not look)",
+)
+def _bound_positive(options: ClaimOptions) -> list[Evidence]:
+    return regression_bound(3, options.seed, 1e-6, options, redundant=True, duplicates=1)
+
+
+@control(
+    "llc.degeneracy_bound",
+    "negative",
+    "a regression on 12 features, 6 of them at 0.3 of the scale (Gram eigenvalues 0.09 of the others), counted "
+    "degenerate by a loose threshold (0.2): d − k = 6, 2λ = 12",
+)
+def _bound_negative(options: ClaimOptions) -> list[Evidence]:
+    return regression_bound(12, options.seed, 0.2, options, scales=[1.0] * 6 + [0.3] * 6)

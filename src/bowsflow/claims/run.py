@@ -88,6 +88,11 @@ class RunData:
             name for name in names if not self.specs[name].get("replicate_of") and self.specs[name].get("lenses", True)
         ]
 
+    def sampled(self, names) -> list[str]:
+        """Those of ``names`` the LLC lens estimated: every model the lenses analyse and its other seeds
+        (the LLC claims compare over seeds)."""
+        return [name for name in names if self.specs[name].get("lenses", True)]
+
     def identity(self, model: str, without=()) -> tuple:
         """The model's configuration as a hashable key, leaving out seeds, speed settings and ``without``."""
         spec = self.specs[model]

@@ -32,8 +32,8 @@ class SamplerSettings:
     step_size: float  # ε
     localization: float  # γ
     n_chains: int = 4
-    n_draws: int = 200  # SGLD steps per chain (each a draw), burn-in included
-    n_burnin: int = 50  # first draws of each chain left out of the estimate
+    n_draws: int = 120  # SGLD steps per chain (each a draw), burn-in included
+    n_burnin: int = 40  # first draws of each chain left out of the estimate
     nbeta: float | None = None  # inverse temperature nβ; None: n / log n
     seed: int = 0
 
