@@ -15,7 +15,9 @@ def null_dimension(A: np.ndarray) -> int:
     return int(A.shape[1] - (s > 1e-9 * s.max()).sum())
 
 
-@pytest.mark.parametrize("n_in, n_out, input_nulls, output_nulls", [(5, 4, 0, 0), (5, 4, 2, 0), (5, 4, 0, 3), (6, 5, 2, 1)])
+@pytest.mark.parametrize(
+    "n_in, n_out, input_nulls, output_nulls", [(5, 4, 0, 0), (5, 4, 2, 0), (5, 4, 0, 3), (6, 5, 2, 1)]
+)
 def test_block_count_is_the_dimension_of_the_weight_changes_no_output_sees(n_in, n_out, input_nulls, output_nulls):
     """Brute force: stack, over samples, the map vec(ΔW) ↦ J_x ΔW a_x = (a_xᵀ ⊗ J_x) vec(ΔW) (column-major vec)
     and count its null space, with inputs a_x confined to n_in − input_nulls dimensions and Jacobians J_x that
@@ -83,3 +85,38 @@ def test_every_counted_direction_leaves_the_output_unchanged_to_first_order():
     counted = relu_mlp_degenerate_directions(planted.float64_parameters(), latents(planted, x), 1e-9)["k"]
     assert counted > 0
     assert counted <= null_dimension(J)
+
+
+def test_the_degenerate_parameters_claim_compares_the_planted_model_against_its_original(tmp_path):
+    """On a one-model results tree: the claim's effect is λ̂(planted) − λ̂(original), its null half the
+    16m + 8 parameters the plants add (m = 3: 28)."""
+    import json
+
+    from helpers import make_checkpoint, make_store
+
+    from bowsflow.claims.llc import degenerate_parameters
+    from bowsflow.claims.registry import ClaimOptions
+    from bowsflow.claims.run import RunData
+    from bowsflow.lenses.llc.analysis import LLCOptions, analyze_llc
+
+    model_dir, analysis = tmp_path / "models" / "tiny", tmp_path / "analysis" / "tiny"
+    model_dir.mkdir(parents=True)
+    analysis.mkdir(parents=True)
+    store = make_store(tmp_path / "bows" / "c" / "bows.zarr", n=600, chunk=256)
+    make_checkpoint(model_dir / "model.safetensors", "relu_mlp", m=3, d=6)
+    (model_dir / "config.json").write_text(json.dumps({"loss": "mse"}))
+    options = LLCOptions(step_size=1e-5, localization=100.0, n_chains=3, n_draws=12, n_burnin=4, batch_size=64)
+    summary, _ = analyze_llc(
+        bows=store,
+        checkpoint=model_dir / "model.safetensors",
+        model_config=model_dir / "config.json",
+        store=analysis / "llc.zarr",
+        options=options,
+    )
+    (analysis / "llc.json").write_text(json.dumps(summary))
+    run = RunData(tmp_path, {"tiny": {"arch": "relu_mlp", "corpus": "c"}})
+    (ev,) = degenerate_parameters(run, ClaimOptions(), ["tiny"])
+    planted = ev.details["n_parameters"][0]
+    assert planted - summary["n_parameters"] == 16 * 3 + 8
+    assert ev.null == (16 * 3 + 8) / 2
+    assert ev.effect == pytest.approx(ev.details["llc"][0] - summary["llc"])

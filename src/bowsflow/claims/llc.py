@@ -107,7 +107,7 @@ def degenerate_parameters(run: RunData, options: ClaimOptions, names: list[str])
         raise NotTestable("no relu_mlp model in the run")
     out = []
     for m in models:
-        original, planted = planted_relu_llc(run, m, options.seed)
+        planted, original = planted_relu_llc(run, m, options.seed)
         delta_d = planted["n_parameters"] - original["n_parameters"]
         out.append(
             contrast_evidence(planted, original, m, options, delta_d / 2, "less", len(original["llc_per_chain"]))
@@ -292,27 +292,33 @@ def relu_mlp_degenerate_directions(params: dict, h: np.ndarray, threshold: float
 
 
 def bound_evidence(estimate: dict, d: int, k: int, options: ClaimOptions, compared: str, details: dict) -> Evidence:
-    """2λ̂ (t interval over chains) against d − k. An interval that straddles d − k cannot decide the claim
-    (``not testable``), nor can an estimate whose chains diverged."""
+    """2λ̂ (t interval over chains, and the one-sided t p-value of 2λ < d − k) against d − k. An interval that
+    holds d − k cannot decide the claim (``not testable``), nor can an estimate with fewer than 2 finite chains."""
     from scipy import stats
 
     twice = 2 * np.asarray(estimate["llc_per_chain"], dtype=float)
     good = twice[np.isfinite(twice)]
+    bound = float(d - k)
     ev = Evidence(
         compared=compared,
         effect=float(good.mean()) if good.size else float("nan"),
-        null=float(d - k),
+        null=bound,
         n=int(good.size),
-        details=details | {"d": int(d), "k": int(k), "llc": estimate["llc"]},
+        details=details | {"d": int(d), "k": int(k), "llc": estimate["llc"], "share_of_bound": None},
     )
     if good.size < 2:
         ev.not_testable = f"{good.size} of {twice.size} chains gave a finite estimate"
         return ev
-    half = stats.t.ppf(0.5 + options.confidence / 2, good.size - 1) * good.std(ddof=1) / np.sqrt(good.size)
-    ev.interval = (float(good.mean() - half), float(good.mean() + half))
-    ev.details["ratio"] = ev.effect / (d - k) if d > k else float("inf")
-    if ev.interval[0] <= d - k <= ev.interval[1]:
-        ev.not_testable = f"the interval of 2λ̂ [{ev.interval[0]:.4g}, {ev.interval[1]:.4g}] holds d − k = {d - k}: too noisy to decide"
+    se = good.std(ddof=1) / np.sqrt(good.size)
+    half = stats.t.ppf(0.5 + options.confidence / 2, good.size - 1) * se
+    ev.interval = (ev.effect - half, ev.effect + half)
+    ev.p_value = float(stats.t.cdf((ev.effect - bound) / se, good.size - 1)) if se > 0 else float("nan")
+    ev.details["share_of_bound"] = ev.effect / bound if bound > 0 else float("inf")
+    if ev.interval[0] <= bound <= ev.interval[1]:
+        ev.not_testable = (
+            f"the interval of 2λ̂ [{ev.interval[0]:.4g}, {ev.interval[1]:.4g}] holds d − k = {bound:g}: "
+            "too noisy to decide"
+        )
     return ev
 
 
