@@ -92,12 +92,11 @@ def test_the_degenerate_parameters_claim_compares_the_planted_model_against_its_
     16m + 8 parameters the plants add (m = 3: 28)."""
     import json
 
-    from helpers import make_checkpoint, make_store
-
     from bowsflow.claims.llc import degenerate_parameters
     from bowsflow.claims.registry import ClaimOptions
     from bowsflow.claims.run import RunData
     from bowsflow.lenses.llc.analysis import LLCOptions, analyze_llc
+    from helpers import make_checkpoint, make_store
 
     model_dir, analysis = tmp_path / "models" / "tiny", tmp_path / "analysis" / "tiny"
     model_dir.mkdir(parents=True)
