@@ -10,7 +10,7 @@ import xarray as xr
 
 from helpers import run_snakemake, slurm_available, tiny_config
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]  # minutes: a whole workflow through SLURM
 
 
 needs_slurm = pytest.mark.skipif(not slurm_available(), reason="no local SLURM (scripts/local-slurm.sh start)")
