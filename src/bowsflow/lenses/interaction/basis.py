@@ -532,13 +532,23 @@ def edge_strengths(
                 weighted = Jt * fs_t[:, None, :]
             else:
                 weighted = (Pd[None] @ Jt @ Ps_pinv[None]).mul_((fs_t @ Ps.t())[:, None, :])  # [B, r_dst, r_src]
-            squared = weighted.square_()
-            part = squared.sum(0)
-            sums[name] = part if name not in sums else sums[name] + part
-            if groups:
-                gid = torch.arange(lo, lo + squared.shape[0]) % groups
-                acc = by_group.setdefault(name, torch.zeros((groups, *part.shape), dtype=torch.float64))
-                acc.index_add_(0, gid, squared)
+            _accumulate(sums, by_group, name, weighted.square_(), lo, groups)
+    return _edge_means(sums, by_group, n, groups)
+
+
+def _accumulate(sums: dict, by_group: dict, name: str, per_sample: torch.Tensor, lo: int, groups: int) -> None:
+    """Add a batch's per-sample edges [B, r_dst, r_src] (samples lo, lo + 1, …) to the running sum of
+    ``name`` and, with ``groups``, to the sums of the sample groups (sample i in group i mod groups)."""
+    part = per_sample.sum(0)
+    sums[name] = part if name not in sums else sums[name] + part
+    if groups:
+        gid = torch.arange(lo, lo + per_sample.shape[0]) % groups
+        acc = by_group.setdefault(name, torch.zeros((groups, *part.shape), dtype=torch.float64))
+        acc.index_add_(0, gid, per_sample)
+
+
+def _edge_means(sums: dict, by_group: dict, n: int, groups: int):
+    """The mean edges over n samples (and the groups' sums, with ``groups``), as numpy."""
     edges = {name: (total / n).numpy() for name, total in sums.items()}
     return (edges, {name: g.numpy() for name, g in by_group.items()}) if groups else edges
 
@@ -574,14 +584,8 @@ def _integrated_edge_strengths(model, h, src, dst, projections, max_block_mb, gr
             else:
                 J_bar = sum(w * Jt for w, Jt, _ in per_alpha)
                 per_sample = (Pd[None] @ J_bar @ Ps_pinv[None]).mul_(coords).square_()
-            part = per_sample.sum(0)
-            sums[name] = part if name not in sums else sums[name] + part
-            if groups:
-                gid = torch.arange(lo, lo + per_sample.shape[0]) % groups
-                acc = by_group.setdefault(name, torch.zeros((groups, *part.shape), dtype=torch.float64))
-                acc.index_add_(0, gid, per_sample)
-    edges = {name: (total / n).numpy() for name, total in sums.items()}
-    return (edges, {name: g.numpy() for name, g in by_group.items()}) if groups else edges
+            _accumulate(sums, by_group, name, per_sample, lo, groups)
+    return _edge_means(sums, by_group, n, groups)
 
 
 def edges_for_mass(E: np.ndarray, share: float = 0.99) -> int:
