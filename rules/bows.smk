@@ -1,12 +1,14 @@
 # Corpus -> vocabulary -> BOWS store. Synthetic corpora skip tokenization and make the same layout.
-# Reads: the corpus files (text corpora); writes: results/bows/{corpus}/{vocab.tsv, corpus_stats.json, bows.zarr}.
+# Reads: the corpus files (text corpora), tokenized once into tokens.zarr;
+# writes: results/bows/{corpus}/{tokens.zarr, vocab.tsv, corpus_stats.json, bows.zarr}.
 
 
 rule count_vocabulary:
-    """Count the words of a text corpus and choose its vocabulary (the V most frequent candidates after the always-included words); corpus statistics beside it."""
+    """Tokenize a text corpus into its token store, count its words and choose its vocabulary (the V most frequent candidates after the always-included words); corpus statistics beside it."""
     input:
         corpus=get_corpus_files,
     output:
+        tokens=directory("results/bows/{corpus}/tokens.zarr"),
         vocab="results/bows/{corpus}/vocab.tsv",
         stats="results/bows/{corpus}/corpus_stats.json",
     log:
@@ -30,9 +32,9 @@ rule count_vocabulary:
 
 
 rule build_bows:
-    """Stream a text corpus into its BOWS store: one bool row per window over the vocabulary, with the train/val split and each window's document and start."""
+    """Stream a text corpus' tokens into its BOWS store: one bool row per window over the vocabulary, with the train/val split and each window's document and start."""
     input:
-        corpus=get_corpus_files,
+        tokens="results/bows/{corpus}/tokens.zarr",
         vocab="results/bows/{corpus}/vocab.tsv",
         stats="results/bows/{corpus}/corpus_stats.json",
     output:

@@ -143,9 +143,10 @@ def vocabulary_part(config: dict, corpus: str) -> dict:
     spec = corpus_spec(config, corpus)
     if spec["source"] == "synthetic":
         return {"corpus": spec}
-    # counts are over the whole corpus: the window does not enter (changing it does not re-count)
+    # counts are over the whole corpus: the window enters only as whether the tokens' lines are kept
+    # (changing its size or stride does not re-count)
     keys = ("vocab_size", "lowercase", "stopwords", "always_include", "keep_numbers", "on_small_vocab", "batch_bytes")
-    return {"corpus": spec, **{k: opts[k] for k in keys}}
+    return {"corpus": spec, **{k: opts[k] for k in keys}, "token_lines": opts["window"]["unit"] == "lines"}
 
 
 def store_part(config: dict, corpus: str) -> dict:

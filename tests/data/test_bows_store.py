@@ -8,7 +8,14 @@ import xarray as xr
 
 from bowsflow.config import resolved_bows, validate_config
 from bowsflow.data.bows import VocabularyIndex, bows_pairs, dense_rows
-from bowsflow.data.bows_store import DenseRows, EmptyCorpusError, RowBlock, build_synthetic_store, build_text_store
+from bowsflow.data.bows_store import (
+    DenseRows,
+    EmptyCorpusError,
+    RowBlock,
+    build_synthetic_store,
+    build_text_store,
+    write_chunk_rows,
+)
 from bowsflow.data.splits import is_validation
 from bowsflow.data.vocabulary import corpus_vocabulary
 from bowsflow.data.windows import WindowSpec
@@ -39,9 +46,9 @@ def options(**over):
 def test_store_layout_and_values(tmp_path, unit):
     spec, texts = make_corpus(tmp_path, lines=unit == "lines")
     opts = options(chunk_samples=7, window={"unit": unit, "size": 5, "stride": 3})
-    vocab, _ = corpus_vocabulary(spec, "c", opts)
+    vocab, _ = corpus_vocabulary(spec, "c", opts, tokens_path=tmp_path / "tokens.zarr")
     path = tmp_path / "bows.zarr"
-    summary = build_text_store(spec, "c", opts, vocab, path, {"config_hash": "abc"}, workers=1)
+    summary = build_text_store(tmp_path / "tokens.zarr", "c", opts, vocab, path, {"config_hash": "abc"}, workers=1)
     ds = xr.open_zarr(path)
     assert ds.bows.dims == ("sample", "word") and ds.bows.dtype == bool
     assert [str(w) for w in ds.word.values] == vocab.words
@@ -65,9 +72,10 @@ def test_store_layout_and_values(tmp_path, unit):
 def test_split_independent_of_chunking_and_workers(tmp_path):
     spec, _ = make_corpus(tmp_path, n_docs=120)
     opts = options(val_fraction=0.3, seed=5)
-    vocab, _ = corpus_vocabulary(spec, "c", opts)
-    build_text_store(spec, "c", opts | {"chunk_samples": 5, "batch_bytes": 1024}, vocab, tmp_path / "a.zarr", {}, 1)
-    build_text_store(spec, "c", opts | {"chunk_samples": 64}, vocab, tmp_path / "b.zarr", {}, 2)
+    vocab, _ = corpus_vocabulary(spec, "c", opts, tokens_path=tmp_path / "tokens.zarr")
+    tokens = tmp_path / "tokens.zarr"
+    build_text_store(tokens, "c", opts | {"chunk_samples": 5}, vocab, tmp_path / "a.zarr", {}, 1, batch_tokens=40)
+    build_text_store(tokens, "c", opts | {"chunk_samples": 64}, vocab, tmp_path / "b.zarr", {}, 2)
     a, b = xr.open_zarr(tmp_path / "a.zarr"), xr.open_zarr(tmp_path / "b.zarr")
     for var in ("bows", "doc_id", "window_start"):
         np.testing.assert_array_equal(a[var].values, b[var].values)
@@ -77,8 +85,8 @@ def test_split_independent_of_chunking_and_workers(tmp_path):
 def test_split_by_document_keeps_documents_together(tmp_path):
     spec, _ = make_corpus(tmp_path, n_docs=80)
     opts = options(split_by="document", val_fraction=0.5, window={"unit": "tokens", "size": 2, "stride": 1})
-    vocab, _ = corpus_vocabulary(spec, "c", opts)
-    build_text_store(spec, "c", opts, vocab, tmp_path / "s.zarr", {})
+    vocab, _ = corpus_vocabulary(spec, "c", opts, tokens_path=tmp_path / "tokens.zarr")
+    build_text_store(tmp_path / "tokens.zarr", "c", opts, vocab, tmp_path / "s.zarr", {})
     ds = xr.open_zarr(tmp_path / "s.zarr")
     split = np.array([str(s) for s in ds.split.values])
     for doc in np.unique(ds.doc_id.values):
@@ -88,7 +96,7 @@ def test_split_by_document_keeps_documents_together(tmp_path):
 def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     spec, _ = make_corpus(tmp_path, n_docs=60)
     opts = options(chunk_samples=4, batch_bytes=1024, window={"unit": "tokens", "size": 2, "stride": 2})
-    vocab, _ = corpus_vocabulary(spec, "c", opts)
+    vocab, _ = corpus_vocabulary(spec, "c", opts, tokens_path=tmp_path / "tokens.zarr")
     import bowsflow.data.bows_store as store
 
     real = store.iter_rows
@@ -101,20 +109,20 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(store, "iter_rows", dies_after_two)
     with pytest.raises(KeyboardInterrupt):
-        build_text_store(spec, "c", opts, vocab, tmp_path / "out.zarr", {})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt"]
+        build_text_store(tmp_path / "tokens.zarr", "c", opts, vocab, tmp_path / "out.zarr", {}, batch_tokens=20)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "tokens.zarr"]
 
 
 def test_no_sample_is_a_clear_error(tmp_path):
     (tmp_path / "t.txt").write_text("alpha beta")
     spec = {"source": "text", "path": str(tmp_path / "t.txt")}
     opts = options(vocab_size=2)
-    vocab, _ = corpus_vocabulary(spec, "c", opts)
+    vocab, _ = corpus_vocabulary(spec, "c", opts, tokens_path=tmp_path / "tokens.zarr")
     from bowsflow.data.vocabulary import Vocabulary
 
     other = Vocabulary(["zulu", "yankee"], [0, 0], [0, 0])
     with pytest.raises(EmptyCorpusError, match="corpora.c: no sample has any vocabulary word"):
-        build_text_store(spec, "c", opts, other, tmp_path / "x.zarr", {})
+        build_text_store(tmp_path / "tokens.zarr", "c", opts, other, tmp_path / "x.zarr", {})
     assert not (tmp_path / "x.zarr").exists()
     assert len(vocab) == 2
 
@@ -149,7 +157,7 @@ from pathlib import Path
 import numpy as np
 from bowsflow.data.bows_store import build_text_store
 from bowsflow.config import resolved_bows, validate_config
-from bowsflow.data.vocabulary import Vocabulary
+from bowsflow.data.vocabulary import corpus_vocabulary
 n_docs, out = int(sys.argv[1]), Path(sys.argv[2])
 rng = np.random.default_rng(0)
 words = [f"w{i}" for i in range(3000)]
@@ -159,9 +167,9 @@ with open(out / "c.txt", "w") as f:
         f.write(" ".join(rng.choice(words, 200)) + "\n\n")
 cfg = validate_config({"corpora": {"c": {"source": "wiki-vital"}}, "bows": {"vocab_size": 2000, "chunk_samples": 4096}})
 opts = resolved_bows(cfg, "c")
-vocab = Vocabulary(words[:2000], [1] * 2000, [1] * 2000)
 spec = {"source": "text", "path": str(out / "c.txt"), "split_docs": "blank_line"}
-build_text_store(spec, "c", opts, vocab, out / "s.zarr", {}, workers=1)
+vocab, _ = corpus_vocabulary(spec, "c", opts, tokens_path=out / "tokens.zarr")
+build_text_store(out / "tokens.zarr", "c", opts, vocab, out / "s.zarr", {}, workers=1)
 print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
     rss = []
@@ -176,21 +184,40 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
 
 
 def test_dense_rows_reused_buffer_equals_fresh_rows():
-    """Each chunk's rows from the reused buffer equal rows made from zeros (the last chunk's ones cleared),
-    and a cut chunk is a copy that a later fill cannot change."""
+    """Each chunk from the reused buffer equals rows made from zeros (the last chunk's ones cleared), the
+    rows after a cut block all False."""
     rng = np.random.default_rng(0)
     V, chunk = 12, 5
     dense_rows_of = DenseRows(chunk, V)
-    for n in (5, 5, 3):
+    for n in (5, 5, 3, 1):
         lengths = rng.integers(1, 4, size=n)
         words = np.concatenate([np.sort(rng.choice(V, size=k, replace=False)) for k in lengths]).astype(np.int32)
         block = RowBlock(lengths, words, np.zeros(n, np.int64), np.zeros(n, np.int64))
-        fresh = np.zeros((n, V), dtype=bool)
+        fresh = np.zeros((chunk, V), dtype=bool)
         fresh[np.repeat(np.arange(n), lengths), words] = True
-        rows = dense_rows_of.fill(block)
-        np.testing.assert_array_equal(rows, fresh)
-    kept = rows.copy()
-    dense_rows_of.fill(
-        RowBlock(np.array([V]), np.arange(V, dtype=np.int32), np.zeros(1, np.int64), np.zeros(1, np.int64))
-    )
-    np.testing.assert_array_equal(rows, kept)
+        np.testing.assert_array_equal(dense_rows_of.fill(block), fresh)
+
+
+@pytest.mark.parametrize("n_rows", [4, 7, 3])
+def test_a_cut_chunk_written_whole_is_what_zarr_writes(tmp_path, n_rows):
+    """write_chunk_rows' last, cut chunk (written whole, the array cut back) gives the same array and the
+    same chunk bytes as zarr's own write of the cut rows."""
+    import zarr
+
+    rng = np.random.default_rng(n_rows)
+    chunk = np.zeros((7, 5), dtype=bool)
+    chunk[:n_rows] = rng.random((n_rows, 5)) < 0.4
+    arrays = []
+    for name in ("ours", "zarrs"):
+        group = zarr.open_group(str(tmp_path / name), mode="w", zarr_format=3)
+        array = group.create_array("x", shape=(7, 5), chunks=(7, 5), dtype=bool, fill_value=False)
+        array[:] = np.ones((7, 5), dtype=bool)
+        if name == "ours":
+            write_chunk_rows(array, 7, chunk, n_rows)
+        else:
+            array.resize((7 + n_rows, 5))
+            array[7:] = chunk[:n_rows]
+        arrays.append(array)
+    assert arrays[0].shape == arrays[1].shape == (7 + n_rows, 5)
+    np.testing.assert_array_equal(arrays[0][:], arrays[1][:])
+    assert (tmp_path / "ours/x/c/1/0").read_bytes() == (tmp_path / "zarrs/x/c/1/0").read_bytes()

@@ -35,8 +35,8 @@ def test_the_index_form_equals_the_dense_rows(tmp_path, kind):
     if kind == "text":  # several chunks of a store whose empty windows were dropped
         spec, _ = make_corpus(tmp_path, n_docs=60)
         opts = options(chunk_samples=7, batch_bytes=1024, window={"unit": "tokens", "size": 5, "stride": 3})
-        vocab, _ = corpus_vocabulary(spec, "c", opts)
-        build_text_store(spec, "c", opts, vocab, path, {"config_hash": "abc"})
+        vocab, _ = corpus_vocabulary(spec, "c", opts, tokens_path=tmp_path / "tokens.zarr")
+        build_text_store(tmp_path / "tokens.zarr", "c", opts, vocab, path, {"config_hash": "abc"})
     else:
         synthetic_store(path, n_samples=900, chunk=128)
     ds = xr.open_zarr(path)  # one line of xarray still opens it, the index form beside the dense array
@@ -107,8 +107,8 @@ def test_the_store_has_the_metadata_xarray_writes(tmp_path, kind):
     if kind == "text":
         spec, _ = make_corpus(tmp_path, n_docs=60)
         opts = options(chunk_samples=7, window={"unit": "tokens", "size": 5, "stride": 3})
-        vocab, _ = corpus_vocabulary(spec, "c", opts)
-        build_text_store(spec, "c", opts, vocab, ours, {"config_hash": "abc"})
+        vocab, _ = corpus_vocabulary(spec, "c", opts, tokens_path=tmp_path / "tokens.zarr")
+        build_text_store(tmp_path / "tokens.zarr", "c", opts, vocab, ours, {"config_hash": "abc"})
     else:
         synthetic_store(ours, n_samples=100, chunk=7)
     ds = xr.open_zarr(ours).load()

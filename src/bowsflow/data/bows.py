@@ -1,18 +1,18 @@
 """Text → binary bag-of-words rows.
 
-:func:`token_ids` tokenizes a batch of documents (:func:`bowsflow.data.tokenizer.tokenize`, the regular
-expression) and looks each token up in the vocabulary's dict (``map`` over the tokens, in C);
-:func:`bows_pairs` turns the kept tokens into the (window, word) pairs of the batch's BOWS rows.
+:func:`kept_tokens` keeps the tokens of a batch (:class:`bowsflow.data.tokens.TokenBatch`, read from a
+token store or tokenized from text by :func:`token_ids`) that are vocabulary words, by a lookup from word
+ids to vocabulary ids; :func:`bows_pairs` turns them into the (window, word) pairs of the batch's BOWS rows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import repeat
 
 import numpy as np
 
-from bowsflow.data.tokenizer import tokenize_documents, tokenize_with_starts
+from bowsflow.data.tokens import TokenBatch, encode_documents
 from bowsflow.data.windows import WindowSpec, unit_window_pairs, window_origins
 
 
@@ -48,33 +48,26 @@ class TokenIds:
     lines_per_doc: np.ndarray
 
 
-def token_ids(texts: list[str], index: VocabularyIndex, with_lines: bool = False) -> TokenIds:
-    """Tokenize a batch of documents and keep the tokens that are vocabulary words: each one's id, its
-    document in the batch, its position among the document's tokens and, ``with_lines``, its line.
-    The batch's tokens are looked up at once (no numpy call per document)."""
-    n_docs = len(texts)
-    lines_per_doc = np.zeros(n_docs, dtype=np.int64)
-    if with_lines:
-        tokens, starts = zip(*(tokenize_with_starts(t, index.lowercase) for t in texts)) if n_docs else ((), ())
-    else:
-        tokens = tokenize_documents(texts, index.lowercase)
-    tokens_per_doc = np.fromiter(map(len, tokens), dtype=np.int64, count=n_docs)
-    ids = index.ids(list(chain.from_iterable(tokens)))
+def kept_tokens(batch: TokenBatch, vocabulary_id: np.ndarray) -> TokenIds:
+    """The tokens of ``batch`` that are vocabulary words: each one's vocabulary id, its document in the
+    batch, its position among the document's tokens and, where the batch has lines, its line.
+    ``vocabulary_id`` int [n_words]: the vocabulary id of each word id of the batch, −1 for a word that
+    is not in the vocabulary."""
+    ids = np.asarray(vocabulary_id, dtype=np.int64)[batch.ids]
     kept = np.flatnonzero(ids >= 0)
-    doc = np.repeat(np.arange(n_docs, dtype=np.int64), tokens_per_doc)[kept]
-    first_token = np.cumsum(tokens_per_doc) - tokens_per_doc
+    doc = np.repeat(np.arange(batch.n_docs, dtype=np.int64), batch.tokens_per_doc)[kept]
+    first_token = np.cumsum(batch.tokens_per_doc) - batch.tokens_per_doc
     position = kept - first_token[doc]
-    line = None
-    if with_lines:
-        # each kept token's line: the line ends before its start in its document
-        char_start = np.fromiter(chain.from_iterable(starts), dtype=np.int64, count=ids.size)[kept]
-        line = np.empty(kept.size, dtype=np.int64)
-        for d in np.unique(doc).tolist():
-            newlines = np.flatnonzero(np.frombuffer(texts[d].encode("utf-32-le"), dtype=np.uint32) == 0x0A)
-            at = doc == d
-            line[at] = np.searchsorted(newlines, char_start[at])
-        lines_per_doc = np.fromiter((t.count("\n") + 1 for t in texts), dtype=np.int64, count=n_docs)
-    return TokenIds(ids[kept], doc, position, line, tokens_per_doc, lines_per_doc)
+    line = None if batch.line is None else batch.line[kept].astype(np.int64)
+    lines_per_doc = np.zeros(batch.n_docs, dtype=np.int64) if batch.lines_per_doc is None else batch.lines_per_doc
+    return TokenIds(ids[kept], doc, position, line, batch.tokens_per_doc, lines_per_doc)
+
+
+def token_ids(texts: list[str], index: VocabularyIndex, with_lines: bool = False) -> TokenIds:
+    """Tokenize a batch of documents (:func:`bowsflow.data.tokens.encode_documents`) and keep the tokens
+    that are vocabulary words (:func:`kept_tokens`)."""
+    batch, words = encode_documents(texts, index.lowercase, with_lines)
+    return kept_tokens(batch, index.ids(words))
 
 
 @dataclass(frozen=True)
@@ -122,8 +115,12 @@ def dense_rows(pairs: BowsPairs, vocab_size: int) -> np.ndarray:
 
 def document_bags(texts: list[str], index: VocabularyIndex) -> np.ndarray:
     """bool [n_docs, V]: the vocabulary words of each whole document (empty documents included)."""
-    t = token_ids(texts, index)
-    out = np.zeros((len(texts), index.size), dtype=bool)
+    return bags_of(token_ids(texts, index), index.size)
+
+
+def bags_of(t: TokenIds, vocab_size: int) -> np.ndarray:
+    """bool [n_docs, vocab_size]: the vocabulary words of each document of a batch's kept tokens."""
+    out = np.zeros((t.tokens_per_doc.size, vocab_size), dtype=bool)
     out[t.doc_index, t.ids] = True
     return out
 

@@ -12,7 +12,9 @@ Layout (``xarray.open_zarr`` gives it back):
   in; ``window_start`` (sample) int64, its first unit (token, line or document) in that document;
 - attrs: provenance (config hash and JSON, package version, input checksum) and counts.
 
-Samples are streamed: text batches are turned into sparse rows by worker processes, rows are gathered
+Samples are streamed from the corpus' token store (:mod:`bowsflow.data.tokens`: the text is tokenized
+once, when the vocabulary is counted): batches of whole documents are turned into sparse rows by worker
+processes, rows are gathered
 into exactly ``chunk_samples`` rows and written by zarr a whole chunk at a time, so memory is bounded by
 one chunk (its dense rows, made from its sparse ones) and a few batches, and no chunk is written twice
 (``word_index``'s entries are held until they fill a chunk: :class:`bowsflow.store.zarr_io.ChunkAppender`).
@@ -31,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.bows import DocumentWindows, VocabularyIndex, document_bags, token_ids
+from bowsflow.data.bows import DocumentWindows, VocabularyIndex, bags_of, kept_tokens
 from bowsflow.data.splits import is_validation, split_labels
+from bowsflow.data.tokens import TokenBatch
 from bowsflow.data.windows import WindowSpec, window_origins, window_word_rows
 from bowsflow.runtime.parallel import ordered_map
 from bowsflow.store.atomic import atomic_path
@@ -86,49 +89,61 @@ class RowBlock:
         return head, tail
 
 
-def _batch_rows(texts: list[str], index: VocabularyIndex, spec: WindowSpec):
+def _batch_rows(batch: TokenBatch, vocabulary_id: np.ndarray, vocab_size: int, spec: WindowSpec):
     """(lengths [n_windows], words [nnz] int32, window_doc, window_start): each window's distinct
     vocabulary words, increasing (:func:`~bowsflow.data.windows.window_word_rows`)."""
-    t = token_ids(texts, index, with_lines=spec.unit == "lines")
+    t = kept_tokens(batch, vocabulary_id)
     unit, n_units = (t.position, t.tokens_per_doc) if spec.unit == "tokens" else (t.line, t.lines_per_doc)
-    lengths, words = window_word_rows(t.doc_index, unit, t.ids, n_units, spec, index.size)
+    lengths, words = window_word_rows(t.doc_index, unit, t.ids, n_units, spec, vocab_size)
     return (lengths, words, *window_origins(n_units, spec))
 
 
-def iter_rows(
-    batches: Iterable[list[str]], index: VocabularyIndex, spec: WindowSpec, workers: int = 1, counts: dict | None = None
-) -> Iterator[RowBlock]:
-    """BOWS rows of a stream of document batches, in corpus order, empty windows dropped.
+def _batch_bags(batch: TokenBatch, vocabulary_id: np.ndarray, vocab_size: int) -> np.ndarray:
+    """bool [n_docs, vocab_size]: each document's vocabulary words."""
+    return bags_of(kept_tokens(batch, vocabulary_id), vocab_size)
 
-    ``counts`` (if given) receives ``n_windows`` and ``n_windows_dropped_empty``.
+
+def iter_rows(
+    batches: Iterable[TokenBatch],
+    vocabulary_id: np.ndarray,
+    vocab_size: int,
+    spec: WindowSpec,
+    workers: int = 1,
+    counts: dict | None = None,
+) -> Iterator[RowBlock]:
+    """BOWS rows of a stream of token batches (whole documents each), in corpus order, empty windows dropped.
+
+    ``vocabulary_id`` int [n_words]: the vocabulary id of each word id of the batches (−1: not a
+    vocabulary word). ``counts`` (if given) receives ``n_windows`` and ``n_windows_dropped_empty``.
     """
     counts = counts if counts is not None else {}
     counts.setdefault("n_windows", 0)
     counts.setdefault("n_windows_dropped_empty", 0)
-    V = index.size
     if spec.unit == "documents":
-        windower = DocumentWindows(spec, V)
-        for bags in ordered_map(document_bags, batches, workers, None, index):
+        windower = DocumentWindows(spec, vocab_size)
+        for bags in ordered_map(_batch_bags, batches, workers, None, vocabulary_id, vocab_size):
             rows, first = windower.push(bags)
             yield from _keep_nonempty(RowBlock.from_dense(rows, first, first), counts)
         rows, first = windower.finish()
         yield from _keep_nonempty(RowBlock.from_dense(rows, first, first), counts)
         return
-    for lengths, words, window_doc, window_start in _rows_with_global_docs(batches, index, spec, workers):
+    for lengths, words, window_doc, window_start in _rows_with_global_docs(
+        batches, vocabulary_id, vocab_size, spec, workers
+    ):
         yield from _keep_nonempty(RowBlock(lengths, words, window_doc, window_start), counts)
 
 
-def _rows_with_global_docs(batches, index, spec, workers):
+def _rows_with_global_docs(batches, vocabulary_id, vocab_size, spec, workers):
     """``ordered_map(_batch_rows)`` with batch-local document indices made corpus-wide."""
     sizes: list[int] = []
 
     def remember_sizes(items):
-        for texts in items:
-            sizes.append(len(texts))
-            yield texts
+        for batch in items:
+            sizes.append(batch.n_docs)
+            yield batch
 
     doc_offset = 0
-    results = ordered_map(_batch_rows, remember_sizes(batches), workers, None, index, spec)
+    results = ordered_map(_batch_rows, remember_sizes(batches), workers, None, vocabulary_id, vocab_size, spec)
     for k, (lengths, words, window_doc, window_start) in enumerate(results):
         yield lengths, words, window_doc + doc_offset, window_start
         doc_offset += sizes[k]
@@ -182,8 +197,7 @@ class SplitOptions:
 class DenseRows:
     """One chunk's dense rows, made in a buffer that is reused from chunk to chunk: only the last chunk's
     ones are cleared before the next chunk's are set. (A fresh zero-filled chunk of 65,536 × 10,000
-    bytes cost about 1.1 s of page faults, 7 of the 21 s of the build at 160 MB.) The rows handed out
-    of a whole chunk are valid until the next :meth:`fill` (the store's appender writes them at once)."""
+    bytes cost about 1.1 s of page faults, 7 of the 21 s of the build at 160 MB.)"""
 
     def __init__(self, chunk_samples: int, V: int):
         self.buffer = np.zeros((0, V), dtype=bool)
@@ -191,16 +205,29 @@ class DenseRows:
         self.ones: tuple[np.ndarray, np.ndarray] | None = None
 
     def fill(self, block: RowBlock) -> np.ndarray:
-        """The dense [len(block), V] bool rows of ``block``."""
+        """A whole chunk, [chunk_samples, V] bool: the dense rows of ``block`` (at most ``chunk_samples``),
+        then rows of False. Valid until the next :meth:`fill`."""
         n = len(block)
-        if self.buffer.shape[0] < n:
-            self.buffer = np.zeros((max(n, self.chunk_samples), self.buffer.shape[1]), dtype=bool)
+        if n > self.chunk_samples:
+            raise ValueError(f"{n} rows do not fit in a chunk of {self.chunk_samples}")
+        if self.buffer.shape[0] == 0:
+            self.buffer = np.zeros((self.chunk_samples, self.buffer.shape[1]), dtype=bool)
         elif self.ones is not None:
             self.buffer[self.ones] = False
         self.ones = (np.repeat(np.arange(n), block.lengths), block.words)
         self.buffer[self.ones] = True
-        # a cut chunk (the last) waits in the appender until it closes: hand it a copy, not the buffer
-        return self.buffer[:n] if n == self.chunk_samples else self.buffer[:n].copy()
+        return self.buffer
+
+
+def write_chunk_rows(array, start: int, chunk: np.ndarray, n_rows: int) -> None:
+    """Append the first ``n_rows`` rows of ``chunk`` (a whole chunk of ``array``, its rows after
+    ``n_rows`` at the fill value) to ``array``, which ends at ``start``, a chunk boundary. A cut chunk (the
+    last) is written whole and the array cut back after: the bytes zarr would store, without zarr
+    building the padded chunk itself in a fresh chunk-sized buffer (1.5 s of a 5.6 s build at 160 MB)."""
+    array.resize((start + chunk.shape[0], *array.shape[1:]))
+    array[start : start + chunk.shape[0]] = chunk
+    if n_rows < chunk.shape[0]:
+        array.resize((start + n_rows, *array.shape[1:]))
 
 
 def write_bows_store(
@@ -251,12 +278,13 @@ def write_bows_store(
                 per_sample["latent"] = (("sample", "latent_dim"), block.latent)
             if n_samples == 0:
                 group, created_attrs = _create_store(tmp, per_sample, word_coords, chunk_samples, V)
-                appenders = {name: ChunkAppender(group[name]) for name in ["bows", *per_sample, INDEX_FORM["index"]]}
+                appenders = {name: ChunkAppender(group[name]) for name in [*per_sample, INDEX_FORM["index"]]}
+                bows = group["bows"]
             # every array a whole chunk at a time: the per-sample arrays and the dense rows' chunk
             # (made from its ones) start where the last chunk ended; word_index fills its own chunks
             for name, (_, values) in per_sample.items():
                 appenders[name].append(values)
-            appenders["bows"].append(dense_rows.fill(block))
+            write_chunk_rows(bows, n_samples, dense_rows.fill(block), n)
             appenders[INDEX_FORM["index"]].append(block.words)
             n_words += block.words.size
             n_samples += n
@@ -359,7 +387,7 @@ def synthetic_row_blocks(spec) -> Iterator[RowBlock]:
 
 
 def build_text_store(
-    spec: dict,
+    tokens_path: str | Path,
     name: str,
     bows_options: dict,
     vocab,
@@ -367,17 +395,23 @@ def build_text_store(
     attrs: dict,
     workers: int = 1,
     show_progress: bool = False,
+    batch_tokens: int | None = None,
 ) -> dict:
-    """Stream a text corpus into its BOWS store at ``path``; returns the summary counts."""
-    from bowsflow.data.corpus import CorpusStats, iter_text_batches
+    """Build a text corpus' BOWS store at ``path`` from its token store (:mod:`bowsflow.data.tokens`),
+    read in batches of whole documents of about ``batch_tokens`` tokens (the result does not depend on
+    it); returns the summary counts."""
+    from bowsflow.data.tokens import BATCH_TOKENS, TokenStore
     from bowsflow.data.windows import window_spec
 
-    index = VocabularyIndex(vocab.words, lowercase=bool(bows_options["lowercase"]))
+    tokens = TokenStore.open(tokens_path)
     spec_w = window_spec(bows_options)
-    stats = CorpusStats()
+    if spec_w.unit == "lines" and not tokens.with_lines:
+        raise ValueError(f"{tokens_path}: no lines were kept, but corpora.{name} has bows.window.unit 'lines'")
+    index = VocabularyIndex(vocab.words)
+    # a vocabulary word that never occurs (always_include) is not in the word table: its column stays empty
+    vocabulary_id = index.ids(tokens.words)
     counts: dict = {}
-    batches = iter_text_batches(spec, name, stats, bows_options["batch_bytes"])
-    blocks = iter_rows(batches, index, spec_w, workers, counts)
+    blocks = iter_rows(tokens.batches(batch_tokens or BATCH_TOKENS), vocabulary_id, index.size, spec_w, workers, counts)
     try:
         summary = write_bows_store(
             blocks,
@@ -389,7 +423,7 @@ def build_text_store(
             int(bows_options["chunk_samples"]),
             attrs | {"window_unit": spec_w.unit, "window_size": spec_w.size, "window_stride": spec_w.stride},
             show_progress,
-            final_attrs=lambda: counts | {"n_documents": stats.n_documents},
+            final_attrs=lambda: counts | {"n_documents": int(tokens.attrs["n_documents"])},
         )
     except EmptyCorpusError as err:
         raise EmptyCorpusError(f"corpora.{name}: {err}") from None

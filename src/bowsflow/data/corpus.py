@@ -139,23 +139,6 @@ def check_unchanged_since(recorded: list[dict], when: str) -> None:
             raise CorpusError(f"{r['file']}: changed since {when} (size {r['size']} -> {info.st_size} bytes)")
 
 
-def check_same_files(recorded: list[dict], paths: list[Path], what: str) -> None:
-    """Raise :class:`CorpusError` naming the first file that differs between ``recorded`` (file records)
-    and the files at ``paths`` now: changed, added or gone; ``what`` says when they were recorded."""
-    now = {r["file"]: r for r in file_records(paths)}
-    before = {r["file"]: r for r in recorded}
-    for file in sorted(set(now) | set(before)):
-        a, b = before.get(file), now.get(file)
-        if a is None:
-            raise CorpusError(f"{file}: a corpus file that was not there {what}")
-        if b is None:
-            raise CorpusError(f"{file}: a corpus file that was there {what} is gone")
-        if (a["size"], a["sha256"]) != (b["size"], b["sha256"]):
-            raise CorpusError(
-                f"{file}: changed since {what.removeprefix('when ')} (size {a['size']} -> {b['size']} bytes)"
-            )
-
-
 def checksum_files(paths: list[Path]) -> str:
     """sha256 over the files' names and contents, in order (the corpus' input checksum)."""
     h = hashlib.sha256()

@@ -1,7 +1,8 @@
 """Word counting over a corpus and the choice of the vocabulary.
 
-Counting is parallel over batches of documents (worker processes, results merged in order) and holds
-one counter of distinct tokens, so memory grows with the number of distinct words, not the corpus size.
+Counting is over the corpus' word table (:mod:`bowsflow.data.tokens`: the text tokenized once, batches
+in worker processes, merged in order), so memory grows with the number of distinct words, not the
+corpus size.
 
 Vocabulary order (the ids): the ``always_include`` words first, in config order (the BOWS paper gives
 its 39 always-included words ids 0–38), then the most frequent candidate words, ties broken
@@ -17,13 +18,12 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
 
-from bowsflow.data.tokenizer import is_vocabulary_candidate, tokenize_documents
-from bowsflow.runtime.parallel import ordered_map
+from bowsflow.data.tokenizer import is_vocabulary_candidate
+from bowsflow.data.tokens import WordTable, tokenize_batches
 
 log = logging.getLogger(__name__)
 
@@ -52,36 +52,13 @@ class Vocabulary:
         return len(self.words)
 
 
-def count_into(counts: Counter, doc_freqs: Counter, texts: list[str], lowercase: bool) -> None:
-    """Add one batch of documents' token counts and document frequencies to ``counts`` and ``doc_freqs``
-    (Counter's C loop over the tokens, and over each document's distinct ones)."""
-    tokens = tokenize_documents(texts, lowercase)
-    counts.update(chain.from_iterable(tokens))
-    doc_freqs.update(chain.from_iterable(map(set, tokens)))
-
-
-def count_batch(texts: list[str], lowercase: bool) -> tuple[Counter, Counter]:
-    """Token counts and document frequencies of one batch of documents (what a worker returns)."""
-    counts: Counter = Counter()
-    doc_freqs: Counter = Counter()
-    count_into(counts, doc_freqs, texts, lowercase)
-    return counts, doc_freqs
-
-
 def count_words(batches: Iterable[list[str]], lowercase: bool = False, workers: int = 1) -> tuple[Counter, Counter]:
-    """Token counts and document frequencies over all batches (str keys). In one process every batch is
-    counted straight into the totals; with workers, each batch is counted in a worker and added up in
-    order (merging is a Python loop over each batch's distinct words: the workers must earn it back)."""
-    counts: Counter = Counter()
-    doc_freqs: Counter = Counter()
-    if workers <= 1:
-        for texts in batches:
-            count_into(counts, doc_freqs, texts, lowercase)
-        return counts, doc_freqs
-    for part_counts, part_doc_freqs in ordered_map(count_batch, batches, workers, None, lowercase):
-        counts.update(part_counts)
-        doc_freqs.update(part_doc_freqs)
-    return counts, doc_freqs
+    """Token counts and document frequencies over all batches (str keys), batches tokenized by ``workers``
+    processes (:func:`bowsflow.data.tokens.tokenize_batches`)."""
+    table = WordTable()
+    for _ in tokenize_batches(batches, table, lowercase, workers=workers):
+        pass
+    return table.counters()
 
 
 def select_vocabulary(counts: Counter, doc_freq: Counter, options: VocabularyOptions) -> Vocabulary:
@@ -158,22 +135,22 @@ def read_vocabulary(path: str | Path) -> Vocabulary:
     return Vocabulary(words, counts, dfs)
 
 
-def corpus_vocabulary(spec: dict, name: str, bows_options: dict, workers: int = 1):
-    """Count a text corpus and choose its vocabulary. Returns (Vocabulary, CorpusStats)."""
+def corpus_vocabulary(
+    spec: dict, name: str, bows_options: dict, workers: int = 1, tokens_path: str | Path | None = None, attrs=None
+):
+    """Tokenize a text corpus, count its words and choose its vocabulary. With ``tokens_path``, the tokens
+    are kept there as the corpus' token store (:mod:`bowsflow.data.tokens`; ``attrs`` added to its own),
+    which the BOWS store is built from; it is published only if the vocabulary can be chosen.
+    Returns (Vocabulary, CorpusStats)."""
     from bowsflow.data.corpus import CorpusStats, check_unchanged_since, file_records, input_files, iter_text_batches
     from bowsflow.data.tokenizer import tokenizer_options
+    from bowsflow.data.tokens import write_token_store
 
     tok = tokenizer_options(bows_options)
     stats = CorpusStats()
     files = input_files(spec, name)
     stats.files = file_records(files)  # what the vocabulary is counted from
     batches = iter_text_batches(spec, name, stats, bows_options["batch_bytes"])
-    counts, doc_freq = count_words(batches, tok.lowercase, workers)
-    # a file changed while it was read (its size or modification time moved): the counts are of neither version
-    check_unchanged_since(stats.files, "counting began (it changed while it was counted: count again)")
-    if stats.n_documents == 0 or not counts:
-        what = "no documents" if stats.n_documents == 0 else f"{stats.n_documents} documents but no word"
-        raise VocabularyError(f"corpora.{name}: the corpus is empty ({what})")
     options = VocabularyOptions(
         vocab_size=int(bows_options["vocab_size"]),
         lowercase=tok.lowercase,
@@ -182,11 +159,30 @@ def corpus_vocabulary(spec: dict, name: str, bows_options: dict, workers: int = 
         keep_numbers=tok.keep_numbers,
         on_small_vocab=bows_options["on_small_vocab"],
     )
-    try:
-        vocab = select_vocabulary(counts, doc_freq, options)
-    except VocabularyError as err:
-        raise VocabularyError(f"corpora.{name}: {err}") from None
-    return vocab, stats
+    chosen: list[Vocabulary] = []
+
+    def choose(table: WordTable) -> dict:
+        # a file changed while it was read (its size or modification time moved): the counts are of neither version
+        check_unchanged_since(stats.files, "counting began (it changed while it was counted: count again)")
+        if stats.n_documents == 0 or len(table) == 0:
+            what = "no documents" if stats.n_documents == 0 else f"{stats.n_documents} documents but no word"
+            raise VocabularyError(f"corpora.{name}: the corpus is empty ({what})")
+        try:
+            chosen.append(select_vocabulary(*table.counters(), options))
+        except VocabularyError as err:
+            raise VocabularyError(f"corpora.{name}: {err}") from None
+        return {"corpus_files": stats.files}
+
+    if tokens_path is None:
+        table = WordTable()
+        for _ in tokenize_batches(batches, table, tok.lowercase, workers=workers):
+            pass
+        choose(table)
+    else:
+        # the workflow's vocabulary part says it (token_lines); resolved bows options, by their window
+        with_lines = bool(bows_options.get("token_lines", bows_options.get("window", {}).get("unit") == "lines"))
+        write_token_store(batches, tokens_path, tok.lowercase, with_lines, dict(attrs or {}), workers, choose)
+    return chosen[0], stats
 
 
 def vocabulary_sha256(words) -> str:

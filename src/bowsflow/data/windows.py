@@ -91,7 +91,10 @@ def window_word_rows(
     n_units: int64 [n_groups]."""
     rows, entry = unit_window_pairs(np.asarray(group, dtype=np.int64), np.asarray(unit, dtype=np.int64), n_units, spec)
     n_windows = int(windows_per_group(n_units, spec).sum())
-    pairs = np.unique(rows * n_ids + np.asarray(ids, dtype=np.int64)[entry])
+    pairs = np.sort(rows * n_ids + np.asarray(ids, dtype=np.int64)[entry])
+    first = np.ones(pairs.size, dtype=bool)
+    np.not_equal(pairs[1:], pairs[:-1], out=first[1:])  # np.unique's hash table is slower here
+    pairs = pairs[first]
     return np.bincount(pairs // n_ids, minlength=n_windows).astype(np.int64), (pairs % n_ids).astype(np.int32)
 
 
