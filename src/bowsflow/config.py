@@ -143,10 +143,11 @@ def vocabulary_part(config: dict, corpus: str) -> dict:
     spec = corpus_spec(config, corpus)
     if spec["source"] == "synthetic":
         return {"corpus": spec}
-    # counts are over the whole corpus: the window enters only as whether the tokens' lines are kept
-    # (changing its size or stride does not re-count)
+    # counts are over the whole corpus: the window enters only as whether the token store keeps each
+    # token's line (changing its size or stride does not re-count)
     keys = ("vocab_size", "lowercase", "stopwords", "always_include", "keep_numbers", "on_small_vocab", "batch_bytes")
-    return {"corpus": spec, **{k: opts[k] for k in keys}, "token_lines": opts["window"]["unit"] == "lines"}
+    part = {"corpus": spec, **{k: opts[k] for k in keys}}
+    return part | {"token_lines": True} if opts["window"]["unit"] == "lines" else part
 
 
 def store_part(config: dict, corpus: str) -> dict:

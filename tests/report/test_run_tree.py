@@ -11,6 +11,7 @@ import xarray as xr
 
 import bowsflow
 from bowsflow.activations.extraction import ExtractOptions, extract_activations
+from bowsflow.data.tokens import write_token_store
 from bowsflow.lenses.polytope.analysis import write_codes
 from bowsflow.models.checkpoints import load_model
 from bowsflow.report.run_tree import RunError
@@ -26,6 +27,7 @@ def results(tmp_path_factory):
     (root / "activations").mkdir()
     (root / "analysis" / "toy").mkdir(parents=True)
     store = make_store(root / "bows" / "c" / "bows.zarr", n=300, chunk=128)
+    write_token_store([["alpha beta", "gamma alpha"]], root / "bows" / "c" / "tokens.zarr", False, False, {})
     (root / "bows" / "c" / "vocab.tsv").write_text(
         "id\tword\tcount\tdoc_freq\n" + "".join(f"{i}\t{w}\t1\t1\n" for i, w in enumerate(WORDS))
     )
@@ -47,8 +49,10 @@ def test_one_lazy_node_per_store_with_provenance(results):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a complete tree opens without a warning
         tree = bowsflow.open_run(results)
-    assert set(tree.children) == {"bows", "activations", "analysis", "models", "tables"}
+    assert set(tree.children) == {"tokens", "bows", "activations", "analysis", "models", "tables"}
     assert set(tree["analysis/toy"].children) == {"polytope"}
+    tokens = tree["tokens/c"].to_dataset()
+    assert tokens["token"].size == 4 and [str(w) for w in tokens["word"].values] == ["alpha", "beta", "gamma"]
     acts = tree["activations/toy"].to_dataset()
     assert isinstance(acts["latent"].data, da.Array)  # nothing read yet
     assert json.loads(acts.attrs["input_checksums"])["checkpoint"]

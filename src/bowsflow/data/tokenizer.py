@@ -4,7 +4,8 @@ The tokens of a text are ``re.findall(TOKEN_PATTERN, text)`` — by default maxi
 and digits — each lowercased with :py:meth:`str.lower` when ``lowercase`` is set. Punctuation,
 whitespace, underscores and symbols separate tokens; "don't" gives "don" and "t"; "abc123" is one token
 (neither a word nor a number, so it never enters a vocabulary). To change what a word is, change
-``TOKEN_PATTERN`` (one line): counting, windows and stores all tokenize through :func:`tokenize`.
+``TOKEN_PATTERN`` (one line): a corpus is tokenized through it once, into its token store
+(:mod:`bowsflow.data.tokens`), which the vocabulary is counted from and the BOWS store built from.
 
 Which tokens may enter a vocabulary is decided separately by :func:`is_vocabulary_candidate`
 (alphabetic and not a stop word, or one of the numbers "0" … "100" as in the BOWS paper).

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bowsflow.data.pairs import distinct_pairs
+
 UNITS = ("tokens", "lines", "documents")
 
 
@@ -84,18 +86,15 @@ def window_word_rows(
     group: np.ndarray, unit: np.ndarray, ids: np.ndarray, n_units: np.ndarray, spec: WindowSpec, n_ids: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The distinct ids in each window: (lengths int64 [n_windows], words int32 [nnz], each window's
-    increasing, window after window), windows numbered as in :func:`unit_window_pairs`: its (window, id)
-    pairs, made unique and sorted as one integer each.
+    increasing, window after window), windows numbered as in :func:`unit_window_pairs`: its distinct
+    (window, id) pairs (:func:`bowsflow.data.pairs.distinct_pairs`).
 
     group, unit: int64 [k], the entries' group and position in it; ids: int [k] in 0 … n_ids − 1;
     n_units: int64 [n_groups]."""
     rows, entry = unit_window_pairs(np.asarray(group, dtype=np.int64), np.asarray(unit, dtype=np.int64), n_units, spec)
     n_windows = int(windows_per_group(n_units, spec).sum())
-    pairs = np.sort(rows * n_ids + np.asarray(ids, dtype=np.int64)[entry])
-    first = np.ones(pairs.size, dtype=bool)
-    np.not_equal(pairs[1:], pairs[:-1], out=first[1:])  # np.unique's hash table is slower here
-    pairs = pairs[first]
-    return np.bincount(pairs // n_ids, minlength=n_windows).astype(np.int64), (pairs % n_ids).astype(np.int32)
+    window, word = distinct_pairs(rows, np.asarray(ids)[entry], n_ids)
+    return np.bincount(window, minlength=n_windows).astype(np.int64), word.astype(np.int32)
 
 
 def window_spec(options: dict) -> WindowSpec:

@@ -2,6 +2,7 @@
 
 ::
 
+    tokens/{corpus}                  the tokenized corpus      (token), (document), (word)
     bows/{corpus}                    the BOWS store            (sample, word)
     correlations/{corpus}            word correlations         (word, word2)
     models/{model}                   the checkpoint's parameters, named dimensions latent, word, hidden
@@ -135,6 +136,8 @@ def open_run(results: str | Path = "results"):
         if ds is not None:
             nodes[key] = ds
 
+    for store in sorted(root.glob("bows/*/tokens.zarr")):
+        add(f"tokens/{store.parent.name}", store)
     for store in sorted(root.glob("bows/*/bows.zarr")):
         add(f"bows/{store.parent.name}", store)
     for store in sorted(root.glob("bows/*/correlations.zarr")):
