@@ -74,14 +74,13 @@ def extract_once(d: Path) -> float:
 
 
 def bows_once(d: Path, vocab) -> float:
-    from bowsflow.config import resolved_bows, store_part, validate_config
+    from bowsflow.config import resolved_bows, validate_config
 
     cfg = validate_config({"corpora": {"wiki": {"source": "wiki-vital"}}})
-    part = store_part(cfg, "wiki")
     out = d / "wiki.zarr"
     shutil.rmtree(out, ignore_errors=True)
     t = time.perf_counter()
-    bows_store.build_text_store(part["corpus"], "wiki", resolved_bows(cfg, "wiki"), vocab, out, {}, workers=2)
+    bows_store.build_text_store(d / "tokens.zarr", "wiki", resolved_bows(cfg, "wiki"), vocab, out, {}, workers=2)
     return time.perf_counter() - t
 
 
@@ -103,7 +102,8 @@ def main() -> None:
     try:
         setup(d, args.samples, args.vocab, 16384)
         cfg = validate_config({"corpora": {"wiki": {"source": "wiki-vital"}}})
-        vocab, _ = corpus_vocabulary(cfg["corpora"]["wiki"], "wiki", resolved_bows(cfg, "wiki"), 2)
+        options = resolved_bows(cfg, "wiki")
+        vocab, _ = corpus_vocabulary(cfg["corpora"]["wiki"], "wiki", options, 2, tokens_path=d / "tokens.zarr")
         modes = {"with": contextlib.nullcontext, "checksums, no fsync": without_fsync, "without": without_integrity}
         times = {(stage, mode): [] for stage in ("extract", "bows") for mode in modes}
         for r in range(args.rounds):

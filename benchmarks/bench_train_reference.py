@@ -134,16 +134,16 @@ print(json.dumps({"seconds": seconds, "samples_per_s": steps * B / seconds, "tra
 
 def build_store(d: Path, V: int) -> Path:
     """The bundled corpus' BOWS store at vocabulary size V (64-token windows, the default options)."""
-    from bowsflow.config import resolved_bows, store_part, validate_config
+    from bowsflow.config import resolved_bows, validate_config
     from bowsflow.data import bows_store
     from bowsflow.data.vocabulary import corpus_vocabulary
 
     cfg = validate_config({"corpora": {"wiki": {"source": "wiki-vital"}}, "bows": {"vocab_size": V}})
-    vocab, _ = corpus_vocabulary(cfg["corpora"]["wiki"], "wiki", resolved_bows(cfg, "wiki"), 2)
+    options = resolved_bows(cfg, "wiki")
+    tokens = d / f"wiki-{V}-tokens.zarr"
+    vocab, _ = corpus_vocabulary(cfg["corpora"]["wiki"], "wiki", options, 2, tokens_path=tokens)
     out = d / f"wiki-{V}.zarr"
-    bows_store.build_text_store(
-        store_part(cfg, "wiki")["corpus"], "wiki", resolved_bows(cfg, "wiki"), vocab, out, {}, workers=2
-    )
+    bows_store.build_text_store(tokens, "wiki", options, vocab, out, {}, workers=2)
     return out
 
 

@@ -218,10 +218,9 @@ def _check_not_binary(path: Path) -> None:
         raise CorpusError(f"{path}: looks like a binary file (NUL byte in the first 8 KiB), not text")
 
 
-def _text_documents(spec: dict, name: str, stats: CorpusStats, blank_line_documents=None) -> Iterator:
-    """The documents of a ``text`` corpus; a ``blank_line`` file's come from ``blank_line_documents``
-    (default :func:`_blank_line_documents`, strings; :func:`iter_text_batches` passes
-    :func:`_blank_line_document_runs`, which yields runs of documents)."""
+def _text_documents(spec: dict, name: str, stats: CorpusStats) -> Iterator:
+    """The documents of a ``text`` corpus: each file whole, or a ``blank_line`` file's runs of lines
+    between blank lines (:func:`_blank_line_documents`)."""
     split = spec.get("split_docs", "file")
     for path in input_files(spec, name):
         if split == "file":  # the file is the document: it is read whole
@@ -230,7 +229,7 @@ def _text_documents(spec: dict, name: str, stats: CorpusStats, blank_line_docume
         # blank_line: stream the file in blocks of whole lines, so memory holds one block, not the file
         _check_not_binary(path)
         stats.n_files += 1
-        yield from (blank_line_documents or _blank_line_documents)(path, stats)
+        yield from _blank_line_documents(path, stats)
 
 
 BLANK_LINE = re.compile(r"^[^\S\n]*\n", re.MULTILINE)  # a line of whitespace only (as str.isspace)
