@@ -29,8 +29,10 @@ def test_corpus_overrides_and_text_defaults():
     mine, wiki = resolved_bows(cfg, "mine"), resolved_bows(cfg, "wiki")
     assert mine["vocab_size"] == 50 and mine["window"] == {"unit": "lines", "size": 20, "stride": 1}
     assert wiki["vocab_size"] == 2000 and wiki["window"] == {"unit": "tokens", "size": 32, "stride": 64}
-    # the window is part of the store's config, not of the vocabulary's
+    # the window is part of the store's config, not of the vocabulary's: only whether the token store keeps
+    # lines (a lines window needs them), and the key only then, so other corpora's hashes do not move
     assert "window" not in vocabulary_part(cfg, "mine") and "window" in store_part(cfg, "mine")
+    assert vocabulary_part(cfg, "mine")["token_lines"] is True and "token_lines" not in vocabulary_part(cfg, "wiki")
 
 
 @pytest.mark.parametrize(
