@@ -10,6 +10,7 @@ from bowsflow.data.tokens import (
     TokenStore,
     WordTable,
     encode_documents,
+    first_appearance_ids,
     tokenize_batches,
     word_frequencies,
     write_token_store,
@@ -24,8 +25,9 @@ BATCHES = [
 
 
 def test_encode_documents_hand_case():
-    batch, words = encode_documents(["b a b", "", "c a"], with_lines=False)
-    assert words == ["b", "a", "c"]  # order of first appearance
+    words = first_appearance_ids()
+    batch = encode_documents(["b a b", "", "c a"], words)
+    assert list(words) == ["b", "a", "c"]  # order of first appearance
     assert batch.ids.tolist() == [0, 1, 0, 2, 1]
     assert batch.tokens_per_doc.tolist() == [3, 0, 2]
     assert batch.line is None and batch.lines_per_doc is None

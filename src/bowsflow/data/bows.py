@@ -12,7 +12,7 @@ from itertools import repeat
 
 import numpy as np
 
-from bowsflow.data.tokens import TokenBatch, encode_documents
+from bowsflow.data.tokens import TokenBatch, encode_documents, first_appearance_ids
 from bowsflow.data.windows import WindowSpec, unit_window_pairs, window_origins
 
 
@@ -66,8 +66,9 @@ def kept_tokens(batch: TokenBatch, vocabulary_id: np.ndarray) -> TokenIds:
 def token_ids(texts: list[str], index: VocabularyIndex, with_lines: bool = False) -> TokenIds:
     """Tokenize a batch of documents (:func:`bowsflow.data.tokens.encode_documents`) and keep the tokens
     that are vocabulary words (:func:`kept_tokens`)."""
-    batch, words = encode_documents(texts, index.lowercase, with_lines)
-    return kept_tokens(batch, index.ids(words))
+    words = first_appearance_ids()
+    batch = encode_documents(texts, words, index.lowercase, with_lines)
+    return kept_tokens(batch, index.ids(list(words)))
 
 
 @dataclass(frozen=True)

@@ -69,10 +69,10 @@ def first_appearance_ids() -> defaultdict:
 
 
 def encode_documents(
-    texts: list[str], lowercase: bool = False, with_lines: bool = False, words: defaultdict | None = None
-) -> tuple[TokenBatch, list[str]]:
-    """Tokenize a batch of documents: the tokens as ids into ``words`` (a :func:`first_appearance_ids` dict,
-    which new tokens are added to; by default a new one, of the batch's distinct tokens), and its keys."""
+    texts: list[str], words: defaultdict, lowercase: bool = False, with_lines: bool = False
+) -> TokenBatch:
+    """Tokenize a batch of documents: the tokens as ids into ``words`` (a :func:`first_appearance_ids`
+    dict, which the batch's new tokens are added to)."""
     n_docs = len(texts)
     if with_lines:
         tokens, starts = zip(*(tokenize_with_starts(t, lowercase) for t in texts)) if n_docs else ((), ())
@@ -80,20 +80,17 @@ def encode_documents(
         tokens = tokenize_documents(texts, lowercase)
     tokens_per_doc = np.fromiter(map(len, tokens), dtype=np.int64, count=n_docs)
     n_tokens = int(tokens_per_doc.sum())
-    words = first_appearance_ids() if words is None else words
     ids = np.fromiter(map(words.__getitem__, chain.from_iterable(tokens)), dtype=np.int32, count=n_tokens)
     line = lines_per_doc = None
     if with_lines:
         # each token's line: the number of line breaks before its start in its document
-        char_start = np.fromiter(chain.from_iterable(starts), dtype=np.int64, count=n_tokens)
-        doc = np.repeat(np.arange(n_docs, dtype=np.int64), tokens_per_doc)
         line = np.empty(n_tokens, dtype=np.int32)
+        end = np.cumsum(tokens_per_doc)
         for d in np.flatnonzero(tokens_per_doc).tolist():
             newlines = np.flatnonzero(np.frombuffer(texts[d].encode("utf-32-le"), dtype=np.uint32) == 0x0A)
-            at = doc == d
-            line[at] = np.searchsorted(newlines, char_start[at])
+            line[end[d] - tokens_per_doc[d] : end[d]] = np.searchsorted(newlines, starts[d])
         lines_per_doc = np.fromiter((t.count("\n") + 1 for t in texts), dtype=np.int64, count=n_docs)
-    return TokenBatch(ids, tokens_per_doc, line, lines_per_doc), list(words)
+    return TokenBatch(ids, tokens_per_doc, line, lines_per_doc)
 
 
 def word_frequencies(batch: TokenBatch, n_words: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,8 +104,9 @@ def word_frequencies(batch: TokenBatch, n_words: int) -> tuple[np.ndarray, np.nd
 
 def encode_and_count(texts: list[str], lowercase: bool, with_lines: bool):
     """What a worker does with one batch: :func:`encode_documents`, then :func:`word_frequencies`."""
-    batch, words = encode_documents(texts, lowercase, with_lines)
-    return batch, words, *word_frequencies(batch, len(words))
+    words = first_appearance_ids()
+    batch = encode_documents(texts, words, lowercase, with_lines)
+    return batch, list(words), *word_frequencies(batch, len(words))
 
 
 class WordTable:
@@ -138,7 +136,7 @@ class WordTable:
 
     def encode(self, texts: list[str], lowercase: bool = False, with_lines: bool = False) -> TokenBatch:
         """Tokenize a batch of documents against this table and count it in; returns its tokens."""
-        batch, _ = encode_documents(texts, lowercase, with_lines, self.ids)
+        batch = encode_documents(texts, self.ids, lowercase, with_lines)
         self._grow()
         counts, doc_freqs = word_frequencies(batch, len(self.ids))
         self.counts += counts
