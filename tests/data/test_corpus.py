@@ -205,3 +205,18 @@ def test_checksum_changes_with_content(tmp_path):
     before = checksum_files([p])
     p.write_text("two")
     assert checksum_files([p]) != before
+
+
+def test_the_records_checksum_follows_content_and_names_not_modification_times(tmp_path):
+    from bowsflow.data.corpus import file_records, records_checksum
+
+    p = tmp_path / "a.txt"
+    p.write_text("one")
+    before = records_checksum(file_records([p]))
+    os.utime(p, ns=(1, 1))  # touched: the same text
+    assert records_checksum(file_records([p])) == before
+    p.write_text("two")
+    assert records_checksum(file_records([p])) != before
+    q = tmp_path / "b.txt"
+    q.write_text("two")
+    assert records_checksum(file_records([q])) != records_checksum(file_records([p]))  # the name counts

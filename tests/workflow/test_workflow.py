@@ -143,10 +143,15 @@ def test_a_rerun_does_nothing_and_retraining_gives_the_same_bytes(repo_root, fin
         ),
         ({"analysis": {"interaction": {"edge_samples": 50}}}, {"interaction": 1, "summary": 1, "claims": 1, "all": 1}),
         ({"extract": {"writer_threads": 5}}, {}),  # speed only: re-runs nothing
-        ({"bows": {"window": {"unit": "lines", "size": 1, "stride": 1}}}, {"build_bows": 1, "all": 1}),
+        ({"bows": {"window": {"unit": "tokens", "size": 4, "stride": 2}}}, {"build_bows": 1, "all": 1}),
+        # a lines window needs each token's line, which the token store keeps only when asked
+        (
+            {"bows": {"window": {"unit": "lines", "size": 1, "stride": 1}}},
+            {"count_vocabulary": 1, "build_bows": 1, "all": 1},
+        ),
         ({"bows": {"vocab_size": 10}}, {"count_vocabulary": 1, "build_bows": 1, "all": 1}),
     ],
-    ids=["polytope", "geometry", "interaction", "writer_threads", "window", "vocab_size"],
+    ids=["polytope", "geometry", "interaction", "writer_threads", "window", "lines_window", "vocab_size"],
 )
 def test_a_changed_option_re_runs_what_depends_on_it_and_nothing_else(repo_root, finished, change, expected):
     workdir, _ = finished

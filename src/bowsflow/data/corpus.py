@@ -139,6 +139,15 @@ def check_unchanged_since(recorded: list[dict], when: str) -> None:
             raise CorpusError(f"{r['file']}: changed since {when} (size {r['size']} -> {info.st_size} bytes)")
 
 
+def records_checksum(records: list[dict]) -> str:
+    """The corpus' input checksum from its file records (:func:`file_records`): sha256 over each file's
+    name and SHA-256, in order (no second read of the files)."""
+    h = hashlib.sha256()
+    for r in records:
+        h.update(Path(r["file"]).name.encode() + b"\0" + r["sha256"].encode() + b"\0")
+    return h.hexdigest()
+
+
 def checksum_files(paths: list[Path]) -> str:
     """sha256 over the files' names and contents, in order (the corpus' input checksum)."""
     h = hashlib.sha256()

@@ -142,7 +142,14 @@ def corpus_vocabulary(
     are kept there as the corpus' token store (:mod:`bowsflow.data.tokens`; ``attrs`` added to its own),
     which the BOWS store is built from; it is published only if the vocabulary can be chosen.
     Returns (Vocabulary, CorpusStats)."""
-    from bowsflow.data.corpus import CorpusStats, check_unchanged_since, file_records, input_files, iter_text_batches
+    from bowsflow.data.corpus import (
+        CorpusStats,
+        check_unchanged_since,
+        file_records,
+        input_files,
+        iter_text_batches,
+        records_checksum,
+    )
     from bowsflow.data.tokenizer import tokenizer_options
     from bowsflow.data.tokens import write_token_store
 
@@ -171,7 +178,7 @@ def corpus_vocabulary(
             chosen.append(select_vocabulary(*table.counters(), options))
         except VocabularyError as err:
             raise VocabularyError(f"corpora.{name}: {err}") from None
-        return {"corpus_files": stats.files}
+        return {"corpus_files": stats.files, "input_checksums": json.dumps({"corpus": records_checksum(stats.files)})}
 
     if tokens_path is None:
         table = WordTable()
