@@ -15,6 +15,7 @@ def test_snakefmt_clean(repo_root):
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.slow  # about 3 s: snakemake parses the whole workflow
 def test_snakemake_lint_clean(repo_root):
     out = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=repo_root, capture_output=True, text=True)
     assert out.returncode == 0 and "Congratulations" in out.stdout + out.stderr, out.stdout + out.stderr

@@ -157,6 +157,7 @@ def test_functional_and_squared_edges_on_a_linear_layer():
     np.testing.assert_allclose(functional, squared, rtol=1e-9, atol=1e-12 * squared.max())
 
 
+@pytest.mark.slow  # about 2 s each: the whole lens, twice
 @pytest.mark.parametrize("rule", ["trapezoidal", "gauss_legendre"])
 def test_the_lens_under_integration_equals_the_gradient_on_homogeneous_layers(tmp_path, rule):
     """relu_mlp's layers are homogeneous once folded, so integrated gradients give the gradient's basis

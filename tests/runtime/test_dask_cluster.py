@@ -55,6 +55,7 @@ def test_a_zarr_store_is_read_inside_the_tasks_of_a_process_cluster(tmp_path):
 
 
 @pytest.mark.slurm
+@pytest.mark.slow  # about 3 s: a SLURM job starts the worker
 def test_slurm_cluster_on_the_local_slurm(tmp_path):
     pytest.importorskip("dask_jobqueue")
     from helpers import slurm_available
