@@ -52,7 +52,7 @@ def test_one_lazy_node_per_store_with_provenance(results):
     assert set(tree.children) == {"tokens", "bows", "activations", "analysis", "models", "tables"}
     assert set(tree["analysis/toy"].children) == {"polytope"}
     tokens = tree["tokens/c"].to_dataset()
-    assert tokens["token"].size == 4 and [str(w) for w in tokens["word"].values] == ["alpha", "beta", "gamma"]
+    assert tokens["word_id"].size == 4 and [str(w) for w in tokens["word"].values] == ["alpha", "beta", "gamma"]
     acts = tree["activations/toy"].to_dataset()
     assert isinstance(acts["latent"].data, da.Array)  # nothing read yet
     assert json.loads(acts.attrs["input_checksums"])["checkpoint"]

@@ -7,7 +7,8 @@ built from that store (:func:`iter_token_batches`), not from the text again.
 
 Layout of ``tokens.zarr`` (``xarray.open_zarr`` gives it back):
 
-- ``token`` (token) int32: each token's id in the word table, document after document;
+- ``word_id`` (token) int32: each token's id in the word table, document after document (not named
+  ``token``: xarray would load an array named like its dimension whole, as that dimension's index);
 - ``document_tokens`` (document) int64: how many tokens each document has;
 - ``word`` (word) str: the word table, words in order of first appearance in the corpus, with
   ``word_count`` (its tokens) and ``word_doc_freq`` (the documents it occurs in) beside it;
@@ -36,7 +37,7 @@ from bowsflow.runtime.parallel import ordered_map
 
 log = logging.getLogger(__name__)
 
-TOKEN_CHUNK = 1 << 22  # tokens per chunk of ``token`` (16 MiB of int32)
+TOKEN_CHUNK = 1 << 22  # tokens per chunk of ``word_id`` (16 MiB of int32)
 DOCUMENT_CHUNK = 1 << 18  # documents per chunk of ``document_tokens``
 BATCH_TOKENS = 1 << 20  # tokens per batch read back (whole documents: a longer document comes alone)
 
@@ -182,7 +183,10 @@ class TokenStoreWriter:
 
         self.root = root
         self.group = zarr.open_group(str(root), mode="w", zarr_format=3)
-        arrays = {"token": ("token", np.int32, TOKEN_CHUNK), "document_tokens": ("document", np.int64, DOCUMENT_CHUNK)}
+        arrays = {
+            "word_id": ("token", np.int32, TOKEN_CHUNK),
+            "document_tokens": ("document", np.int64, DOCUMENT_CHUNK),
+        }
         if with_lines:
             arrays |= {
                 "token_line": ("token", np.int32, TOKEN_CHUNK),
@@ -208,7 +212,7 @@ class TokenStoreWriter:
         self.n_documents = 0
 
     def append(self, batch: TokenBatch) -> None:
-        self.appenders["token"].append(batch.ids)
+        self.appenders["word_id"].append(batch.ids)
         self.appenders["document_tokens"].append(batch.tokens_per_doc)
         if "token_line" in self.appenders:
             self.appenders["token_line"].append(batch.line)
@@ -273,7 +277,7 @@ class TokenStore:
         """The stored tokens in batches of whole documents, about ``batch_tokens`` tokens each (a longer
         document alone), in order; each array is read chunk by chunk, once."""
         names = ["token_line", "document_lines"] if self.with_lines else []
-        tokens = _Sequential(self.group["token"])
+        tokens = _Sequential(self.group["word_id"])
         lines = _Sequential(self.group["token_line"]) if names else None
         document_lines = _Sequential(self.group["document_lines"]) if names else None
         document_tokens = self.group["document_tokens"]
