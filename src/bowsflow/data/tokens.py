@@ -140,20 +140,24 @@ class WordTable:
         batch = encode_documents(texts, self.ids, lowercase, with_lines)
         self._grow()
         counts, doc_freqs = word_frequencies(batch, len(self.ids))
-        self.counts += counts
-        self.doc_freqs += doc_freqs
+        self.counts[: counts.size] += counts
+        self.doc_freqs[: doc_freqs.size] += doc_freqs
         return batch
 
     def _grow(self) -> None:
+        """Room for every word in the table: the arrays at least double when they grow, so that a table of
+        n words is copied O(log n) times, not once per batch that brings a new word."""
         if self.counts.size < len(self.ids):
-            grow = len(self.ids) - self.counts.size
+            grow = max(len(self.ids), 2 * self.counts.size) - self.counts.size
             self.counts = np.concatenate([self.counts, np.zeros(grow, dtype=np.int64)])
             self.doc_freqs = np.concatenate([self.doc_freqs, np.zeros(grow, dtype=np.int64)])
 
     def counters(self) -> tuple[Counter, Counter]:
         """(counts, doc_freqs) as Counters keyed by word."""
         words = self.words
-        return Counter(dict(zip(words, self.counts.tolist()))), Counter(dict(zip(words, self.doc_freqs.tolist())))
+        n = len(words)
+        counts, doc_freqs = self.counts[:n].tolist(), self.doc_freqs[:n].tolist()
+        return Counter(dict(zip(words, counts))), Counter(dict(zip(words, doc_freqs)))
 
 
 def tokenize_batches(
