@@ -280,16 +280,15 @@ class TokenStore:
     def batches(self, batch_tokens: int = BATCH_TOKENS) -> Iterator[TokenBatch]:
         """The stored tokens in batches of whole documents, about ``batch_tokens`` tokens each (a longer
         document alone), in order; each array is read chunk by chunk, once."""
-        names = ["token_line", "document_lines"] if self.with_lines else []
+        with_lines = self.with_lines
         tokens = _Sequential(self.group["word_id"])
-        lines = _Sequential(self.group["token_line"]) if names else None
-        document_lines = _Sequential(self.group["document_lines"]) if names else None
+        lines = _Sequential(self.group["token_line"]) if with_lines else None
         document_tokens = self.group["document_tokens"]
         n_docs = document_tokens.shape[0]
-        step = document_tokens.chunks[0]
+        step = document_tokens.chunks[0]  # document_lines is chunked as document_tokens: read the same slice
         for lo in range(0, n_docs, step):
             per_doc = document_tokens[lo : lo + step]
-            lines_per_doc = document_lines.take(per_doc.size) if document_lines is not None else None
+            lines_per_doc = self.group["document_lines"][lo : lo + step] if with_lines else None
             ends = np.cumsum(per_doc)
             first = 0
             while first < per_doc.size:
@@ -299,8 +298,8 @@ class TokenStore:
                 yield TokenBatch(
                     tokens.take(n),
                     per_doc[first:last],
-                    lines.take(n) if lines is not None else None,
-                    lines_per_doc[first:last] if lines_per_doc is not None else None,
+                    lines.take(n) if with_lines else None,
+                    lines_per_doc[first:last] if with_lines else None,
                 )
                 first = last
 

@@ -55,10 +55,15 @@ class Vocabulary:
 def count_words(batches: Iterable[list[str]], lowercase: bool = False, workers: int = 1) -> tuple[Counter, Counter]:
     """Token counts and document frequencies over all batches (str keys), batches tokenized by ``workers``
     processes (:func:`bowsflow.data.tokens.tokenize_batches`)."""
+    return word_table(batches, lowercase, workers).counters()
+
+
+def word_table(batches: Iterable[list[str]], lowercase: bool = False, workers: int = 1) -> WordTable:
+    """The word table of all batches, their tokens counted and not kept."""
     table = WordTable()
     for _ in tokenize_batches(batches, table, lowercase, workers=workers):
         pass
-    return table.counters()
+    return table
 
 
 def select_vocabulary(counts: Counter, doc_freq: Counter, options: VocabularyOptions) -> Vocabulary:
@@ -181,10 +186,7 @@ def corpus_vocabulary(
         return {"corpus_files": stats.files, "input_checksums": json.dumps({"corpus": records_checksum(stats.files)})}
 
     if tokens_path is None:
-        table = WordTable()
-        for _ in tokenize_batches(batches, table, tok.lowercase, workers=workers):
-            pass
-        choose(table)
+        choose(word_table(batches, tok.lowercase, workers))
     else:
         # the workflow's vocabulary part says it (token_lines); resolved bows options, by their window
         with_lines = bool(bows_options.get("token_lines", bows_options.get("window", {}).get("unit") == "lines"))
